@@ -1,0 +1,44 @@
+# Everything a fresh machine needs (Python 3.10+ and a C compiler) is set up by these targets.
+#   make bench   build into .venv and run the benchmark comparison (the main job)
+#   make test    build into .venv and run the whole test suite
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SOURCES := setup.py $(wildcard csrc/*.c csrc/*.h fastembed/*.pyx fastembed/*.pxd fastembed/*.pxi)
+
+.PHONY: build test test-serial bench clean
+
+# The venv, the runtime and test dependencies, and an editable install (built with PEP 517
+# build isolation, the way `pip install .` builds it).
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test,dev]'
+	touch $@
+
+# Incremental rebuild of the extension in place after a change to C or Cython sources.
+$(VENV)/.built: $(VENV)/.installed $(SOURCES)
+	$(BIN)/python setup.py --quiet build_ext --inplace
+	touch $@
+
+build: $(VENV)/.built
+
+test: build
+	$(BIN)/python -m pytest tests -q
+
+# The serial build (no OpenMP), built in isolation as a user's `pip install .` would, and
+# the lookup and thread tests run against it.
+test-serial:
+	rm -rf .venv-serial
+	$(PYTHON) -m venv .venv-serial
+	.venv-serial/bin/python -m pip install --quiet --upgrade pip
+	FASTEMBED_NO_OPENMP=1 .venv-serial/bin/python -m pip install --quiet '.[test]'
+	cd /tmp && FASTEMBED_EXPECT_SERIAL=1 $(CURDIR)/.venv-serial/bin/python -m pytest -q \
+		$(CURDIR)/tests/test_lookup.py $(CURDIR)/tests/test_threads.py
+
+bench: build
+	$(BIN)/python -m pytest benchmarks --benchmark-only --benchmark-group-by=group \
+		--benchmark-columns=median,iqr,ops --benchmark-sort=name -q
+
+clean:
+	rm -rf build .venv .venv-serial fastembed/*.so fastembed/_kernels.c *.egg-info

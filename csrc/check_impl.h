@@ -1,0 +1,32 @@
+/* Body of fe_first_bad_id_<FE_ISUF>; included by check.c once per index type. */
+#include "fe_internal.h"
+
+/* The common all-good case is one branch-free, vectorisable pass per chunk; only a chunk
+ * that holds a bad id is scanned again to locate its first one. The answer is the least
+ * position over chunks, so it is the same for any thread count. */
+int64_t FE_NAME(fe_first_bad_id, FE_ISUF)(const FE_IDX *ids, int64_t n_ids, int64_t n_rows,
+                                          int n_threads)
+{
+    int64_t first_bad = n_ids; /* "none" */
+    int nt = fe_plan_threads(n_threads, n_ids * (int64_t)sizeof(FE_IDX));
+    int64_t found[FE_MAX_THREADS];
+    FE_PARALLEL_CHUNKS(nt, n_ids, {
+        uint64_t any_bad = 0;
+        int64_t mine = n_ids;
+        for (int64_t i = lo; i < hi; i++)
+            any_bad |= (uint64_t)((uint64_t)(int64_t)ids[i] >= (uint64_t)n_rows);
+        if (any_bad) {
+            for (int64_t i = lo; i < hi; i++) {
+                if ((uint64_t)(int64_t)ids[i] >= (uint64_t)n_rows) {
+                    mine = i;
+                    break;
+                }
+            }
+        }
+        found[t] = mine;
+    });
+    for (int t = 0; t < nt; t++)
+        if (found[t] < first_bad)
+            first_bad = found[t];
+    return first_bad < n_ids ? first_bad : -1;
+}

@@ -1,0 +1,77 @@
+/* fastembed.h: the contract of every C kernel.
+ *
+ * Plain C99 + OpenMP; nothing here knows about Python. Conventions shared by all kernels:
+ *   - sizes and strides are int64_t; strides are in bytes and may be negative;
+ *   - every id is bounds-checked with one unsigned compare, (uint64_t)id >= (uint64_t)n_rows,
+ *     even when the caller validated it already: memory safety never depends on the caller;
+ *   - a kernel returns an fe_status; on FE_ERR_INDEX it stores in *bad_pos the first
+ *     (lowest) flat position whose id is out of range, whatever the thread count;
+ *   - n_threads is the most threads a call may use; fe_plan_threads() lowers it for small
+ *     work and to 1 in a process forked after OpenMP started (GNU libgomp would hang);
+ *   - parallel loops never return early: they record the first bad position and the kernel
+ *     reports it after the loop;
+ *   - in-place kernels are two-phase: every check happens before the first write, so a call
+ *     that fails leaves every array bit-identical.
+ */
+#ifndef FASTEMBED_H
+#define FASTEMBED_H
+
+#include <stdint.h>
+
+typedef enum {
+    FE_OK = 0,
+    FE_ERR_INDEX = 1,    /* an id is out of range: *bad_pos names the first one */
+    FE_ERR_VALUE = 2,    /* a size, offset or hyperparameter is invalid */
+    FE_ERR_OVERFLOW = 3, /* a size product does not fit in int64_t */
+    FE_ERR_NOMEM = 4     /* a scratch allocation failed */
+} fe_status;
+
+/* ---- threads.c: thread policy and build facts ------------------------------------------ */
+
+/* How many threads a call moving about `work_bytes` may use, given `requested` (>= 1):
+ * 1 below FE_SERIAL_BYTES of work, 1 in a forked child of a process that ran OpenMP,
+ * 1 without OpenMP, else min(`requested`, FE_MAX_THREADS). */
+#define FE_SERIAL_BYTES (256 * 1024)
+#define FE_MAX_THREADS 256 /* fe_plan_threads never returns more: per-thread scratch is fixed */
+int fe_plan_threads(int requested, int64_t work_bytes);
+int fe_openmp_enabled(void);
+int fe_omp_max_threads(void);   /* omp_get_max_threads(): honours OMP_NUM_THREADS, threadpoolctl */
+const char *fe_openmp_runtime(void);
+int fe_in_forked_child(void);
+
+/* SIMD paths: 0 baseline x86-64/other, 1 AVX2, 2 AVX-512F. fe_simd_level() is the path the
+ * kernels use: the best the CPU supports, capped by FASTEMBED_SIMD=baseline|avx2|avx512. */
+int fe_simd_level(void);
+int fe_simd_cpu_level(void);
+const char *fe_simd_name(int level);
+const char *fe_simd_compiled(void);
+
+/* Split [0, n) into `nt` contiguous chunks; chunk `t` is [*lo, *hi). */
+void fe_chunk(int64_t n, int nt, int t, int64_t *lo, int64_t *hi);
+
+/* ---- check.c: id validation -------------------------------------------------------------- *
+ *   for i in range(n_ids): if not (0 <= ids[i] < n_rows): return i
+ *   return -1
+ * Returns the first bad position (the same for any thread count) or -1. */
+int64_t fe_first_bad_id_i32(const int32_t *ids, int64_t n_ids, int64_t n_rows, int n_threads);
+int64_t fe_first_bad_id_i64(const int64_t *ids, int64_t n_ids, int64_t n_rows, int n_threads);
+
+/* ---- lookup.c: embedding lookup (a row gather) ------------------------------------------- *
+ *   for i in range(n_ids):
+ *       out[i, :] = table[ids[i], :]            # row_bytes bytes per row
+ * table:      n_rows rows of row_bytes bytes, row r at table + r * row_stride (may be < 0);
+ *             may be NULL when n_rows == 0 or row_bytes == 0.
+ * out:        n_ids * row_bytes bytes, C-contiguous, not overlapping table or ids.
+ * Bad input:  any id outside [0, n_rows) -> FE_ERR_INDEX, *bad_pos = first such position,
+ *             out untouched (ids are all checked before the first row is copied).
+ *             n_ids * row_bytes overflowing int64 -> FE_ERR_OVERFLOW.
+ * Threads:    ids split in contiguous chunks, one per thread; bit-identical for any count.
+ * Value-type agnostic: a gather copies bytes, so float32 and float64 share one body. */
+fe_status fe_lookup_i32(const char *table, int64_t n_rows, int64_t row_bytes, int64_t row_stride,
+                        const int32_t *ids, int64_t n_ids, char *out, int n_threads,
+                        int64_t *bad_pos);
+fe_status fe_lookup_i64(const char *table, int64_t n_rows, int64_t row_bytes, int64_t row_stride,
+                        const int64_t *ids, int64_t n_ids, char *out, int n_threads,
+                        int64_t *bad_pos);
+
+#endif /* FASTEMBED_H */

@@ -1,0 +1,93 @@
+/* Embedding lookup: a bounds-checked, prefetching, parallel row gather.
+ * Non-temporal stores were measured and dropped: on this project's reference machine
+ * (AMD EPYC, 2 cores) they made the 256 MB gather slower, 14.1 ms vs 12.5 ms. */
+#include "fe_internal.h"
+
+#include <string.h>
+
+#define FE_TARGET
+#define FE_VSUF base
+#define FE_IDX int32_t
+#define FE_ISUF i32
+#include "lookup_impl.h"
+#undef FE_IDX
+#undef FE_ISUF
+#define FE_IDX int64_t
+#define FE_ISUF i64
+#include "lookup_impl.h"
+#undef FE_IDX
+#undef FE_ISUF
+#undef FE_TARGET
+#undef FE_VSUF
+
+#ifdef FE_X86
+#define FE_TARGET __attribute__((target("avx2")))
+#define FE_VSUF avx2
+#define FE_IDX int32_t
+#define FE_ISUF i32
+#include "lookup_impl.h"
+#undef FE_IDX
+#undef FE_ISUF
+#define FE_IDX int64_t
+#define FE_ISUF i64
+#include "lookup_impl.h"
+#undef FE_IDX
+#undef FE_ISUF
+#undef FE_TARGET
+#undef FE_VSUF
+
+#define FE_TARGET __attribute__((target("avx512f")))
+#define FE_VSUF avx512
+#define FE_IDX int32_t
+#define FE_ISUF i32
+#include "lookup_impl.h"
+#undef FE_IDX
+#undef FE_ISUF
+#define FE_IDX int64_t
+#define FE_ISUF i64
+#include "lookup_impl.h"
+#undef FE_IDX
+#undef FE_ISUF
+#undef FE_TARGET
+#undef FE_VSUF
+#endif
+
+#ifdef FE_X86
+#define FE_GATHER_CHUNK(ISUF, ARGS)                                                           \
+    if (level == 2)                                                                           \
+        FE_NAME3(fe_gather_chunk, ISUF, avx512) ARGS;                                         \
+    else if (level == 1)                                                                      \
+        FE_NAME3(fe_gather_chunk, ISUF, avx2) ARGS;                                           \
+    else                                                                                      \
+        FE_NAME3(fe_gather_chunk, ISUF, base) ARGS;
+#else
+#define FE_GATHER_CHUNK(ISUF, ARGS) FE_NAME3(fe_gather_chunk, ISUF, base) ARGS;
+#endif
+
+/* The public entry points: every id checked, then a parallel gather over chunks of ids. */
+#define FE_LOOKUP_ENTRY(ISUF, IDX)                                                            \
+    fe_status FE_NAME(fe_lookup, ISUF)(const char *table, int64_t n_rows, int64_t row_bytes,  \
+                                       int64_t row_stride, const IDX *ids, int64_t n_ids,     \
+                                       char *out, int n_threads, int64_t *bad_pos)            \
+    {                                                                                         \
+        if (n_rows < 0 || row_bytes < 0 || n_ids < 0)                                         \
+            return FE_ERR_VALUE;                                                              \
+        if (row_bytes > 0 && n_ids > INT64_MAX / row_bytes)                                   \
+            return FE_ERR_OVERFLOW;                                                           \
+        int64_t bad = FE_NAME(fe_first_bad_id, ISUF)(ids, n_ids, n_rows, n_threads);         \
+        if (bad >= 0) {                                                                       \
+            *bad_pos = bad;                                                                   \
+            return FE_ERR_INDEX;                                                              \
+        }                                                                                     \
+        if (n_ids == 0 || row_bytes == 0)                                                     \
+            return FE_OK;                                                                     \
+        int level = fe_simd_level();                                                          \
+        int nt = fe_plan_threads(n_threads, n_ids * row_bytes);                               \
+        FE_PARALLEL_CHUNKS(nt, n_ids, {                                                       \
+            FE_GATHER_CHUNK(ISUF, (table, n_rows, row_bytes, row_stride, ids, lo, hi, out))   \
+        });                                                                                   \
+        return FE_OK;                                                                         \
+    }
+
+FE_LOOKUP_ENTRY(i32, int32_t)
+FE_LOOKUP_ENTRY(i64, int64_t)

@@ -1,0 +1,132 @@
+"""Argument policy shared by every public function: which inputs are accepted as they are,
+which are converted (and how), and how ``out=`` is checked. One place for each check."""
+import numpy as np
+
+F32, F64 = np.dtype(np.float32), np.dtype(np.float64)
+I32, I64 = np.dtype(np.int32), np.dtype(np.int64)
+VALUE_DTYPES = (F32, F64)
+# Builtin dtypes are singletons: `dt is F32` is the cheapest test, and a 100-id call feels
+# every 50 ns (the fast paths below).
+
+
+def as_array(x, name):
+    """`x` as an ndarray without copying when possible: NumPy arrays pass through; objects
+    with ``__dlpack__`` (CPU), the buffer protocol or ``__array__`` are wrapped."""
+    if isinstance(x, np.ndarray):
+        return x
+    if hasattr(x, "__dlpack__") and not isinstance(x, (list, tuple)):
+        return _from_dlpack(x, name)
+    try:
+        arr = np.asarray(x)
+    except Exception as exc:
+        raise TypeError(f"{name} must be array-like, got {type(x).__name__}") from exc
+    if arr.dtype == object:
+        raise TypeError(f"{name} must be a numeric array, got an object array from {type(x).__name__}")
+    return arr
+
+
+def _from_dlpack(x, name):
+    device = getattr(x, "__dlpack_device__", None)
+    if device is not None:
+        dev_type = int(device()[0])
+        if dev_type != 1:  # kDLCPU
+            raise ValueError(f"{name} lives on a non-CPU device (DLPack device type {dev_type}); "
+                             "fastembed runs on the CPU: move it to host memory first")
+    try:
+        return np.from_dlpack(x)
+    except (BufferError, TypeError, RuntimeError):
+        # e.g. a tensor that requires grad or is read-only: fall back to __array__ if present
+        return np.asarray(x)
+
+
+def as_table(weights, name="weights", writable=False):
+    """A 2-D float32/float64 table whose rows are each contiguous (rows may be strided).
+
+    Read-only use accepts any layout: a table whose rows are not contiguous, that is not
+    aligned or not in native byte order is copied. In-place use (`writable=True`) never
+    copies: such a table raises ``ValueError`` instead, as does a read-only one."""
+    if (type(weights) is np.ndarray and (weights.dtype is F32 or weights.dtype is F64)
+            and weights.ndim == 2 and weights.flags.c_contiguous and weights.flags.aligned
+            and (weights.flags.writeable or not writable)):
+        return weights
+    w = as_array(weights, name)
+    if w.dtype not in VALUE_DTYPES:
+        if w.dtype.kind == "f" and w.dtype.itemsize in (4, 8) and not w.dtype.isnative:
+            pass  # big-endian float32/64: handled below
+        else:
+            raise TypeError(f"{name} must be float32 or float64, got {w.dtype}")
+    if w.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (n_rows, dim), got shape {w.shape}")
+    fits = (w.dtype.isnative and w.flags.aligned
+            and (w.strides[1] == w.itemsize or w.shape[1] <= 1))
+    if writable:
+        if not w.flags.writeable:
+            raise ValueError(f"{name} is read-only; this operation updates it in place")
+        if not fits:
+            raise ValueError(f"{name} must have contiguous, aligned, native-endian rows to be "
+                             f"updated in place (strides {w.strides}, dtype {w.dtype})")
+        return w
+    if not fits:
+        w = np.ascontiguousarray(w, dtype=w.dtype.newbyteorder("="))
+    return w
+
+
+def as_ids(ids, name="ids"):
+    """(ids as a C-contiguous native int32/int64 array, the caller's array for messages).
+
+    int32 and int64 are used as they are; other integer dtypes are converted: uint64 is
+    reinterpreted as int64 so an id >= 2**63 reads as negative and is reported out of range
+    (never wrapped to a valid row); smaller integers are widened. Bool, float, complex and
+    object ids raise TypeError."""
+    if type(ids) is np.ndarray and (ids.dtype is I64 or ids.dtype is I32) and ids.flags.c_contiguous:
+        return ids, ids
+    arr = as_array(ids, name)
+    if arr.size == 0 and arr.dtype.kind == "f" and not isinstance(ids, np.ndarray):
+        arr = arr.astype(np.int64)  # np.asarray([]) is float64; an empty list means no ids
+    kind = arr.dtype.kind
+    if kind not in "iu":
+        raise TypeError(f"{name} must be an integer array, got dtype {arr.dtype}")
+    original = arr
+    if not arr.dtype.isnative:
+        arr = arr.astype(arr.dtype.newbyteorder("="))
+    if arr.dtype not in (I32, I64):
+        if arr.dtype == np.uint64:
+            arr = (arr if arr.flags.c_contiguous else arr.copy()).view(np.int64)
+        elif arr.dtype.itemsize >= 4:
+            arr = arr.astype(np.int64)
+        else:
+            arr = arr.astype(np.int32)
+    if not arr.flags.c_contiguous:
+        arr = arr.copy()  # not ascontiguousarray: it would turn 0-d ids into 1-d
+    return arr, original
+
+
+def overlaps(a, b):
+    """True if a and b may share memory (exact answer when cheap, else conservative)."""
+    if not np.may_share_memory(a, b):
+        return False
+    try:
+        return bool(np.shares_memory(a, b, max_work=1000))
+    except np.exceptions.TooHardError if hasattr(np, "exceptions") else np.TooHardError:
+        return True
+
+
+def check_out(out, shape, dtype, inputs, name="out"):
+    """Validate a caller's output array: exact shape and dtype, C order, writable, and no
+    memory shared with any input. Returns it unchanged."""
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"{name} must be a numpy.ndarray, got {type(out).__name__}")
+    if out.shape != tuple(shape):
+        raise ValueError(f"{name} has shape {out.shape}, expected {tuple(shape)}")
+    if out.dtype != dtype:
+        raise TypeError(f"{name} has dtype {out.dtype}, expected {np.dtype(dtype)}")
+    if not out.flags.c_contiguous:
+        raise ValueError(f"{name} must be C-contiguous")
+    if not out.flags.writeable:
+        raise ValueError(f"{name} is read-only")
+    if not out.flags.aligned:
+        raise ValueError(f"{name} must be aligned")
+    for arr in inputs:
+        if isinstance(arr, np.ndarray) and overlaps(out, arr):
+            raise ValueError(f"{name} overlaps an input array; pass a separate output buffer")
+    return out

@@ -1,0 +1,36 @@
+"""Turning a C status into the Python exception the API promises."""
+import numpy as np
+
+# Mirrors fe_status in csrc/fastembed.h.
+FE_OK, FE_ERR_INDEX, FE_ERR_VALUE, FE_ERR_OVERFLOW, FE_ERR_NOMEM = range(5)
+
+
+def position(shape, flat_pos):
+    """`flat_pos` in an array of `shape` written as an index: ``[3]`` or ``[1, 2]``."""
+    if len(shape) == 0:
+        return "[()]"
+    idx = np.unravel_index(int(flat_pos), shape)
+    return "[" + ", ".join(str(int(i)) for i in idx) + "]"
+
+
+def index_error(name, ids, flat_pos, n_rows):
+    """IndexError naming the first bad position of `ids` (the caller's array), its value
+    and the valid range."""
+    ids = np.asarray(ids)
+    value = ids[np.unravel_index(int(flat_pos), ids.shape)] if ids.ndim else ids[()]
+    return IndexError(
+        f"{name}{position(ids.shape, flat_pos)} = {int(value)} is out of range for a table of "
+        f"{n_rows} rows (valid ids: 0 <= id < {n_rows})"
+    )
+
+
+def raise_status(status, bad_pos, ids, n_rows, name="ids"):
+    if status == FE_ERR_INDEX:
+        raise index_error(name, ids, bad_pos, n_rows)
+    if status == FE_ERR_OVERFLOW:
+        raise ValueError("array sizes overflow a 64-bit size product")
+    if status == FE_ERR_NOMEM:
+        raise MemoryError("fastembed could not allocate its scratch memory")
+    if status == FE_ERR_VALUE:
+        raise ValueError("invalid size, offset or hyperparameter passed to a fastembed kernel")
+    raise RuntimeError(f"fastembed kernel returned unknown status {status}")

@@ -1,0 +1,38 @@
+# Declarations of the C kernels (csrc/fastembed.h), shared by the .pxi parts of _kernels.pyx.
+from libc.stdint cimport int32_t, int64_t
+
+cdef extern from "fastembed.h" nogil:
+    ctypedef enum fe_status:
+        FE_OK
+        FE_ERR_INDEX
+        FE_ERR_VALUE
+        FE_ERR_OVERFLOW
+        FE_ERR_NOMEM
+
+    int fe_plan_threads(int requested, int64_t work_bytes)
+    int fe_openmp_enabled()
+    int fe_omp_max_threads()
+    const char *fe_openmp_runtime()
+    int fe_in_forked_child()
+    int fe_simd_level()
+    int fe_simd_cpu_level()
+    const char *fe_simd_name(int level)
+    const char *fe_simd_compiled()
+
+    int64_t fe_first_bad_id_i32(const int32_t *ids, int64_t n_ids, int64_t n_rows, int n_threads)
+    int64_t fe_first_bad_id_i64(const int64_t *ids, int64_t n_ids, int64_t n_rows, int n_threads)
+
+    fe_status fe_lookup_i32(const char *table, int64_t n_rows, int64_t row_bytes,
+                            int64_t row_stride, const int32_t *ids, int64_t n_ids, char *out,
+                            int n_threads, int64_t *bad_pos)
+    fe_status fe_lookup_i64(const char *table, int64_t n_rows, int64_t row_bytes,
+                            int64_t row_stride, const int64_t *ids, int64_t n_ids, char *out,
+                            int n_threads, int64_t *bad_pos)
+
+cdef enum:
+    MAX_BUFFERS = 8  # the most arrays one kernel call reads or writes
+
+cdef class Buffers:
+    cdef Py_buffer views[MAX_BUFFERS]
+    cdef int count
+    cdef Py_buffer *get(self, obj, bint writable) except NULL

@@ -1,0 +1,78 @@
+# The only place Python meets C. Each kernel wrapper takes arrays that fastembed's Python
+# layer has already validated (dtype, shape, layout), hands raw pointers and sizes to C with
+# the GIL released once, and turns the returned status into the right Python exception.
+#
+# Arrays are read through the raw buffer protocol (a `Buffers` holder) rather than typed
+# memoryviews: a call on 100 ids must cost about what np.take costs (~1 us), and acquiring
+# three typed memoryviews plus fused-signature dispatch measured 0.6 us against 0.12 us for
+# raw Py_buffers. Read-only buffers are accepted wherever the kernel only reads.
+from cpython.buffer cimport (PyBUF_RECORDS, PyBUF_RECORDS_RO, PyBuffer_Release,
+                             PyObject_GetBuffer)
+from libc.stdint cimport int32_t, int64_t
+
+from fastembed._errors import raise_status
+
+
+cdef class Buffers:
+    """Holds the Py_buffers of one kernel call and releases them when the call ends
+    (CPython frees the holder as soon as the wrapper returns or raises)."""
+
+    def __cinit__(self):
+        self.count = 0
+
+    cdef Py_buffer *get(self, obj, bint writable) except NULL:
+        if self.count == MAX_BUFFERS:
+            raise RuntimeError("too many buffers in one kernel call")
+        PyObject_GetBuffer(obj, &self.views[self.count], PyBUF_RECORDS if writable else PyBUF_RECORDS_RO)
+        self.count += 1
+        return &self.views[self.count - 1]
+
+    def __dealloc__(self):
+        cdef int k
+        for k in range(self.count):
+            PyBuffer_Release(&self.views[k])
+
+
+# ---- build and runtime facts --------------------------------------------------------------
+
+def openmp_enabled():
+    return bool(fe_openmp_enabled())
+
+
+def omp_max_threads():
+    """omp_get_max_threads(): reflects OMP_NUM_THREADS and threadpoolctl limits."""
+    return fe_omp_max_threads()
+
+
+def openmp_runtime():
+    return fe_openmp_runtime().decode()
+
+
+def in_forked_child():
+    return bool(fe_in_forked_child())
+
+
+def plan_threads(int requested, int64_t work_bytes):
+    return fe_plan_threads(requested, work_bytes)
+
+
+def simd_info():
+    """(compiled paths, path the CPU supports, path in use)."""
+    return (fe_simd_compiled().decode(), fe_simd_name(fe_simd_cpu_level()).decode(),
+            fe_simd_name(fe_simd_level()).decode())
+
+
+def first_bad_id(ids, int64_t n_rows, int n_threads):
+    """First position of an id outside [0, n_rows) in C-contiguous int32/int64 `ids`, or -1."""
+    cdef Buffers bufs = Buffers()
+    cdef Py_buffer *b = bufs.get(ids, False)
+    cdef int64_t n = b.len // b.itemsize, bad = -1
+    with nogil:
+        if b.itemsize == 4:
+            bad = fe_first_bad_id_i32(<const int32_t *>b.buf, n, n_rows, n_threads)
+        else:
+            bad = fe_first_bad_id_i64(<const int64_t *>b.buf, n, n_rows, n_threads)
+    return bad
+
+
+include "_lookup.pxi"

@@ -1,0 +1,47 @@
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+
+import numpy as np
+import pytest
+
+import fastembed
+
+VALUE_DTYPES = [np.float32, np.float64]
+INDEX_DTYPES = [np.int32, np.int64]
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(12345)
+
+
+def snapshot(*arrays):
+    """Copies of `arrays`, to prove later that a failed call changed nothing."""
+    return [np.array(a, copy=True) for a in arrays]
+
+
+def assert_unchanged(before, *arrays):
+    for old, new in zip(before, arrays):
+        assert old.dtype == new.dtype and old.shape == new.shape
+        assert old.tobytes() == np.ascontiguousarray(new).tobytes(), "a failed call changed an array"
+
+
+def run_python(code, timeout=120, env=None):
+    """Run `code` as a script in a fresh interpreter (for fork tests and anything that could
+    hang or crash); returns the CompletedProcess. A real file, not -c, so that
+    multiprocessing's spawn and forkserver children can import its functions."""
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "script.py")
+        with open(path, "w") as f:
+            f.write(textwrap.dedent(code))
+        return subprocess.run([sys.executable, path], capture_output=True, text=True,
+                              timeout=timeout, env=full_env)
+
+
+requires_openmp = pytest.mark.skipif(not fastembed._kernels.openmp_enabled(),
+                                     reason="serial build (no OpenMP)")
