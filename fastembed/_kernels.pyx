@@ -15,10 +15,10 @@ from fastembed._errors import raise_status
 
 cdef class Buffers:
     """Holds the Py_buffers of one kernel call and releases them when the call ends
-    (CPython frees the holder as soon as the wrapper returns or raises)."""
-
-    def __cinit__(self):
-        self.count = 0
+    (CPython frees the holder as soon as the wrapper returns or raises). `count` starts at
+    0 because Cython zero-fills C attributes at allocation; there is deliberately no
+    __cinit__: Cython's generated __cinit__ wrapper computes ``NULL + 0`` on the tp_new
+    path, undefined behaviour that clang's UBSan traps on (found by fuzz/)."""
 
     cdef Py_buffer *get(self, obj, bint writable) except NULL:
         if self.count == MAX_BUFFERS:
