@@ -1,0 +1,433 @@
+"""Every public kernel as the reliability harnesses see it: one `Kernel` entry per kernel.
+
+The fuzzer (fuzz/fuzz_kernels.py), the canary, concurrency, fork and growth tests
+(tests/test_reliability.py), the bad-input table (tests/test_bad_inputs.py) and the leak
+check (tools/leakcheck.py) all iterate over `KERNELS`. A kernel that lands adds ONE entry
+here (a `make` for a valid call, a `call`, an `expect` from tests/reference.py and a
+`fuzz` that builds possibly-invalid arguments from a `Gen`) and every harness covers it.
+
+Conventions
+-----------
+* A case is a dict of keyword arguments of the public function (arrays and scalars), so
+  ``fn(**case, num_threads=t)`` is the call. ``out`` is added by the harnesses when the
+  kernel has ``out=`` (`Kernel.out_spec`).
+* `call(case, num_threads)` returns what the harness compares: the return value, or for an
+  in-place kernel the array(s) it updates (after the call).
+* `expect(case)` computes the same thing with the NumPy reference, on copies.
+* `writes`: names of the case arrays the kernel updates in place (empty for pure kernels).
+"""
+import numpy as np
+
+import fastembed
+import reference
+
+ALLOWED_ERRORS = (IndexError, TypeError, ValueError)
+
+# Ids that must never reach memory: every harness injects these.
+EXTREME_IDS = [-1, -2**63, 2**63 - 1, 2**31 - 1, -2**31]
+EXTREME_UIDS = [2**64 - 1, 2**63]
+
+
+# ---- comparing results -----------------------------------------------------------------
+
+def arrays_in(obj):
+    """Every ndarray inside `obj` (a case dict, tuple, list or object with array attrs)."""
+    if isinstance(obj, np.ndarray):
+        return [obj]
+    if isinstance(obj, dict):
+        return [a for v in obj.values() for a in arrays_in(v)]
+    if isinstance(obj, (list, tuple)):
+        return [a for v in obj for a in arrays_in(v)]
+    for attr in ("indices", "values"):  # RowSparseGrad-like results
+        if hasattr(obj, attr) and isinstance(getattr(obj, attr), np.ndarray):
+            return [getattr(obj, "indices"), getattr(obj, "values")]
+    return []
+
+
+def bits_equal(a, b):
+    """Same dtype, shape and bytes (NaN payloads included)."""
+    a, b = np.asarray(a), np.asarray(b)
+    if not b.dtype.isnative and a.dtype.isnative:  # the reference kept the caller's byte order
+        b = b.astype(b.dtype.newbyteorder("="))
+    return (a.dtype == b.dtype and a.shape == b.shape
+            and np.ascontiguousarray(a).tobytes() == np.ascontiguousarray(b).tobytes())
+
+
+def same_result(got, want, exact=True, rtol=1e-5, atol=1e-6):
+    """Recursive comparison of results (arrays, tuples, RowSparseGrad-likes, scalars)."""
+    if isinstance(want, (tuple, list)):
+        return (isinstance(got, (tuple, list)) and len(got) == len(want)
+                and all(same_result(g, w, exact, rtol, atol) for g, w in zip(got, want)))
+    if hasattr(want, "indices") and hasattr(want, "values"):
+        return (bits_equal(got.indices, want.indices)
+                and same_result(got.values, want.values, exact, rtol, atol)
+                and getattr(got, "n_rows", None) == getattr(want, "n_rows", None))
+    if want is None:
+        return got is None
+    if exact:
+        return bits_equal(got, want)
+    got, want = np.asarray(got), np.asarray(want)
+    return (got.dtype == want.dtype and got.shape == want.shape
+            and bool(np.allclose(got, want, rtol=rtol, atol=atol, equal_nan=True)))
+
+
+def copy_case(case):
+    """Deep copy of a case: arrays copied (layout kept by np.copy semantics: C order)."""
+    return {k: (np.array(v, copy=True) if isinstance(v, np.ndarray) else v)
+            for k, v in case.items()}
+
+
+# ---- a source of fuzz decisions: NumPy RNG or atheris' FuzzedDataProvider ------------------
+
+class RngSource:
+    def __init__(self, seed):
+        self.rng = np.random.default_rng(seed)
+
+    def int(self, lo, hi):
+        """An int in [lo, hi]."""
+        return int(self.rng.integers(lo, hi, endpoint=True))
+
+    def float(self):
+        return float(self.rng.standard_normal())
+
+
+class FdpSource:
+    def __init__(self, fdp):
+        self.fdp = fdp
+
+    def int(self, lo, hi):
+        return self.fdp.ConsumeIntInRange(lo, hi)
+
+    def float(self):
+        return self.fdp.ConsumeRegularFloat()
+
+
+class Gen:
+    """Builds kernel arguments from a source of decisions, mostly valid, sometimes with one
+    of the bad inputs of the issue's list injected. `may_raise` records whether an
+    allowed exception is an acceptable outcome; a valid call that raises is a finding."""
+
+    def __init__(self, src):
+        self.src = src
+        self.may_raise = False
+        self.notes = []
+
+    def chance(self, k):
+        """True with probability 1/k."""
+        return self.src.int(0, k - 1) == 0
+
+    def pick(self, seq):
+        return seq[self.src.int(0, len(seq) - 1)]
+
+    def bad(self, note):
+        self.may_raise = True
+        self.notes.append(note)
+
+    def data_rng(self):
+        return np.random.default_rng(self.src.int(0, 2**32 - 1))
+
+    def size(self, hi=40):
+        """A small size, biased to 0 and 1."""
+        return self.pick([0, 1, 1, 2, 3] + [self.src.int(0, hi)] * 3)
+
+    def value_dtype(self):
+        if self.chance(12):
+            dt = self.pick([np.float16, np.int64, np.bool_, np.complex64])
+            self.bad(f"value dtype {np.dtype(dt)}")
+            return np.dtype(dt)
+        return np.dtype(self.pick([np.float32, np.float64]))
+
+    def table(self, n_rows, dim, dtype=None, writable=False, name="weights"):
+        """A (n_rows, dim) value array in one of many layouts. `writable`: the kernel
+        updates it in place, so layouts that would need a copy are allowed to raise."""
+        dtype = self.value_dtype() if dtype is None else np.dtype(dtype)
+        rng = self.data_rng()
+        vals = rng.standard_normal((n_rows, dim)) * self.pick([1.0, 1.0, 1e30, 1e-30])
+        if dtype.kind == "f" and self.chance(8) and vals.size:
+            vals.flat[self.src.int(0, vals.size - 1)] = self.pick([np.nan, np.inf, -np.inf])
+        layout = self.pick(["c"] * 6 + ["rows", "neg", "fortran", "cols", "misaligned",
+                                        "bigendian", "readonly", "middle"])
+        if self.chance(20):
+            layout = self.pick(["1d", "3d", "0d"])
+        with np.errstate(all="ignore"):
+            arr = _layout(vals.astype(dtype), layout)
+        if layout in ("1d", "3d", "0d"):
+            self.bad(f"{name} {layout}")
+        elif writable and layout in ("fortran", "cols", "misaligned", "bigendian", "readonly"):
+            self.bad(f"{name} {layout} updated in place")
+        return arr
+
+    def ids(self, n_rows, shape=None):
+        """Integer ids for a table of n_rows rows: any shape, dtype and layout, sometimes
+        out of range (extreme values), sometimes not integers at all."""
+        if shape is None:
+            shape = tuple(self.size(12) for _ in range(self.pick([0, 1, 1, 1, 2, 3])))
+        rng = self.data_rng()
+        n = int(np.prod(shape))
+        hi = max(n_rows, 1)
+        dist = self.pick(["uniform", "skewed", "same"])
+        if dist == "uniform":
+            flat = rng.integers(0, hi, n)
+        elif dist == "skewed":
+            flat = np.minimum(rng.zipf(1.3, n) - 1, hi - 1)
+        else:
+            flat = np.full(n, rng.integers(0, hi))
+        if n_rows == 0 and n:
+            self.bad("ids into an empty table")
+        dtype = np.dtype(self.pick([np.int64, np.int64, np.int32, np.int32, np.uint64,
+                                    np.uint32, np.int16, np.uint8, np.int8, ">i8", ">i4"]))
+        if n and self.chance(3):
+            pos = self.src.int(0, n - 1)
+            if dtype.kind == "u" and dtype.itemsize == 8 and self.chance(2):
+                flat = flat.astype(np.uint64)
+                flat[pos] = self.pick(EXTREME_UIDS)
+            else:
+                flat[pos] = self.pick(EXTREME_IDS + [n_rows, n_rows + 1])
+            self.bad("extreme id")
+        with np.errstate(all="ignore"):
+            arr = flat.astype(dtype)
+        if n and np.any(arr.astype(np.float64) != flat.astype(np.float64)):
+            self.bad("id changed by the dtype cast")  # e.g. n_rows wrapped into int8
+        if n and (np.any(arr.astype(np.float64) < 0) or np.any(arr.astype(np.float64) >= n_rows)):
+            self.bad("id out of range")
+        arr = arr.reshape(shape)
+        if self.chance(15):
+            kind = self.pick(["float", "bool", "object", "complex"])
+            arr = arr.astype({"float": np.float64, "bool": np.bool_, "object": object,
+                              "complex": np.complex128}[kind])
+            self.bad(f"{kind} ids")
+        layout = self.pick(["c"] * 5 + ["strided", "neg", "fortran", "readonly", "list"])
+        return _ids_layout(arr, layout)
+
+    def hyper(self, name, good, bad_values=(np.nan, np.inf, -np.inf, 0.0, -1.0)):
+        """A hyperparameter: `good` (a value or a callable of the Gen), or one of the bad
+        ones (which the kernel may reject)."""
+        if self.chance(6):
+            self.bad(f"{name} bad")
+            return self.pick(list(bad_values))
+        return good(self) if callable(good) else good
+
+    def threads(self):
+        if self.chance(30):
+            self.bad("bad num_threads")
+            return self.pick([0, -1, 1.5])
+        return self.pick([None, 1, 2, 3])
+
+
+def _layout(arr, layout):
+    """`arr` (n_rows, dim) re-laid out without changing its values."""
+    if layout == "c":
+        return arr
+    if layout == "rows":  # strided rows, contiguous within a row
+        base = np.zeros((2 * arr.shape[0] + 1,) + arr.shape[1:], arr.dtype)
+        base[1::2] = arr
+        return base[1::2]
+    if layout == "neg":
+        return np.ascontiguousarray(arr[::-1])[::-1]
+    if layout == "fortran":
+        return np.asfortranarray(arr)
+    if layout == "cols":
+        base = np.zeros(arr.shape[:1] + (2 * arr.shape[1] + 1,), arr.dtype)
+        base[:, ::2][:, : arr.shape[1]] = arr
+        return base[:, ::2][:, : arr.shape[1]]
+    if layout == "misaligned":
+        buf = np.zeros(arr.nbytes + 1, np.uint8)
+        out = buf[1:].view(arr.dtype).reshape(arr.shape)
+        out[...] = arr
+        return out
+    if layout == "bigendian":
+        return arr.astype(arr.dtype.newbyteorder(">")) if arr.dtype.itemsize > 1 else arr
+    if layout == "readonly":
+        out = arr.copy()
+        out.flags.writeable = False
+        return out
+    if layout == "middle":
+        base = np.full((arr.shape[0] + 4,) + arr.shape[1:], -7, arr.dtype)
+        base[2:-2] = arr
+        return base[2:-2]
+    if layout == "1d":
+        return arr.reshape(-1)
+    if layout == "3d":
+        return arr.reshape(arr.shape + (1,))
+    if layout == "0d":
+        return arr.reshape(-1)[:1].reshape(()) if arr.size else np.zeros((), arr.dtype)
+    raise AssertionError(layout)
+
+
+def _ids_layout(arr, layout):
+    if layout == "strided" and arr.ndim:
+        base = np.zeros(arr.shape[:-1] + (2 * arr.shape[-1],), arr.dtype)
+        base[..., ::2] = arr
+        return base[..., ::2]
+    if layout == "neg" and arr.ndim:
+        return np.ascontiguousarray(arr[::-1])[::-1]
+    if layout == "fortran":
+        return np.asfortranarray(arr)
+    if layout == "readonly":
+        out = arr.copy()
+        out.flags.writeable = False
+        return out
+    if layout == "list" and arr.dtype != object and arr.dtype.isnative:
+        return arr.tolist()
+    return arr
+
+
+# ---- the table ---------------------------------------------------------------------------
+
+class Kernel:
+    """One public kernel. Subclass or instantiate with the callables below."""
+
+    def __init__(self, name, make, call, expect, fuzz, writes=(), out_spec=None,
+                 exact=True, ids_arg="ids", table_arg="weights"):
+        self.name = name
+        self.make = make          # (rng, n_rows, dim, n, vdt, idt) -> case
+        self.call = call          # (case, num_threads) -> observable result
+        self.expect = expect      # (case) -> the reference's result
+        self.fuzz = fuzz          # (gen) -> case (possibly invalid; gen.may_raise set)
+        self.writes = tuple(writes)
+        self.out_spec = out_spec  # (case) -> (shape, dtype) of out=, or None: no out=
+        self.exact = exact        # results bit-identical to the reference (else allclose)
+        self.ids_arg = ids_arg
+        self.table_arg = table_arg
+
+    def same(self, got, want):
+        return same_result(got, want, exact=self.exact)
+
+    def __repr__(self):
+        return f"Kernel({self.name})"
+
+
+def _lookup_make(rng, n_rows=257, dim=8, n=100, vdt=np.float32, idt=np.int64):
+    return {"weights": rng.standard_normal((n_rows, dim)).astype(vdt),
+            "ids": rng.integers(0, n_rows, n).astype(idt)}
+
+
+def _lookup_fuzz(g):
+    n_rows, dim = g.size(50), g.size(20)
+    case = {"weights": g.table(n_rows, dim), "ids": g.ids(n_rows)}
+    if g.chance(4):
+        table = np.asarray(case["weights"])
+        ids_shape = np.shape(case["ids"])
+        dim_ = table.shape[1] if table.ndim == 2 else 1
+        dt = table.dtype.newbyteorder("=") if table.dtype.kind == "f" else np.dtype(np.float32)
+        kind = g.pick(["ok", "ok", "shape", "dtype", "fortran", "readonly", "overlap"])
+        shape = tuple(ids_shape) + (dim_,)
+        if kind == "shape":
+            shape = shape + (1,)
+        out = np.full(shape, 3.0, np.float64 if kind == "dtype" and dt == np.float32 else dt)
+        if kind == "fortran" and out.ndim >= 2 and out.shape[0] > 1 and out.shape[-1] > 1:
+            out = np.asfortranarray(out)
+        if kind == "readonly":
+            out.flags.writeable = False
+        if (kind == "overlap" and isinstance(case["weights"], np.ndarray)
+                and case["weights"].flags.c_contiguous and case["weights"].dtype == out.dtype
+                and 0 < out.size <= case["weights"].size):
+            out = case["weights"].reshape(-1)[: out.size].reshape(out.shape)
+        if kind != "ok":
+            g.bad(f"out {kind}")
+        case["out"] = out
+    return case
+
+
+def _lookup_call(case, num_threads=None):
+    return fastembed.lookup(**case, num_threads=num_threads)
+
+
+def _lookup_expect(case):
+    return reference.lookup(case["weights"], case["ids"])
+
+
+def _lookup_out_spec(case):
+    w = np.asarray(case["weights"])
+    return np.shape(case["ids"]) + (w.shape[1],), w.dtype
+
+
+def error_cases(kernel, rng):
+    """[(label, case, exception type)]: the failing calls every kernel must survive, built
+    from a valid case through the kernel's metadata (its ids, table and out= arguments)
+    plus the kernel's own `extra_errors(rng)` rows (offsets, hyperparameters, ...)."""
+    base = kernel.make(rng)
+    rows = []
+    ids = np.asarray(base[kernel.ids_arg])
+    n_rows = np.asarray(base[kernel.table_arg]).shape[0] if kernel.table_arg in base else None
+    for bad in ([n_rows] if n_rows is not None else []) + [-1, -2**63, 2**63 - 1]:
+        case = copy_case(base)
+        bad_ids = ids.astype(np.int64)
+        bad_ids.reshape(-1)[-1] = bad  # last: everything before it is valid
+        case[kernel.ids_arg] = bad_ids
+        rows.append((f"id {bad}", case, IndexError))
+    case = copy_case(base)
+    case[kernel.ids_arg] = ids.astype(np.float64)
+    rows.append(("float ids", case, TypeError))
+    if kernel.table_arg in base:
+        case = copy_case(base)
+        case[kernel.table_arg] = np.asarray(base[kernel.table_arg])[None]
+        rows.append(("3-D table", case, ValueError))
+    if kernel.out_spec is not None:
+        shape, dtype = kernel.out_spec(base)
+        case = copy_case(base)
+        case["out"] = np.zeros(tuple(shape) + (1,), dtype)
+        rows.append(("out wrong shape", case, ValueError))
+    extra = getattr(kernel, "extra_errors", None)
+    if extra is not None:
+        rows += extra(rng)
+    return rows
+
+
+KERNELS = [
+    Kernel("lookup", _lookup_make, _lookup_call, _lookup_expect, _lookup_fuzz,
+           out_spec=_lookup_out_spec),
+]
+
+BY_NAME = {k.name: k for k in KERNELS}
+
+
+# ---- the oracle shared by the fuzzer and the tests ---------------------------------------
+
+class Finding(AssertionError):
+    """A reliability failure: the harness found a bug."""
+
+
+def check_call(kernel, case, may_raise, num_threads=None, notes=()):
+    """Run one call and judge it. Returns "raised" or "ok"; raises Finding otherwise.
+
+    Oracle: the call either raises an allowed exception (only if `may_raise`) with every
+    array bit-identical afterwards, or returns a result equal to the NumPy reference, with
+    every array it does not write unchanged."""
+    arrays = arrays_in(case)
+    before = [np.array(a, copy=True) for a in arrays]
+    ref_case = copy_case(case)
+    ref_case.pop("out", None)
+    try:
+        got = kernel.call(case, num_threads)
+    except ALLOWED_ERRORS as exc:
+        for old, new in zip(before, arrays):
+            if not bits_equal(old, new):
+                raise Finding(f"{kernel.name}: a failed call ({exc!r}) changed an array; "
+                              f"notes={list(notes)}") from exc
+        if not may_raise:
+            raise Finding(f"{kernel.name}: a valid call raised {exc!r}; notes={list(notes)}") from exc
+        return "raised"
+    try:
+        want = kernel.expect(ref_case)
+    except Exception as exc:
+        raise Finding(f"{kernel.name}: accepted input the reference rejects ({exc!r}); "
+                      f"notes={list(notes)}") from exc
+    if not kernel.same(got, want):
+        raise Finding(f"{kernel.name}: result differs from the reference; notes={list(notes)}")
+    written = {id(case[k]) for k in kernel.writes if isinstance(case.get(k), np.ndarray)}
+    if isinstance(case.get("out"), np.ndarray):
+        written.add(id(case["out"]))
+    for old, new in zip(before, arrays):
+        if id(new) not in written and not bits_equal(old, new):
+            raise Finding(f"{kernel.name}: changed an input it does not own; notes={list(notes)}")
+    return "ok"
+
+
+def fuzz_one(src):
+    """One fuzz iteration from a decision source: pick a kernel, build args, judge."""
+    kernel = KERNELS[src.int(0, len(KERNELS) - 1)]
+    gen = Gen(src)
+    case = kernel.fuzz(gen)
+    threads = gen.threads()
+    return kernel.name, check_call(kernel, case, gen.may_raise, threads, gen.notes)
