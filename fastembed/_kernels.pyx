@@ -8,7 +8,7 @@
 # raw Py_buffers. Read-only buffers are accepted wherever the kernel only reads.
 from cpython.buffer cimport (PyBUF_RECORDS, PyBUF_RECORDS_RO, PyBuffer_Release,
                              PyObject_GetBuffer)
-from libc.stdint cimport int32_t, int64_t
+from libc.stdint cimport INT64_MAX, int32_t, int64_t
 
 from fastembed._errors import raise_status
 
