@@ -278,7 +278,7 @@ class Kernel:
     """One public kernel. Subclass or instantiate with the callables below."""
 
     def __init__(self, name, make, call, expect, fuzz, writes=(), out_spec=None,
-                 exact=True, ids_arg="ids", table_arg="weights"):
+                 exact=True, ids_arg="ids", table_arg="weights", huge=None):
         self.name = name
         self.make = make          # (rng, n_rows, dim, n, vdt, idt) -> case
         self.call = call          # (case, num_threads) -> observable result
@@ -289,6 +289,8 @@ class Kernel:
         self.exact = exact        # results bit-identical to the reference (else allclose)
         self.ids_arg = ids_arg
         self.table_arg = table_arg
+        self.huge = huge          # (table, num_threads) -> (got, want) on a >2**31-element
+        #                           memmap table, touching its last row; None: not yet
 
     def same(self, got, want):
         return same_result(got, want, exact=self.exact)
@@ -374,9 +376,15 @@ def error_cases(kernel, rng):
     return rows
 
 
+def _lookup_huge(table, num_threads):
+    last = table.shape[0] - 1
+    ids = np.array([last, 0, last, 1], np.int64)
+    return fastembed.lookup(table, ids, num_threads=num_threads), np.array(table[ids])
+
+
 KERNELS = [
     Kernel("lookup", _lookup_make, _lookup_call, _lookup_expect, _lookup_fuzz,
-           out_spec=_lookup_out_spec),
+           out_spec=_lookup_out_spec, huge=_lookup_huge),
 ]
 
 BY_NAME = {k.name: k for k in KERNELS}
