@@ -278,7 +278,8 @@ class Kernel:
     """One public kernel. Subclass or instantiate with the callables below."""
 
     def __init__(self, name, make, call, expect, fuzz, writes=(), out_spec=None,
-                 exact=True, ids_arg="ids", table_arg="weights", huge=None):
+                 exact=True, ids_arg="ids", table_arg="weights", huge=None,
+                 offsets_arg=None, hypers=None, overrides=None, extra_bad_rows=None):
         self.name = name
         self.make = make          # (rng, n_rows, dim, n, vdt, idt) -> case
         self.call = call          # (case, num_threads) -> observable result
@@ -291,6 +292,14 @@ class Kernel:
         self.table_arg = table_arg
         self.huge = huge          # (table, num_threads) -> (got, want) on a >2**31-element
         #                           memmap table, touching its last row; None: not yet
+        # tests/test_bad_inputs.py: the 1-D offsets argument (bag kernels), the scalar
+        # hyperparameters as {name: valid value} (each gets NaN, inf, 0 and a negative),
+        # {row label: expected exception or None} where this kernel differs from the generic
+        # expectation, and (rng) -> [(label, case, expected)] rows of its own.
+        self.offsets_arg = offsets_arg
+        self.hypers = dict(hypers or {})
+        self.overrides = dict(overrides or {})
+        self.extra_bad_rows = extra_bad_rows
 
     def same(self, got, want):
         return same_result(got, want, exact=self.exact)
