@@ -332,3 +332,17 @@ def test_fuzz_oracle_seeds():
         _, outcome = kd.fuzz_one(kd.RngSource(seed))
         counts[outcome] += 1
     assert counts["ok"] > 500 and counts["raised"] > 500  # both sides of the oracle exercised
+
+
+# ---- misaligned ids (found by make test-asan: UBSan "load of misaligned address") ---------
+
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.uint64])
+def test_misaligned_ids_reach_c_aligned(dtype):
+    buf = np.zeros(np.dtype(dtype).itemsize * 10 + 1, np.uint8)
+    ids = buf[1:].view(dtype)
+    ids[:] = np.arange(10)
+    assert not ids.flags.aligned and ids.flags.c_contiguous
+    converted, original = fastembed._arrays.as_ids(ids)
+    assert converted.flags.aligned and converted.flags.c_contiguous
+    w = np.arange(80, dtype=np.float32).reshape(20, 4)
+    np.testing.assert_array_equal(fastembed.lookup(w, ids), w[ids.astype(np.int64)])
