@@ -196,7 +196,8 @@ class Gen:
             arr = arr.astype({"float": np.float64, "bool": np.bool_, "object": object,
                               "complex": np.complex128}[kind])
             self.bad(f"{kind} ids")
-        layout = self.pick(["c"] * 5 + ["strided", "neg", "fortran", "readonly", "list"])
+        layout = self.pick(["c"] * 5 + ["strided", "neg", "fortran", "readonly", "list",
+                                        "misaligned"])
         return _ids_layout(arr, layout)
 
     def hyper(self, name, good, bad_values=(np.nan, np.inf, -np.inf, 0.0, -1.0)):
@@ -266,6 +267,11 @@ def _ids_layout(arr, layout):
     if layout == "readonly":
         out = arr.copy()
         out.flags.writeable = False
+        return out
+    if layout == "misaligned" and arr.dtype != object and arr.size:
+        buf = np.zeros(arr.nbytes + 1, np.uint8)
+        out = buf[1:].view(arr.dtype).reshape(arr.shape)
+        out[...] = arr
         return out
     if layout == "list" and arr.dtype != object and arr.dtype.isnative:
         return arr.tolist()
