@@ -67,7 +67,9 @@ def as_table(weights, name="weights", writable=False):
                              f"updated in place (strides {w.strides}, dtype {w.dtype})")
         return w
     if not fits:
-        w = np.ascontiguousarray(w, dtype=w.dtype.newbyteorder("="))
+        # np.array(copy=True), not ascontiguousarray: that returns a contiguous but
+        # misaligned array as it is, and C must not load floats from unaligned addresses
+        w = np.array(w, dtype=w.dtype.newbyteorder("="), order="C", copy=True)
     return w
 
 
