@@ -25,7 +25,12 @@ cdef class Buffers:
             raise RuntimeError("too many buffers in one kernel call")
         PyObject_GetBuffer(obj, &self.views[self.count], PyBUF_RECORDS if writable else PyBUF_RECORDS_RO)
         self.count += 1
-        return &self.views[self.count - 1]
+        cdef Py_buffer *view = &self.views[self.count - 1]
+        # C reads elements through typed pointers: an unaligned one is undefined behaviour
+        # (the Python layer copies such arrays; this is the net under it)
+        if view.itemsize > 1 and (<size_t>view.buf) % <size_t>view.itemsize != 0:
+            raise ValueError("misaligned buffer passed to a fastembed kernel (internal error)")
+        return view
 
     def __dealloc__(self):
         cdef int k

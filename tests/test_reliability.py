@@ -346,3 +346,11 @@ def test_misaligned_ids_reach_c_aligned(dtype):
     assert converted.flags.aligned and converted.flags.c_contiguous
     w = np.arange(80, dtype=np.float32).reshape(20, 4)
     np.testing.assert_array_equal(fastembed.lookup(w, ids), w[ids.astype(np.int64)])
+
+
+def test_wrapper_rejects_misaligned_buffers_whatever_the_caller():
+    buf = np.zeros(8 * 4 + 1, np.uint8)
+    ids = buf[1:].view(np.int64)
+    with pytest.raises(ValueError, match="misaligned"):
+        fastembed._kernels.lookup(np.ones((4, 2), np.float32), ids, np.empty((4, 2), np.float32),
+                                  1, ids)
