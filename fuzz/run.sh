@@ -10,6 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 PY=${1:-python3}
+# absolute, without resolving symlinks (a venv's python is a symlink to the base one)
+case $PY in */*) PY=$(cd "$(dirname "$PY")" && pwd)/$(basename "$PY") ;; esac
 SECONDS_TO_RUN=${FUZZ_SECONDS:-60}
 WORKERS=${FUZZ_WORKERS:-1}
 CORPUS=${FUZZ_CORPUS:-$ROOT/fuzz/corpus}

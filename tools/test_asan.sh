@@ -9,6 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 PY=${1:-python3}
+# absolute, without resolving symlinks (a venv's python is a symlink to the base one)
+case $PY in */*) PY=$(cd "$(dirname "$PY")" && pwd)/$(basename "$PY") ;; esac
 shift || true
 TREE=$ROOT/build/asan-tree
 REPORTS=$ROOT/build/asan-reports
