@@ -354,3 +354,30 @@ def test_wrapper_rejects_misaligned_buffers_whatever_the_caller():
     with pytest.raises(ValueError, match="misaligned"):
         fastembed._kernels.lookup(np.ones((4, 2), np.float32), ids, np.empty((4, 2), np.float32),
                                   1, ids)
+
+
+# ---- the oracle itself catches what it must ------------------------------------------------
+
+def _fake(call):
+    base = kd.BY_NAME["lookup"]
+    return kd.Kernel("fake", base.make, call, base.expect, base.fuzz, out_spec=base.out_spec)
+
+
+@pytest.mark.parametrize("behaviour", ["wrong result", "writes input then raises",
+                                       "raises on valid input", "writes an input"])
+def test_oracle_reports_each_kind_of_failure(behaviour):
+    def call(case, num_threads):
+        got = fastembed.lookup(case["weights"], case["ids"])
+        if behaviour == "wrong result":
+            got[0, 0] += 1
+        elif behaviour == "writes input then raises":
+            case["weights"][0, 0] += 1
+            raise IndexError("late")
+        elif behaviour == "raises on valid input":
+            raise ValueError("spurious")
+        else:
+            case["weights"][-1, 0] += 1
+        return got
+    case = kd.BY_NAME["lookup"].make(np.random.default_rng(0))
+    with pytest.raises(kd.Finding):
+        kd.check_call(_fake(call), case, may_raise=(behaviour == "writes input then raises"))
