@@ -285,7 +285,8 @@ class Kernel:
 
     def __init__(self, name, make, call, expect, fuzz, writes=(), out_spec=None,
                  exact=True, ids_arg="ids", table_arg="weights", huge=None,
-                 offsets_arg=None, hypers=None, overrides=None, extra_bad_rows=None):
+                 offsets_arg=None, hypers=None, overrides=None, extra_bad_rows=None,
+                 values_args=None, n_rows_of=None):
         self.name = name
         self.make = make          # (rng, n_rows, dim, n, vdt, idt) -> case
         self.call = call          # (case, num_threads) -> observable result
@@ -295,7 +296,12 @@ class Kernel:
         self.out_spec = out_spec  # (case) -> (shape, dtype) of out=, or None: no out=
         self.exact = exact        # results bit-identical to the reference (else allclose)
         self.ids_arg = ids_arg
-        self.table_arg = table_arg
+        self.table_arg = table_arg  # None for kernels without a table (accumulate)
+        # the float arrays whose dtype and rank the bad-input table varies
+        self.values_args = tuple(values_args) if values_args is not None else (
+            (table_arg,) if table_arg else ())
+        # the number of rows ids index: the table's, or an argument (accumulate's n_rows)
+        self.n_rows_of = n_rows_of or (lambda case: np.asarray(case[table_arg]).shape[0])
         self.huge = huge          # (table, num_threads) -> (got, want) on a >2**31-element
         #                           memmap table, touching its last row; None: not yet
         # tests/test_bad_inputs.py: the 1-D offsets argument (bag kernels), the scalar
@@ -366,8 +372,8 @@ def error_cases(kernel, rng):
     base = kernel.make(rng)
     rows = []
     ids = np.asarray(base[kernel.ids_arg])
-    n_rows = np.asarray(base[kernel.table_arg]).shape[0] if kernel.table_arg in base else None
-    for bad in ([n_rows] if n_rows is not None else []) + [-1, -2**63, 2**63 - 1]:
+    n_rows = kernel.n_rows_of(base)
+    for bad in [n_rows, -1, -2**63, 2**63 - 1]:
         case = copy_case(base)
         bad_ids = ids.astype(np.int64)
         bad_ids.reshape(-1)[-1] = bad  # last: everything before it is valid
@@ -376,10 +382,10 @@ def error_cases(kernel, rng):
     case = copy_case(base)
     case[kernel.ids_arg] = ids.astype(np.float64)
     rows.append(("float ids", case, TypeError))
-    if kernel.table_arg in base:
+    for name in kernel.values_args:
         case = copy_case(base)
-        case[kernel.table_arg] = np.asarray(base[kernel.table_arg])[None]
-        rows.append(("3-D table", case, ValueError))
+        case[name] = np.asarray(base[name])[None]
+        rows.append((f"{name} with an extra axis", case, ValueError))
     if kernel.out_spec is not None:
         shape, dtype = kernel.out_spec(base)
         case = copy_case(base)

@@ -92,8 +92,8 @@ def rows_for(kernel):
         rows.append((label, make, mutate, kernel.overrides.get(label, expected)))
 
     # out-of-range ids
-    n_rows_of = (lambda case: np.asarray(case[table]).shape[0])
-    add("id = n_rows", _with(ids, lambda a, c: _set_last(n_rows_of(c), np.int64)(a, c)), IndexError)
+    add("id = n_rows", _with(ids, lambda a, c: _set_last(kernel.n_rows_of(c), np.int64)(a, c)),
+        IndexError)
     for bad in (-1, -2**63, 2**63 - 1):
         add(f"id = {bad}", _with(ids, _set_last(bad, np.int64)), IndexError)
     for bad in (2**64 - 1, 2**63):
@@ -106,13 +106,14 @@ def rows_for(kernel):
     add("0-d ids", _with(ids, lambda a, c: a.reshape(-1)[:1].reshape(())), None)
     # empty and zero-width shapes
     add("empty ids", None, None, make=_variant(kernel, n=0))
-    add("zero-width table", None, None, make=_variant(kernel, dim=0))
-    add("empty table, no ids", None, None, make=_variant(kernel, n_rows=0, n=0))
-    # table dtype and rank
-    add("1-D table", _with(table, lambda a, c: a[:, 0]), ValueError)
-    add("3-D table", _with(table, lambda a, c: a[None]), ValueError)
-    add("int64 table", _with(table, lambda a, c: a.astype(np.int64)), TypeError)
-    add("float16 table", _with(table, lambda a, c: a.astype(np.float16)), TypeError)
+    add("zero-width rows", None, None, make=_variant(kernel, dim=0))
+    add("no rows, no ids", None, None, make=_variant(kernel, n_rows=0, n=0))
+    # dtype and rank of the float arrays (the table; accumulate's grad_output)
+    for name in kernel.values_args:
+        add(f"1-D {name}", _with(name, lambda a, c: a.reshape(-1)), ValueError)
+        add(f"{name} with an extra axis", _with(name, lambda a, c: a[None]), ValueError)
+        add(f"int64 {name}", _with(name, lambda a, c: a.astype(np.int64)), TypeError)
+        add(f"float16 {name}", _with(name, lambda a, c: a.astype(np.float16)), TypeError)
     # layouts of every array argument
     arrays = [k for k, v in kernel.make(np.random.default_rng(SEED)).items()
               if isinstance(v, np.ndarray)]
@@ -144,7 +145,8 @@ def rows_for(kernel):
         add("out Fortran-order", out_of(after=lambda o: np.asfortranarray(o)
                                         if o.ndim > 1 and min(o.shape) > 1 else o[::-1]
                                         if o.shape[0] > 1 else o), ValueError)
-        add("out overlapping the table", _overlapping_out(kernel, table), ValueError)
+        if table is not None:
+            add("out overlapping the table", _overlapping_out(kernel, table), ValueError)
         add("out overlapping the ids", _overlapping_out(kernel, ids), ValueError)
     # offsets (bag kernels)
     if offsets is not None:
