@@ -67,6 +67,8 @@ def same_result(got, want, exact=True, rtol=1e-5, atol=1e-6):
     if exact:
         return bits_equal(got, want)
     got, want = np.asarray(got), np.asarray(want)
+    if not want.dtype.isnative:
+        want = want.astype(want.dtype.newbyteorder("="))
     return (got.dtype == want.dtype and got.shape == want.shape
             and bool(np.allclose(got, want, rtol=rtol, atol=atol, equal_nan=True)))
 
@@ -286,7 +288,7 @@ class Kernel:
     def __init__(self, name, make, call, expect, fuzz, writes=(), out_spec=None,
                  exact=True, ids_arg="ids", table_arg="weights", huge=None,
                  offsets_arg=None, hypers=None, overrides=None, extra_bad_rows=None,
-                 values_args=None, n_rows_of=None):
+                 values_args=None, n_rows_of=None, compare=None):
         self.name = name
         self.make = make          # (rng, n_rows, dim, n, vdt, idt) -> case
         self.call = call          # (case, num_threads) -> observable result
@@ -302,6 +304,7 @@ class Kernel:
             (table_arg,) if table_arg else ())
         # the number of rows ids index: the table's, or an argument (accumulate's n_rows)
         self.n_rows_of = n_rows_of or (lambda case: np.asarray(case[table_arg]).shape[0])
+        self.compare = compare    # (got, want) -> bool, instead of same_result
         self.huge = huge          # (table, num_threads) -> (got, want) on a >2**31-element
         #                           memmap table, touching its last row; None: not yet
         # tests/test_bad_inputs.py: the 1-D offsets argument (bag kernels), the scalar
@@ -314,6 +317,8 @@ class Kernel:
         self.extra_bad_rows = extra_bad_rows
 
     def same(self, got, want):
+        if self.compare is not None:
+            return self.compare(got, want)
         return same_result(got, want, exact=self.exact)
 
     def __repr__(self):
@@ -407,6 +412,152 @@ KERNELS = [
     Kernel("lookup", _lookup_make, _lookup_call, _lookup_expect, _lookup_fuzz,
            out_spec=_lookup_out_spec, huge=_lookup_huge),
 ]
+
+
+
+# ---- kernels of the API contract (shared/API.md) that are not on main yet ----------------
+# Each is registered only once fastembed exports it, with a reference written here from
+# the contract and checked against PyTorch in tests/test_reliability.py; compared with a
+# tolerance (the kernels may sum in another order or precision than NumPy).
+
+ANY = "any"  # a bad-input expectation: an allowed exception, or the reference's result
+
+
+def _check_ids(ids, n_rows):
+    ids = np.asarray(ids)
+    if ids.size == 0 and ids.dtype.kind == "f":
+        ids = ids.astype(np.int64)  # an empty list
+    if ids.dtype.kind not in "iu":
+        raise TypeError("ids must be integers")
+    if ids.dtype == np.uint64 and ids.size and ids.max() >= 2**63:
+        raise IndexError("id out of range")
+    flat = ids.reshape(-1).astype(np.int64)
+    if flat.size and (flat.min() < 0 or flat.max() >= n_rows):
+        raise IndexError("id out of range")
+    return flat
+
+
+def ref_accumulate_dense(ids, grad_output, n_rows, padding_idx=None, scale_grad_by_freq=False):
+    """Dense (n_rows, dim) gradient of lookup: the sum of grad_output rows per id."""
+    grad = np.asarray(grad_output)
+    flat = _check_ids(ids, n_rows)
+    if grad.shape[:-1] != np.shape(ids):
+        raise ValueError("grad_output shape")
+    g = grad.reshape(flat.size, grad.shape[-1]).astype(np.float64)
+    keep = np.ones(flat.size, bool) if padding_idx is None else flat != padding_idx
+    if scale_grad_by_freq:
+        counts = np.bincount(flat, minlength=n_rows)
+        g = g / counts[flat][:, None]
+    dense = np.zeros((n_rows, grad.shape[-1]), np.float64)
+    np.add.at(dense, flat[keep], g[keep])
+    return dense.astype(grad.dtype)
+
+
+def _dense_close(got, want):
+    if not (hasattr(got, "indices") and hasattr(got, "to_dense")):
+        return False
+    idx = np.asarray(got.indices)
+    if idx.dtype != np.int64 or (idx.size > 1 and not np.all(np.diff(idx) > 0)):
+        return False  # indices must be sorted and unique
+    return same_result(np.asarray(got.to_dense()), want, exact=False, rtol=1e-4, atol=1e-5)
+
+
+def _accumulate_make(rng, n_rows=257, dim=8, n=100, vdt=np.float32, idt=np.int64):
+    return {"ids": rng.integers(0, max(n_rows, 1), n).astype(idt) if n_rows else
+            np.zeros(n, idt),
+            "grad_output": rng.standard_normal((n, dim)).astype(vdt), "n_rows": n_rows}
+
+
+def _accumulate_fuzz(g):
+    n_rows, dim = g.size(50), g.size(20)
+    ids = g.ids(n_rows)
+    shape = np.shape(ids)
+    if g.chance(10):
+        shape = shape + (1,)
+        g.bad("grad_output shape")
+    n = int(np.prod(shape))
+    grad = np.asarray(g.table(n, dim, name="grad_output")) if n else \
+        np.zeros((0, dim), np.float32)
+    if grad.ndim == 2:
+        grad = grad.reshape(tuple(shape) + (dim,))
+    case = {"ids": ids, "grad_output": grad, "n_rows": n_rows}
+    if g.chance(5):
+        case["n_rows"] = g.pick([-1, 2**63 - 1, 2**62, 0])
+        g.bad("n_rows")
+    if g.chance(4) and n_rows:
+        case["padding_idx"] = g.pick([0, n_rows - 1])
+    if g.chance(3):
+        case["scale_grad_by_freq"] = True
+    return case
+
+
+def _accumulate_call(case, num_threads=None):
+    return fastembed.accumulate(**case, num_threads=num_threads)
+
+
+def _accumulate_expect(case):
+    case = dict(case)
+    return ref_accumulate_dense(case.pop("ids"), case.pop("grad_output"), case.pop("n_rows"), **case)
+
+
+def ref_renorm_(weights, ids, max_norm, norm_type=2.0):
+    """weights after torch.embedding_renorm_: each distinct row with norm > max_norm is
+    scaled by max_norm / (norm + 1e-7)."""
+    w = np.array(weights, copy=True)
+    flat = _check_ids(ids, w.shape[0])
+    for row in np.unique(flat):
+        norm = np.linalg.norm(w[row].astype(np.float64), ord=norm_type)
+        if norm > max_norm:
+            w[row] = (w[row] * (max_norm / (norm + 1e-7))).astype(w.dtype)
+    return w
+
+
+def _renorm_make(rng, n_rows=257, dim=8, n=100, vdt=np.float32, idt=np.int64):
+    return {"weights": (3 * rng.standard_normal((n_rows, dim))).astype(vdt),
+            "ids": rng.integers(0, max(n_rows, 1), n).astype(idt) if n_rows else np.zeros(n, idt),
+            "max_norm": 1.5}
+
+
+def _renorm_fuzz(g):
+    n_rows, dim = g.size(50), g.size(20)
+    case = {"weights": g.table(n_rows, dim, writable=True), "ids": g.ids(n_rows),
+            "max_norm": g.hyper("max_norm", lambda g: g.pick([0.5, 1.0, 3.0, 1e-3]))}
+    if g.chance(3):
+        case["norm_type"] = g.hyper("norm_type", lambda g: g.pick([1.0, 2.0, 3.0]))
+    return case
+
+
+def _renorm_call(case, num_threads=None):
+    out = fastembed.renorm_(**case, num_threads=num_threads)
+    if out is not None:
+        raise AssertionError("renorm_ must return None")
+    return case["weights"]
+
+
+def _renorm_expect(case):
+    return ref_renorm_(case["weights"], case["ids"], case["max_norm"], case.get("norm_type", 2.0))
+
+
+def _renorm_huge(table, num_threads):
+    last = table.shape[0] - 1
+    want = ref_renorm_(table[[last]], np.array([0]), 1.0)[0]
+    fastembed.renorm_(table, np.array([last, last]), 1.0, num_threads=num_threads)
+    return np.array(table[last]), want
+
+
+if hasattr(fastembed, "accumulate"):
+    KERNELS.append(Kernel(
+        "accumulate", _accumulate_make, _accumulate_call, _accumulate_expect, _accumulate_fuzz,
+        table_arg=None, values_args=("grad_output",), n_rows_of=lambda c: c["n_rows"],
+        compare=_dense_close, exact=False,
+        overrides={"0-d ids": ANY}))
+if hasattr(fastembed, "renorm_"):
+    KERNELS.append(Kernel(
+        "renorm_", _renorm_make, _renorm_call, _renorm_expect, _renorm_fuzz,
+        writes=("weights",), exact=False, huge=_renorm_huge,
+        hypers={"max_norm": 1.5},
+        # max_norm = inf (no row changes) and 0 (every row scaled to ~0) are meaningful
+        overrides={"max_norm = inf": ANY, "max_norm = 0.0": ANY}))
 
 BY_NAME = {k.name: k for k in KERNELS}
 

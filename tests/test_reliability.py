@@ -381,3 +381,35 @@ def test_oracle_reports_each_kind_of_failure(behaviour):
     case = kd.BY_NAME["lookup"].make(np.random.default_rng(0))
     with pytest.raises(kd.Finding):
         kd.check_call(_fake(call), case, may_raise=(behaviour == "writes input then raises"))
+
+
+# ---- the contract references of kernels not on main yet agree with PyTorch -----------------
+
+def test_contract_references_match_torch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(21)
+    w = (3 * rng.standard_normal((40, 6))).astype(np.float32)
+    ids = rng.integers(0, 40, (7, 5))
+    grad = rng.standard_normal((7, 5, 6)).astype(np.float32)
+    for padding_idx, scale in [(None, False), (3, False), (None, True), (int(ids[0, 0]), True)]:
+        weight = torch.tensor(w, requires_grad=True)
+        out = torch.nn.functional.embedding(torch.tensor(ids), weight, padding_idx=padding_idx,
+                                            scale_grad_by_freq=scale)
+        out.backward(torch.tensor(grad))
+        want = weight.grad.numpy()
+        got = kd.ref_accumulate_dense(ids, grad, 40, padding_idx=padding_idx,
+                                      scale_grad_by_freq=scale)
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    for max_norm, norm_type in [(1.5, 2.0), (0.5, 1.0), (2.0, 3.0)]:
+        weight = torch.tensor(w)
+        with torch.no_grad():
+            torch.embedding_renorm_(weight, torch.tensor(ids.reshape(-1)), max_norm, norm_type)
+        np.testing.assert_allclose(kd.ref_renorm_(w, ids, max_norm, norm_type), weight.numpy(),
+                                   rtol=1e-5, atol=1e-6)
+
+
+def test_every_public_kernel_is_in_the_reliability_table():
+    # a kernel that lands must add its entry to tests/kernel_drivers.py (see RELIABILITY.md)
+    kernels = {"lookup", "lookup_bag", "accumulate", "accumulate_bag", "renorm_"}
+    public = {name for name in fastembed.ops.__all__ if name in kernels}
+    assert public <= {k.name for k in kd.KERNELS}, public - {k.name for k in kd.KERNELS}
