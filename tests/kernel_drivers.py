@@ -275,7 +275,8 @@ def _ids_layout(arr, layout):
         out = buf[1:].view(arr.dtype).reshape(arr.shape)
         out[...] = arr
         return out
-    if layout == "list" and arr.dtype != object and arr.dtype.isnative:
+    if layout == "list" and arr.dtype != object and arr.dtype.isnative and (arr.size or arr.ndim < 2):
+        # (an empty 2-D list would read back as 1-D)
         return arr.tolist()
     return arr
 
@@ -545,6 +546,177 @@ def _renorm_huge(table, num_threads):
     return np.array(table[last]), want
 
 
+BAG_MODES = ("sum", "mean", "max", "sqrtn")
+
+
+def ref_lookup_bag(weights, ids, offsets=None, mode="sum", per_sample_weights=None,
+                   padding_idx=None, include_last_offset=False):
+    """(n_bags, dim) pooled rows, per API.md (PyTorch embedding_bag + "sqrtn")."""
+    w = np.asarray(weights)
+    ids = np.asarray(ids)
+    if mode not in BAG_MODES:
+        raise ValueError("mode")
+    if ids.ndim == 2:
+        if offsets is not None:
+            raise ValueError("2-D ids take no offsets")
+        n_bags, length = ids.shape
+        bounds = np.arange(n_bags + 1, dtype=np.int64) * length
+    elif ids.ndim == 1:
+        if offsets is None:
+            raise ValueError("1-D ids need offsets")
+        off = np.asarray(offsets)
+        if off.ndim != 1 or off.dtype.kind not in "iu":
+            raise ValueError("offsets")
+        off = off.astype(np.int64)
+        if include_last_offset:
+            if off.size == 0 or off[-1] != ids.size:
+                raise ValueError("include_last_offset: the last offset must be len(ids)")
+            bounds = off
+        else:
+            if off.size == 0 and ids.size:
+                raise ValueError("offsets empty with ids")
+            bounds = np.concatenate([off, [ids.size]])
+        if bounds.size and (bounds[0] != 0 or np.any(np.diff(bounds) < 0)
+                            or bounds.min() < 0 or bounds.max() > ids.size):
+            raise ValueError("offsets")
+        n_bags = bounds.size - 1
+    else:
+        raise ValueError("ids must be 1-D or 2-D")
+    flat = _check_ids(ids, w.shape[0])
+    psw = None
+    if per_sample_weights is not None:
+        psw = np.asarray(per_sample_weights)
+        if psw.shape != ids.shape or mode == "max":
+            raise ValueError("per_sample_weights")
+        psw = psw.reshape(-1).astype(np.float64)
+    out = np.zeros((max(n_bags, 0), w.shape[1]), np.float64)
+    for b in range(max(n_bags, 0)):
+        sel = flat[bounds[b]:bounds[b + 1]]
+        ws = np.ones(sel.size) if psw is None else psw[bounds[b]:bounds[b + 1]]
+        keep = np.ones(sel.size, bool) if padding_idx is None else sel != padding_idx
+        sel, ws = sel[keep], ws[keep]
+        if sel.size == 0:
+            continue
+        rows = w[sel].astype(np.float64)
+        if mode == "max":
+            out[b] = rows.max(axis=0)
+            continue
+        total = (ws[:, None] * rows).sum(axis=0)
+        if mode == "sum":
+            out[b] = total
+        elif mode == "mean":
+            out[b] = total / ws.sum()
+        else:
+            out[b] = total / np.sqrt((ws ** 2).sum())
+    return out.astype(w.dtype.newbyteorder("="))
+
+
+def _cuts(rng, n, n_bags):
+    """Offsets of n_bags bags over n ids: starts at 0, non-decreasing, empty bags allowed."""
+    if n_bags == 0:
+        return np.zeros(0, np.int64)
+    return np.concatenate([[0], np.sort(rng.integers(0, n + 1, n_bags - 1))]).astype(np.int64)
+
+
+def _bag_make(rng, n_rows=257, dim=8, n=100, vdt=np.float32, idt=np.int64, n_bags=17,
+              mode="sum"):
+    return {"weights": rng.standard_normal((n_rows, dim)).astype(vdt),
+            "ids": rng.integers(0, max(n_rows, 1), n).astype(idt) if n_rows else np.zeros(n, idt),
+            "offsets": _cuts(rng, n, n_bags), "mode": mode}
+
+
+def _bag_fuzz(g):
+    n_rows, dim = g.size(50), g.size(20)
+    rng = g.data_rng()
+    case = {"weights": g.table(n_rows, dim), "mode": g.pick(list(BAG_MODES))}
+    if g.chance(4):  # fixed-size bags
+        case["ids"] = g.ids(n_rows, shape=(g.size(10), g.size(6)))
+    else:
+        ids = g.ids(n_rows, shape=(g.size(40),))
+        n = len(ids) if hasattr(ids, "__len__") else 1
+        offsets = _cuts(rng, n, g.size(12))
+        if offsets.size == 0 and n:
+            g.bad("offsets empty with ids")
+        if g.chance(3):
+            case["include_last_offset"] = True
+            offsets = np.concatenate([offsets, [n]]).astype(np.int64)
+        if g.chance(8) and offsets.size:
+            pos = g.src.int(0, offsets.size - 1)
+            offsets[pos] = g.pick([-1, n + 1, 2**63 - 1, -2**63, offsets[pos] + 1])
+            g.bad("corrupted offsets")
+        if g.chance(15):
+            offsets = offsets.astype(g.pick([np.int32, np.float64, np.uint64]))
+            if offsets.dtype.kind == "f":
+                g.bad("float offsets")
+        case["ids"], case["offsets"] = ids, offsets
+    ids_shape = np.shape(case["ids"])
+    if g.chance(3) and case["mode"] != "max":
+        psw = np.abs(rng.standard_normal(ids_shape)) + 0.1
+        case["per_sample_weights"] = psw.astype(np.asarray(case["weights"]).dtype
+                                                if np.asarray(case["weights"]).dtype.kind == "f"
+                                                else np.float32)
+        if g.chance(10):
+            case["per_sample_weights"] = case["per_sample_weights"][..., :-1] \
+                if np.size(case["per_sample_weights"]) else np.ones(3)
+            g.bad("per_sample_weights shape")
+    if g.chance(4) and n_rows:
+        case["padding_idx"] = g.src.int(0, n_rows - 1)
+    if g.chance(20):
+        case["mode"] = g.pick(["", "SUM", "min"])
+        g.bad("mode")
+    return case
+
+
+def _bag_call(case, num_threads=None):
+    return fastembed.lookup_bag(**case, num_threads=num_threads)
+
+
+def _bag_expect(case):
+    case = dict(case)
+    return ref_lookup_bag(case.pop("weights"), case.pop("ids"), **case)
+
+
+def _bag_out_spec(case):
+    ids = np.asarray(case["ids"])
+    if ids.ndim == 2:
+        n_bags = ids.shape[0]
+    else:
+        n_bags = len(case["offsets"]) - (1 if case.get("include_last_offset") else 0)
+    w = np.asarray(case["weights"])
+    return (n_bags, w.shape[1]), w.dtype
+
+
+def _bag_extra_rows(rng):
+    base = _bag_make(rng)
+    rows = [("mode = 'median'", dict(base, mode="median"), ValueError),
+            ("2-D ids with offsets", dict(base, ids=np.asarray(base["ids"]).reshape(10, 10)),
+             ValueError),
+            ("1-D ids without offsets", {k: v for k, v in base.items() if k != "offsets"},
+             ValueError),
+            ("per_sample_weights wrong shape",
+             dict(base, per_sample_weights=np.ones(99, np.float32)), ValueError),
+            ("per_sample_weights with max", dict(base, mode="max",
+                                                 per_sample_weights=np.ones(100, np.float32)),
+             ValueError)]
+    for mode in BAG_MODES:
+        rows.append((f"mode {mode}, empty bags and padding_idx",
+                     dict(base, mode=mode, padding_idx=int(base["ids"][0]),
+                          offsets=np.array([0, 0, 5, 5, 100, 100])), None))
+        rows.append((f"mode {mode}, 2-D ids", dict({k: v for k, v in base.items()
+                                                    if k != "offsets"}, mode=mode,
+                                                   ids=np.asarray(base["ids"]).reshape(20, 5)),
+                     None))
+    rows.append(("per_sample_weights NaN", dict(base, per_sample_weights=np.full(100, np.nan,
+                                                                                  np.float32)),
+                 ANY))
+    return rows
+
+
+if hasattr(fastembed, "lookup_bag"):
+    KERNELS.append(Kernel(
+        "lookup_bag", _bag_make, _bag_call, _bag_expect, _bag_fuzz, out_spec=_bag_out_spec,
+        exact=False, offsets_arg="offsets", extra_bad_rows=_bag_extra_rows,
+        overrides={"0-d ids": ValueError}))
 if hasattr(fastembed, "accumulate"):
     KERNELS.append(Kernel(
         "accumulate", _accumulate_make, _accumulate_call, _accumulate_expect, _accumulate_fuzz,

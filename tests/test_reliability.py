@@ -413,3 +413,27 @@ def test_every_public_kernel_is_in_the_reliability_table():
     kernels = {"lookup", "lookup_bag", "accumulate", "accumulate_bag", "renorm_"}
     public = {name for name in fastembed.ops.__all__ if name in kernels}
     assert public <= {k.name for k in kd.KERNELS}, public - {k.name for k in kd.KERNELS}
+
+
+def test_contract_reference_of_lookup_bag_matches_torch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(22)
+    w = rng.standard_normal((40, 6)).astype(np.float32)
+    ids = rng.integers(0, 40, 30)
+    offsets = np.array([0, 0, 4, 9, 9, 20])
+    F = torch.nn.functional
+    for mode in ("sum", "mean", "max"):
+        for padding_idx in (None, int(ids[5])):
+            for last in (False, True):
+                off = np.concatenate([offsets, [30]]) if last else offsets
+                want = F.embedding_bag(torch.tensor(ids), torch.tensor(w), torch.tensor(off),
+                                       mode=mode, padding_idx=padding_idx,
+                                       include_last_offset=last).numpy()
+                got = kd.ref_lookup_bag(w, ids, off, mode=mode, padding_idx=padding_idx,
+                                        include_last_offset=last)
+                np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    psw = rng.random(30).astype(np.float32)
+    want = F.embedding_bag(torch.tensor(ids), torch.tensor(w), torch.tensor(offsets), mode="sum",
+                           per_sample_weights=torch.tensor(psw)).numpy()
+    np.testing.assert_allclose(kd.ref_lookup_bag(w, ids, offsets, per_sample_weights=psw), want,
+                               rtol=1e-5, atol=1e-6)
