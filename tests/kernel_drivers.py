@@ -549,18 +549,13 @@ def _renorm_huge(table, num_threads):
 BAG_MODES = ("sum", "mean", "max", "sqrtn")
 
 
-def ref_lookup_bag(weights, ids, offsets=None, mode="sum", per_sample_weights=None,
-                   padding_idx=None, include_last_offset=False):
-    """(n_bags, dim) pooled rows, per API.md (PyTorch embedding_bag + "sqrtn")."""
-    w = np.asarray(weights)
+def _bag_bounds(ids, offsets, include_last_offset):
+    """Bag boundaries (n_bags + 1 positions into the flattened ids), offsets validated."""
     ids = np.asarray(ids)
-    if mode not in BAG_MODES:
-        raise ValueError("mode")
     if ids.ndim == 2:
         if offsets is not None:
             raise ValueError("2-D ids take no offsets")
-        n_bags, length = ids.shape
-        bounds = np.arange(n_bags + 1, dtype=np.int64) * length
+        return np.arange(ids.shape[0] + 1, dtype=np.int64) * ids.shape[1]
     elif ids.ndim == 1:
         if offsets is None:
             raise ValueError("1-D ids need offsets")
@@ -579,9 +574,20 @@ def ref_lookup_bag(weights, ids, offsets=None, mode="sum", per_sample_weights=No
         if bounds.size and (bounds[0] != 0 or np.any(np.diff(bounds) < 0)
                             or bounds.min() < 0 or bounds.max() > ids.size):
             raise ValueError("offsets")
-        n_bags = bounds.size - 1
+        return bounds
     else:
         raise ValueError("ids must be 1-D or 2-D")
+
+
+def ref_lookup_bag(weights, ids, offsets=None, mode="sum", per_sample_weights=None,
+                   padding_idx=None, include_last_offset=False):
+    """(n_bags, dim) pooled rows, per API.md (PyTorch embedding_bag + "sqrtn")."""
+    w = np.asarray(weights)
+    ids = np.asarray(ids)
+    if mode not in BAG_MODES:
+        raise ValueError("mode")
+    bounds = _bag_bounds(ids, offsets, include_last_offset)
+    n_bags = bounds.size - 1
     flat = _check_ids(ids, w.shape[0])
     psw = None
     if per_sample_weights is not None:
@@ -712,6 +718,119 @@ def _bag_extra_rows(rng):
     return rows
 
 
+def ref_accumulate_bag(ids, offsets, grad_output, n_rows, mode="sum", per_sample_weights=None,
+                       padding_idx=None, include_last_offset=False, weights=None):
+    """(dense (n_rows, dim) gradient w.r.t. the table, gradient w.r.t. per_sample_weights or
+    None) of ref_lookup_bag, per API.md."""
+    grad = np.asarray(grad_output)
+    if mode not in BAG_MODES:
+        raise ValueError("mode")
+    bounds = _bag_bounds(ids, offsets, include_last_offset)
+    flat = _check_ids(ids, n_rows)
+    n_bags = bounds.size - 1
+    if grad.shape[:-1] != (n_bags,) or grad.ndim != 2:
+        raise ValueError("grad_output shape")
+    dim = grad.shape[1]
+    g = grad.astype(np.float64)
+    psw = None if per_sample_weights is None else \
+        np.asarray(per_sample_weights).reshape(-1).astype(np.float64)
+    if psw is not None and (psw.size != flat.size or mode == "max"):
+        raise ValueError("per_sample_weights")
+    if (mode == "max" or psw is not None) and weights is None:
+        raise ValueError("weights needed")
+    w = None if weights is None else np.asarray(weights).astype(np.float64)
+    dense = np.zeros((n_rows, dim))
+    gpsw = None if psw is None else np.zeros(flat.size)
+    for b in range(n_bags):
+        pos = np.arange(bounds[b], bounds[b + 1])
+        if padding_idx is not None:
+            pos = pos[flat[pos] != padding_idx]
+        if pos.size == 0:
+            continue
+        sel = flat[pos]
+        if mode == "max":
+            arg = w[sel].argmax(axis=0)  # the first maximum, as the forward keeps it
+            for d in range(dim):
+                dense[sel[arg[d]], d] += g[b, d]
+            continue
+        ws = np.ones(pos.size) if psw is None else psw[pos]
+        if mode == "sum":
+            scale, norm = ws, 1.0
+        elif mode == "mean":
+            norm = ws.sum()
+            scale = ws / norm
+        else:
+            norm = np.sqrt((ws ** 2).sum())
+            scale = ws / norm
+        for k, row in enumerate(sel):
+            dense[row] += scale[k] * g[b]
+        if gpsw is not None:
+            dots = w[sel] @ g[b]  # e_i . g
+            if mode == "sum":
+                gpsw[pos] = dots
+            elif mode == "mean":  # out = sum(w e) / sum(w)
+                gpsw[pos] = dots / norm - (ws @ dots) / norm ** 2
+            else:  # out = sum(w e) / sqrt(sum(w^2))
+                gpsw[pos] = dots / norm - ws * (ws @ dots) / norm ** 3
+    dense = dense.astype(grad.dtype.newbyteorder("="))
+    if gpsw is None:
+        return dense
+    return dense, gpsw.reshape(np.shape(per_sample_weights)).astype(np.asarray(
+        per_sample_weights).dtype.newbyteorder("="))
+
+
+def _acc_bag_compare(got, want):
+    if isinstance(want, tuple):
+        return (isinstance(got, tuple) and len(got) == 2 and _dense_close(got[0], want[0])
+                and same_result(got[1], want[1], exact=False, rtol=1e-4, atol=1e-5))
+    return _dense_close(got, want)
+
+
+def _acc_bag_make(rng, n_rows=257, dim=8, n=100, vdt=np.float32, idt=np.int64, n_bags=17,
+                  mode="sum"):
+    case = _bag_make(rng, n_rows, dim, n, vdt, idt, n_bags, mode)
+    weights = case.pop("weights")
+    case["grad_output"] = rng.standard_normal((n_bags, dim)).astype(vdt)
+    case["n_rows"] = n_rows
+    case["weights"] = weights
+    return case
+
+
+def _acc_bag_fuzz(g):
+    case = _bag_fuzz(g)
+    table = np.asarray(case["weights"])
+    n_rows = table.shape[0] if table.ndim == 2 else 1
+    ids = np.asarray(case["ids"])
+    if ids.ndim == 2:
+        n_bags = ids.shape[0]
+    else:
+        n_bags = max(len(case["offsets"]) - (1 if case.get("include_last_offset") else 0), 0)
+    dim = table.shape[1] if table.ndim == 2 else 1
+    dt = table.dtype if table.dtype.kind == "f" and table.dtype.itemsize in (4, 8) else np.dtype(np.float32)
+    case["grad_output"] = g.table(n_bags, dim, dtype=dt.newbyteorder("="), name="grad_output")
+    case["n_rows"] = n_rows
+    case.setdefault("offsets", None)  # positional in accumulate_bag's signature
+    if case["mode"] != "max" and "per_sample_weights" not in case and g.chance(2):
+        del case["weights"]  # only max and per_sample_weights need the table
+    return case
+
+
+def _acc_bag_call(case, num_threads=None):
+    return fastembed.accumulate_bag(**case, num_threads=num_threads)
+
+
+def _acc_bag_expect(case):
+    case = dict(case)
+    return ref_accumulate_bag(case.pop("ids"), case.pop("offsets", None), case.pop("grad_output"),
+                              case.pop("n_rows"), **case)
+
+
+if hasattr(fastembed, "accumulate_bag"):
+    KERNELS.append(Kernel(
+        "accumulate_bag", _acc_bag_make, _acc_bag_call, _acc_bag_expect, _acc_bag_fuzz,
+        table_arg="weights", values_args=("grad_output",), n_rows_of=lambda c: c["n_rows"],
+        offsets_arg="offsets", compare=_acc_bag_compare, exact=False,
+        overrides={"0-d ids": ValueError, "zero-width rows": ANY, "no rows, no ids": ANY}))
 if hasattr(fastembed, "lookup_bag"):
     KERNELS.append(Kernel(
         "lookup_bag", _bag_make, _bag_call, _bag_expect, _bag_fuzz, out_spec=_bag_out_spec,

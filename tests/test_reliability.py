@@ -437,3 +437,45 @@ def test_contract_reference_of_lookup_bag_matches_torch():
                            per_sample_weights=torch.tensor(psw)).numpy()
     np.testing.assert_allclose(kd.ref_lookup_bag(w, ids, offsets, per_sample_weights=psw), want,
                                rtol=1e-5, atol=1e-6)
+
+
+def test_contract_reference_of_accumulate_bag_matches_torch_autograd():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(23)
+    w = rng.standard_normal((30, 5))
+    ids = rng.integers(0, 30, 24)
+    offsets = np.array([0, 0, 3, 10, 10, 17])
+    bounds = np.concatenate([offsets, [24]])
+    grad = rng.standard_normal((6, 5))
+    psw = rng.random(24) + 0.2
+    pad = int(ids[4])
+
+    def forward(tw, tpsw, mode):  # the contract's forward, written in torch ops
+        rows = []
+        for b in range(6):
+            pos = [p for p in range(bounds[b], bounds[b + 1]) if ids[p] != pad]
+            if not pos:
+                rows.append(torch.zeros(5, dtype=torch.float64))
+                continue
+            e = tw[torch.tensor(ids[pos])]
+            if mode == "max":
+                rows.append(e.max(dim=0).values)
+                continue
+            ws = tpsw[torch.tensor(pos)] if tpsw is not None else torch.ones(len(pos), dtype=torch.float64)
+            total = (ws[:, None] * e).sum(0)
+            rows.append(total if mode == "sum" else total / ws.sum() if mode == "mean"
+                        else total / torch.sqrt((ws ** 2).sum()))
+        return torch.stack(rows)
+
+    for mode in kd.BAG_MODES:
+        for with_psw in ((False, True) if mode != "max" else (False,)):
+            tw = torch.tensor(w, requires_grad=True)
+            tpsw = torch.tensor(psw, requires_grad=True) if with_psw else None
+            forward(tw, tpsw, mode).backward(torch.tensor(grad))
+            got = kd.ref_accumulate_bag(ids, offsets, grad, 30, mode=mode,
+                                        per_sample_weights=psw if with_psw else None,
+                                        padding_idx=pad, weights=w)
+            dense, gpsw = got if with_psw else (got, None)
+            np.testing.assert_allclose(dense, tw.grad.numpy(), rtol=1e-9, atol=1e-12)
+            if with_psw:
+                np.testing.assert_allclose(gpsw, tpsw.grad.numpy(), rtol=1e-9, atol=1e-12)
