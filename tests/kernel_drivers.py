@@ -825,22 +825,46 @@ def _acc_bag_expect(case):
                               case.pop("n_rows"), **case)
 
 
+def _accumulate_huge(table, num_threads):
+    last = table.shape[0] - 1
+    grad = np.random.default_rng(1).standard_normal((2, table.shape[1])).astype(np.float32)
+    got = fastembed.accumulate(np.array([last, last]), grad, table.shape[0], num_threads=num_threads)
+    return ((np.asarray(got.indices), np.asarray(got.values)),
+            (np.array([last]), (grad[0] + grad[1])[None]))
+
+
+def _bag_huge(table, num_threads):
+    last = table.shape[0] - 1
+    got = fastembed.lookup_bag(table, np.array([last, 0, last]), np.array([0, 2]),
+                               num_threads=num_threads)
+    return got, np.stack([table[last] + table[0], table[last]])
+
+
+def _acc_bag_huge(table, num_threads):
+    last = table.shape[0] - 1
+    grad = np.random.default_rng(2).standard_normal((1, table.shape[1])).astype(np.float32)
+    got = fastembed.accumulate_bag(np.array([last, last]), np.array([0]), grad, table.shape[0],
+                                   num_threads=num_threads)
+    return ((np.asarray(got.indices), np.asarray(got.values)),
+            (np.array([last]), 2 * grad))
+
+
 if hasattr(fastembed, "accumulate_bag"):
     KERNELS.append(Kernel(
         "accumulate_bag", _acc_bag_make, _acc_bag_call, _acc_bag_expect, _acc_bag_fuzz,
         table_arg="weights", values_args=("grad_output",), n_rows_of=lambda c: c["n_rows"],
-        offsets_arg="offsets", compare=_acc_bag_compare, exact=False,
+        offsets_arg="offsets", compare=_acc_bag_compare, exact=False, huge=_acc_bag_huge,
         overrides={"0-d ids": ValueError, "zero-width rows": ANY, "no rows, no ids": ANY}))
 if hasattr(fastembed, "lookup_bag"):
     KERNELS.append(Kernel(
         "lookup_bag", _bag_make, _bag_call, _bag_expect, _bag_fuzz, out_spec=_bag_out_spec,
-        exact=False, offsets_arg="offsets", extra_bad_rows=_bag_extra_rows,
+        exact=False, huge=_bag_huge, offsets_arg="offsets", extra_bad_rows=_bag_extra_rows,
         overrides={"0-d ids": ValueError}))
 if hasattr(fastembed, "accumulate"):
     KERNELS.append(Kernel(
         "accumulate", _accumulate_make, _accumulate_call, _accumulate_expect, _accumulate_fuzz,
         table_arg=None, values_args=("grad_output",), n_rows_of=lambda c: c["n_rows"],
-        compare=_dense_close, exact=False,
+        compare=_dense_close, exact=False, huge=_accumulate_huge,
         overrides={"0-d ids": ANY}))
 if hasattr(fastembed, "renorm_"):
     KERNELS.append(Kernel(
