@@ -67,6 +67,7 @@ chunk_no=0
 while [ "$left" -gt 0 ]; do
     this=$(( left < CHUNK ? left : CHUNK ))
     chunk_no=$((chunk_no + 1))
+    chunk_start=$(date +%s)
     set +e
     PYTHONPATH=$TREE LD_PRELOAD=$PRELOAD \
         ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1:detect_stack_use_after_return=0:malloc_context_size=2:quarantine_size_mb=64 \
@@ -81,7 +82,7 @@ while [ "$left" -gt 0 ]; do
         | awk '{s += $2} END {print s + 0}')
     rm -f "$ART"/fuzz-*.log
     total=$((total + runs))
-    echo "fuzz: chunk $chunk_no: $runs executions in $this s (total $total), exit $status"
+    echo "fuzz: chunk $chunk_no: $runs executions in $(( $(date +%s) - chunk_start )) s (total $total), exit $status"
     if [ "$status" -ne 0 ]; then
         grep -v -E '^#[0-9]+\s+(NEW|REDUCE|pulse)|^INFO' "$LOG.chunk" | tail -60
         echo "fuzz: FAILED (exit $status) after $total executions: a crash or finding; see $LOG and $ART/"
@@ -89,5 +90,5 @@ while [ "$left" -gt 0 ]; do
     fi
     left=$(( deadline - $(date +%s) ))
 done
-echo "fuzz: TOTAL $total executions in $SECONDS_TO_RUN s, 0 crashes"
+echo "fuzz: TOTAL $total executions in $(( $(date +%s) - deadline + SECONDS_TO_RUN )) s, 0 crashes"
 
