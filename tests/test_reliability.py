@@ -2,11 +2,16 @@
 tables, size-product overflow, concurrency, fork/spawn/forkserver, memory growth, and a
 bounded fuzz run. A kernel that lands adds its entry to tests/kernel_drivers.py and is
 covered here without new code. See RELIABILITY.md."""
+import os
+import threading
+
 import numpy as np
 import pytest
 from numpy.lib.stride_tricks import as_strided
 
 import fastembed
+import kernel_drivers as kd
+from conftest import requires_openmp, run_python
 
 
 # ---- size products that overflow int64 -----------------------------------------------------
@@ -28,13 +33,6 @@ def test_private_wrapper_checks_the_size_product_before_forming_it():
 
 
 # ---- shared helpers ------------------------------------------------------------------------
-
-import os  # noqa: E402
-import sys  # noqa: E402
-import threading  # noqa: E402
-
-import kernel_drivers as kd  # noqa: E402
-from conftest import requires_openmp, run_python  # noqa: E402
 
 KERNELS = [pytest.param(k, id=k.name) for k in kd.KERNELS]
 WRITERS = [pytest.param(k, id=k.name) for k in kd.KERNELS if k.writes]
