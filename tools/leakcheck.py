@@ -2,7 +2,7 @@
 """Leak check of every kernel under valgrind.
 
 For each kernel in tests/kernel_drivers.KERNELS, a child interpreter runs its success path
-(a valid call, with out= where the kernel has it) and every error path of
+(a valid call, with out= where the kernel has it, and one large enough to run 2 threads) and every error path of
 kernel_drivers.error_cases K times, then 2K times, under
 ``valgrind --leak-check=full`` with ``PYTHONMALLOC=malloc`` (so every Python object is a
 malloc block valgrind can see). CPython's own never-freed startup memory is the same in both
@@ -43,6 +43,8 @@ def child(kernel_name, iters):
         shape, dtype = kernel.out_spec(ok_case)
         with_out = dict(ok_case, out=np.zeros(shape, dtype))
         calls.append((with_out, None))
+    # one call big enough (> 256 KB of work) that 2 threads really start an OpenMP region
+    calls.append((kernel.make(rng, n_rows=2000, dim=64, n=3000), None))
     calls += [(case, exc) for _, case, exc in kd.error_cases(kernel, rng)]
     for _ in range(iters):
         for case, exc in calls:
