@@ -6,7 +6,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 SOURCES := setup.py $(wildcard csrc/*.c csrc/*.h fastembed/*.pyx fastembed/*.pxd fastembed/*.pxi)
 
-.PHONY: build test test-serial bench clean
+.PHONY: build test test-serial test-asan fuzz leakcheck bench clean
+FUZZ_SECONDS ?= 60
+LEAK_K ?= 200
 
 # The venv, the runtime and test dependencies, and an editable install (built with PEP 517
 # build isolation, the way `pip install .` builds it).
@@ -36,9 +38,24 @@ test-serial:
 	cd /tmp && FASTEMBED_EXPECT_SERIAL=1 $(CURDIR)/.venv-serial/bin/python -m pytest -q \
 		$(CURDIR)/tests/test_lookup.py $(CURDIR)/tests/test_threads.py
 
+# The whole suite against an ASan+UBSan build of the extension (a copy in build/asan-tree),
+# with the ASan runtime preloaded: fails on any sanitizer report. See RELIABILITY.md.
+test-asan: $(VENV)/.installed
+	tools/test_asan.sh $(BIN)/python
+
+# Coverage-guided fuzzing of every kernel for FUZZ_SECONDS (atheris; clang for native
+# coverage, installed with apt-get when missing and possible). See fuzz/README.md.
+fuzz: $(VENV)/.installed
+	FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run.sh $(BIN)/python
+
+# valgrind: every kernel's success and error paths run K and 2K times; the "definitely
+# lost" bytes must not grow. Skips with a message when valgrind is missing.
+leakcheck: build
+	$(BIN)/python tools/leakcheck.py --k $(LEAK_K)
+
 bench: build
 	$(BIN)/python -m pytest benchmarks --benchmark-only --benchmark-group-by=group \
 		--benchmark-columns=median,iqr,ops --benchmark-sort=name -q
 
 clean:
-	rm -rf build .venv .venv-serial fastembed/*.so fastembed/_kernels.c *.egg-info
+	rm -rf build .venv .venv-serial fuzz/corpus fastembed/*.so fastembed/_kernels.c *.egg-info

@@ -67,19 +67,24 @@ def as_table(weights, name="weights", writable=False):
                              f"updated in place (strides {w.strides}, dtype {w.dtype})")
         return w
     if not fits:
-        w = np.ascontiguousarray(w, dtype=w.dtype.newbyteorder("="))
+        # np.array(copy=True), not ascontiguousarray: that returns a contiguous but
+        # misaligned array as it is, and C must not load floats from unaligned addresses
+        w = np.array(w, dtype=w.dtype.newbyteorder("="), order="C", copy=True)
     return w
 
 
 def as_ids(ids, name="ids"):
-    """(ids as a C-contiguous native int32/int64 array, the caller's array for messages).
+    """(ids as a C-contiguous, aligned, native int32/int64 array, the caller's array for
+    messages).
 
     int32 and int64 are used as they are; other integer dtypes are converted: uint64 is
     reinterpreted as int64 so an id >= 2**63 reads as negative and is reported out of range
     (never wrapped to a valid row); smaller integers are widened. Bool, float, complex and
     object ids raise TypeError."""
-    if type(ids) is np.ndarray and (ids.dtype is I64 or ids.dtype is I32) and ids.flags.c_contiguous:
-        return ids, ids
+    if type(ids) is np.ndarray and (ids.dtype is I64 or ids.dtype is I32):
+        flags = ids.flags
+        if flags.c_contiguous and flags.aligned:  # C loads int64 ids: unaligned is UB
+            return ids, ids
     arr = as_array(ids, name)
     if arr.size == 0 and arr.dtype.kind == "f" and not isinstance(ids, np.ndarray):
         arr = arr.astype(np.int64)  # np.asarray([]) is float64; an empty list means no ids
@@ -96,7 +101,7 @@ def as_ids(ids, name="ids"):
             arr = arr.astype(np.int64)
         else:
             arr = arr.astype(np.int32)
-    if not arr.flags.c_contiguous:
+    if not (arr.flags.c_contiguous and arr.flags.aligned):
         arr = arr.copy()  # not ascontiguousarray: it would turn 0-d ids into 1-d
     return arr, original
 

@@ -8,24 +8,29 @@
 # raw Py_buffers. Read-only buffers are accepted wherever the kernel only reads.
 from cpython.buffer cimport (PyBUF_RECORDS, PyBUF_RECORDS_RO, PyBuffer_Release,
                              PyObject_GetBuffer)
-from libc.stdint cimport int32_t, int64_t
+from libc.stdint cimport INT64_MAX, int32_t, int64_t
 
 from fastembed._errors import raise_status
 
 
 cdef class Buffers:
     """Holds the Py_buffers of one kernel call and releases them when the call ends
-    (CPython frees the holder as soon as the wrapper returns or raises)."""
-
-    def __cinit__(self):
-        self.count = 0
+    (CPython frees the holder as soon as the wrapper returns or raises). `count` starts at
+    0 because Cython zero-fills C attributes at allocation; there is deliberately no
+    __cinit__: Cython's generated __cinit__ wrapper computes ``NULL + 0`` on the tp_new
+    path, undefined behaviour that clang's UBSan traps on (found by fuzz/)."""
 
     cdef Py_buffer *get(self, obj, bint writable) except NULL:
         if self.count == MAX_BUFFERS:
             raise RuntimeError("too many buffers in one kernel call")
         PyObject_GetBuffer(obj, &self.views[self.count], PyBUF_RECORDS if writable else PyBUF_RECORDS_RO)
         self.count += 1
-        return &self.views[self.count - 1]
+        cdef Py_buffer *view = &self.views[self.count - 1]
+        # C reads elements through typed pointers: an unaligned one is undefined behaviour
+        # (the Python layer copies such arrays; this is the net under it)
+        if view.itemsize > 1 and (<size_t>view.buf) % <size_t>view.itemsize != 0:
+            raise ValueError("misaligned buffer passed to a fastembed kernel (internal error)")
+        return view
 
     def __dealloc__(self):
         cdef int k

@@ -12,7 +12,12 @@ def lookup(weights, ids, out, int n_threads, ids_for_errors):
     cdef int64_t row_bytes = w.shape[1] * w.itemsize
     cdef int64_t bad_pos = -1
     cdef fe_status status
-    if w.ndim != 2 or o.len != n_ids * row_bytes or o.itemsize != w.itemsize:
+    if w.ndim != 2 or o.itemsize != w.itemsize:
+        raise ValueError("lookup: inconsistent buffers (internal error)")
+    # n_ids * row_bytes is checked before it is formed: signed overflow is undefined
+    if row_bytes > 0 and n_ids > INT64_MAX // row_bytes:
+        raise ValueError("array sizes overflow a 64-bit size product")
+    if o.len != n_ids * row_bytes:
         raise ValueError("lookup: inconsistent buffers (internal error)")
     with nogil:
         if i.itemsize == 4:

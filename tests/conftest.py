@@ -34,6 +34,11 @@ def run_python(code, timeout=120, env=None):
     hang or crash); returns the CompletedProcess. A real file, not -c, so that
     multiprocessing's spawn and forkserver children can import its functions."""
     full_env = dict(os.environ)
+    # The child imports the same fastembed as this process (an in-place build is not on the
+    # child's path otherwise, since the script lives in a temporary directory).
+    root = os.path.dirname(os.path.dirname(os.path.abspath(fastembed.__file__)))
+    full_env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (root, full_env.get("PYTHONPATH")) if p)
     full_env.update(env or {})
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "script.py")
