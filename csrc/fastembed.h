@@ -74,4 +74,44 @@ fe_status fe_lookup_i64(const char *table, int64_t n_rows, int64_t row_bytes, in
                         const int64_t *ids, int64_t n_ids, char *out, int n_threads,
                         int64_t *bad_pos);
 
+/* ---- bag.c: pooled lookup (embedding bags) ---------------------------------------------- *
+ *   for b in range(n_bags):
+ *       rows = [k for k in range(bounds[b], bounds[b + 1]) if ids[k] != padding_idx]
+ *       SUM:   out[b] = sum(w[k] * table[ids[k]] for k in rows)        # w = psw or 1
+ *       MEAN:  out[b] = SUM / sum(w[k] for k in rows)                  # no psw: / len(rows)
+ *       SQRTN: out[b] = SUM / sqrt(sum(w[k]**2 for k in rows))         # no psw: / sqrt(len)
+ *       MAX:   out[b] = elementwise max of the rows (the first maximum; a NaN propagates)
+ *       a bag with no rows gives zeros
+ * table:      n_rows rows of dim values, row r at table + r * row_stride bytes.
+ * bounds:     n_bags + 1 positions into ids: bounds[0] = 0, non-decreasing, bounds[n_bags] =
+ *             n_ids. psw: n_ids weights or NULL (not with MAX). padding_idx < 0: none.
+ * out:        n_bags * dim values, C-contiguous, not overlapping the inputs.
+ * Sums run in double, in id order within a bag, rounded once to the value type.
+ * Bad input:  malformed bounds, a bad mode or psw with MAX -> FE_ERR_VALUE; an id outside
+ *             [0, n_rows) -> FE_ERR_INDEX, *bad_pos = first such position; out untouched.
+ * Threads:    bags handed out by where they start, so each thread pools about n_ids / nt
+ *             ids; each bag is one thread's: bit-identical for any count. */
+enum { FE_BAG_SUM = 0, FE_BAG_MEAN = 1, FE_BAG_MAX = 2, FE_BAG_SQRTN = 3 };
+int fe_bag_bounds_ok(const int64_t *bounds, int64_t n_bags, int64_t n_ids);
+fe_status fe_lookup_bag_f32_i32(const char *table, int64_t n_rows, int64_t dim,
+                                int64_t row_stride, const int32_t *ids, int64_t n_ids,
+                                const int64_t *bounds, int64_t n_bags, int mode,
+                                const float *psw, int64_t padding_idx, float *out,
+                                int n_threads, int64_t *bad_pos);
+fe_status fe_lookup_bag_f32_i64(const char *table, int64_t n_rows, int64_t dim,
+                                int64_t row_stride, const int64_t *ids, int64_t n_ids,
+                                const int64_t *bounds, int64_t n_bags, int mode,
+                                const float *psw, int64_t padding_idx, float *out,
+                                int n_threads, int64_t *bad_pos);
+fe_status fe_lookup_bag_f64_i32(const char *table, int64_t n_rows, int64_t dim,
+                                int64_t row_stride, const int32_t *ids, int64_t n_ids,
+                                const int64_t *bounds, int64_t n_bags, int mode,
+                                const double *psw, int64_t padding_idx, double *out,
+                                int n_threads, int64_t *bad_pos);
+fe_status fe_lookup_bag_f64_i64(const char *table, int64_t n_rows, int64_t dim,
+                                int64_t row_stride, const int64_t *ids, int64_t n_ids,
+                                const int64_t *bounds, int64_t n_bags, int mode,
+                                const double *psw, int64_t padding_idx, double *out,
+                                int n_threads, int64_t *bad_pos);
+
 #endif /* FASTEMBED_H */

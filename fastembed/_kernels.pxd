@@ -36,3 +36,30 @@ cdef class Buffers:
     cdef Py_buffer views[MAX_BUFFERS]
     cdef int count
     cdef Py_buffer *get(self, obj, bint writable) except NULL
+
+cdef extern from "fastembed.h" nogil:
+    enum:
+        FE_BAG_SUM
+        FE_BAG_MEAN
+        FE_BAG_MAX
+        FE_BAG_SQRTN
+    fe_status fe_lookup_bag_f32_i32(const char *table, int64_t n_rows, int64_t dim,
+                                    int64_t row_stride, const int32_t *ids, int64_t n_ids,
+                                    const int64_t *bounds, int64_t n_bags, int mode,
+                                    const float *psw, int64_t padding_idx, float *out,
+                                    int n_threads, int64_t *bad_pos)
+    fe_status fe_lookup_bag_f32_i64(const char *table, int64_t n_rows, int64_t dim,
+                                    int64_t row_stride, const int64_t *ids, int64_t n_ids,
+                                    const int64_t *bounds, int64_t n_bags, int mode,
+                                    const float *psw, int64_t padding_idx, float *out,
+                                    int n_threads, int64_t *bad_pos)
+    fe_status fe_lookup_bag_f64_i32(const char *table, int64_t n_rows, int64_t dim,
+                                    int64_t row_stride, const int32_t *ids, int64_t n_ids,
+                                    const int64_t *bounds, int64_t n_bags, int mode,
+                                    const double *psw, int64_t padding_idx, double *out,
+                                    int n_threads, int64_t *bad_pos)
+    fe_status fe_lookup_bag_f64_i64(const char *table, int64_t n_rows, int64_t dim,
+                                    int64_t row_stride, const int64_t *ids, int64_t n_ids,
+                                    const int64_t *bounds, int64_t n_bags, int mode,
+                                    const double *psw, int64_t padding_idx, double *out,
+                                    int n_threads, int64_t *bad_pos)
