@@ -184,19 +184,17 @@ def bag_bounds(ids, offsets, include_last_offset, name="offsets"):
         bounds = np.empty(off.size + 1, np.int64)
         bounds[:-1] = off
         bounds[-1] = n
-    if bounds[0] != 0:
-        raise ValueError(f"{name}[0] must be 0, got {int(bounds[0])}")
-    steps = np.diff(bounds)
+    if off[0] != 0:
+        raise ValueError(f"{name}[0] must be 0, got {int(off[0])}")
+    for bad, what in ((off < 0, "is negative"), (off > n, f"is past the end of ids ({n} ids)")):
+        if bad.any():
+            k = int(np.argmax(bad))
+            raise ValueError(f"{name}[{k}] = {int(off[k])} {what}")
+    steps = np.diff(off)
     if steps.size and steps.min() < 0:
         k = int(np.argmax(steps < 0))
-        bad = bounds[k + 1]
-        if bad < 0:
-            raise ValueError(f"{name}[{k + 1}] = {int(bad)} is negative")
-        raise ValueError(f"{name} must not decrease: {name}[{k}] = {int(bounds[k])} > "
-                         f"{name}[{k + 1}] = {int(bad)}")
-    if bounds[-1] > n or bounds[:-1].max(initial=0) > n:
-        k = int(np.argmax(bounds > n))
-        raise ValueError(f"{name}[{k}] = {int(bounds[k])} is past the end of ids ({n} ids)")
+        raise ValueError(f"{name} must not decrease: {name}[{k}] = {int(off[k])} > "
+                         f"{name}[{k + 1}] = {int(off[k + 1])}")
     return bounds
 
 

