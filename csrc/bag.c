@@ -3,6 +3,9 @@
 
 #include <math.h>
 
+/* Columns pooled per pass over a bag: the double accumulator is 2 KB, in L1. */
+#define FE_BAG_BLOCK 256
+
 #define FE_TARGET
 #define FE_SIMD base
 #include "bag_types.h"
@@ -64,8 +67,7 @@ static int64_t fe_first_bag_from(const int64_t *bounds, int64_t n_bags, int64_t 
 #define FE_BAG_DISPATCH(VSUF2, ISUF, ARGS) FE_NAME(FE_NAME3(fe_bag_block, VSUF2, ISUF), base) ARGS;
 #endif
 
-/* Columns pooled per pass over a bag: the double accumulator is 2 KB, in L1. */
-#define FE_BAG_BLOCK 256
+
 
 #define FE_LOOKUP_BAG_ENTRY(VT, VSUF2, IDX, ISUF)                                             \
     fe_status FE_NAME3(fe_lookup_bag, VSUF2, ISUF)(                                           \
@@ -92,12 +94,11 @@ static int64_t fe_first_bag_from(const int64_t *bounds, int64_t n_bags, int64_t 
         FE_PARALLEL_CHUNKS(nt, n_ids, {                                                       \
             int64_t b_lo = lo == 0 ? 0 : fe_first_bag_from(bounds, n_bags, n_ids, lo);        \
             int64_t b_hi = hi >= n_ids ? n_bags : fe_first_bag_from(bounds, n_bags, n_ids, hi);\
-            double acc[FE_BAG_BLOCK];                                                         \
             for (int64_t c = 0; c < dim; c += FE_BAG_BLOCK) {                                 \
                 int64_t c_hi = dim - c < FE_BAG_BLOCK ? dim : c + FE_BAG_BLOCK;               \
-                FE_BAG_DISPATCH(VSUF2, ISUF, (table, n_rows, dim, row_stride, ids, bounds,    \
+                FE_BAG_DISPATCH(VSUF2, ISUF, (table, n_rows, dim, row_stride, ids, n_ids, bounds,\
                                               b_lo, b_hi, mode, psw, padding_idx, out, c,     \
-                                              c_hi, acc))                                     \
+                                              c_hi))                                          \
             }                                                                                 \
         });                                                                                   \
         return FE_OK;                                                                         \

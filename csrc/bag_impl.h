@@ -2,27 +2,38 @@
  * bag.c with FE_VT/FE_VSUF2 (float f32 / double f64), FE_IDX/FE_ISUF (int32_t i32 / int64_t
  * i64), FE_SIMD (base/avx2/avx512) and FE_TARGET (a target attribute or nothing). */
 
-/* Bags [b_lo, b_hi) into their out rows, columns [c_lo, c_hi) (blocks of at most
- * FE_BAG_BLOCK, so the double accumulator `acc` stays in L1). Each bag is summed by one
+/* Bags [b_lo, b_hi) into their out rows, columns [c_lo, c_lo + width) (blocks of at most
+ * FE_BAG_BLOCK, so the double accumulator `acc` stays in L1 or registers). Each bag is summed by one
  * thread, in id order, in double, and rounded once: the result does not depend on the
  * thread count, and float32 sums keep float64 accuracy. */
-FE_TARGET static void FE_NAME(FE_NAME3(fe_bag_block, FE_VSUF2, FE_ISUF), FE_SIMD)(
+/* Rows prefetched this many ids ahead: covers DRAM latency for 64-512 byte rows. */
+#ifndef FE_BAG_PF_DIST
+#define FE_BAG_PF_DIST 16
+#endif
+
+FE_TARGET static inline __attribute__((always_inline)) void
+FE_NAME(FE_NAME3(fe_bag_body, FE_VSUF2, FE_ISUF), FE_SIMD)(
     const char *table, int64_t n_rows, int64_t dim, int64_t row_stride, const FE_IDX *ids,
-    const int64_t *bounds, int64_t b_lo, int64_t b_hi, int mode, const FE_VT *psw,
-    int64_t padding_idx, FE_VT *out, int64_t c_lo, int64_t c_hi, double *restrict acc)
+    int64_t n_ids, const int64_t *bounds, int64_t b_lo, int64_t b_hi, int mode, const FE_VT *psw,
+    int64_t padding_idx, FE_VT *out, int64_t c_lo, const int64_t width)
 {
-    int64_t width = c_hi - c_lo;
+    double acc[FE_BAG_BLOCK];
+    const int64_t row_bytes = width * (int64_t)sizeof(FE_VT);
     for (int64_t b = b_lo; b < b_hi; b++) {
         FE_VT *restrict dst = out + b * dim + c_lo;
         int64_t count = 0;
         double wsum = 0, w2sum = 0;
-        for (int64_t d = 0; d < width; d++)
-            acc[d] = 0;
         for (int64_t k = bounds[b]; k < bounds[b + 1]; k++) {
-            if (k + 8 < bounds[b + 1]) {
-                uint64_t pf = (uint64_t)(int64_t)ids[k + 8];
-                if (pf < (uint64_t)n_rows)
-                    FE_PREFETCH(table + (int64_t)pf * row_stride);
+            if (k + FE_BAG_PF_DIST < n_ids) { /* across bags: most bags are short */
+                uint64_t pf = (uint64_t)(int64_t)ids[k + FE_BAG_PF_DIST];
+                if (pf < (uint64_t)n_rows) {
+                    /* every cache line the row touches (rows need not be line-aligned) */
+                    uintptr_t p = (uintptr_t)(table + (int64_t)pf * row_stride) +
+                                  (uintptr_t)(c_lo * (int64_t)sizeof(FE_VT));
+                    uintptr_t end = p + (uintptr_t)(row_bytes < 1024 ? row_bytes : 1024);
+                    for (p &= ~(uintptr_t)63; p < end; p += 64)
+                        FE_PREFETCH((const char *)p);
+                }
             }
             uint64_t id = (uint64_t)(int64_t)ids[k];
             if (id >= (uint64_t)n_rows || (int64_t)id == padding_idx)
@@ -40,30 +51,51 @@ FE_TARGET static void FE_NAME(FE_NAME3(fe_bag_block, FE_VSUF2, FE_ISUF), FE_SIMD
                         dst[d] = (v > m || (v != v && m == m)) ? v : m;
                     }
                 }
-            } else if (psw) {
-                double w = (double)psw[k];
+            } else {
+                double w = psw ? (double)psw[k] : 1.0;
                 wsum += w;
                 w2sum += w * w;
-                for (int64_t d = 0; d < width; d++)
-                    acc[d] += w * (double)row[d];
-            } else {
-                for (int64_t d = 0; d < width; d++)
-                    acc[d] += (double)row[d];
+                if (count == 0) { /* the first row starts the sum: no zeroing pass */
+                    for (int64_t d = 0; d < width; d++)
+                        acc[d] = w * (double)row[d];
+                } else {
+                    for (int64_t d = 0; d < width; d++)
+                        acc[d] += w * (double)row[d];
+                }
             }
             count++;
         }
-        if (mode == FE_BAG_MAX) {
-            if (count == 0)
-                for (int64_t d = 0; d < width; d++)
-                    dst[d] = 0;
-            continue;
+        if (count == 0) {
+            for (int64_t d = 0; d < width; d++)
+                dst[d] = 0;
+        } else if (mode == FE_BAG_SUM) {
+            for (int64_t d = 0; d < width; d++)
+                dst[d] = (FE_VT)acc[d];
+        } else if (mode != FE_BAG_MAX) {
+            double norm = mode == FE_BAG_MEAN ? wsum : sqrt(w2sum);
+            for (int64_t d = 0; d < width; d++)
+                dst[d] = (FE_VT)(acc[d] / norm);
         }
-        double norm = 1.0;
-        if (count > 0 && mode == FE_BAG_MEAN)
-            norm = psw ? wsum : (double)count;
-        else if (count > 0 && mode == FE_BAG_SQRTN)
-            norm = psw ? sqrt(w2sum) : sqrt((double)count);
-        for (int64_t d = 0; d < width; d++)
-            dst[d] = (FE_VT)(acc[d] / norm);
     }
+}
+
+/* The body with the common widths as compile-time constants (fully unrolled, accumulators
+ * in registers), any other width as a run-time loop. */
+FE_TARGET static void FE_NAME(FE_NAME3(fe_bag_block, FE_VSUF2, FE_ISUF), FE_SIMD)(
+    const char *table, int64_t n_rows, int64_t dim, int64_t row_stride, const FE_IDX *ids,
+    int64_t n_ids, const int64_t *bounds, int64_t b_lo, int64_t b_hi, int mode, const FE_VT *psw,
+    int64_t padding_idx, FE_VT *out, int64_t c_lo, int64_t c_hi)
+{
+#define FE_BAG_CALL(W)                                                                         \
+    FE_NAME(FE_NAME3(fe_bag_body, FE_VSUF2, FE_ISUF), FE_SIMD)(                                \
+        table, n_rows, dim, row_stride, ids, n_ids, bounds, b_lo, b_hi, mode, psw, padding_idx,\
+        out, c_lo, W)
+    switch (c_hi - c_lo) {
+    case 16: FE_BAG_CALL(16); break;
+    case 32: FE_BAG_CALL(32); break;
+    case 64: FE_BAG_CALL(64); break;
+    case 128: FE_BAG_CALL(128); break;
+    default: FE_BAG_CALL(c_hi - c_lo); break;
+    }
+#undef FE_BAG_CALL
 }
