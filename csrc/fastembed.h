@@ -74,4 +74,30 @@ fe_status fe_lookup_i64(const char *table, int64_t n_rows, int64_t row_bytes, in
                         const int64_t *ids, int64_t n_ids, char *out, int n_threads,
                         int64_t *bad_pos);
 
+/* ---- group.c: stable grouping of ids (the shared first step of every backward kernel) ---- *
+ *   order = stable_argsort(ids[0:n_ids])        # equal ids keep their input order
+ *   uniq  = sorted distinct ids; *n_unique = len(uniq)
+ *   for u in range(*n_unique):
+ *       starts[u] = first k with ids[order[k]] == uniq[u]
+ *   starts[*n_unique] = n_ids
+ *   perm[0:n_ids] = order                       # positions into ids, grouped by id
+ * So the positions of id uniq[u] are perm[starts[u] : starts[u + 1]], in input order.
+ * uniq:       capacity n_ids int64 (only the first *n_unique are written).
+ * starts:     capacity n_ids + 1 int64 (starts[0] = 0 is written even when n_ids == 0).
+ * perm:       n_ids int64. None of the three may overlap each other or ids.
+ * Bad input:  an id outside [0, n_rows) -> FE_ERR_INDEX, *bad_pos = first such position
+ *             (uniq/starts/perm contents then unspecified); n_ids < 0 or n_rows < 0 ->
+ *             FE_ERR_VALUE; scratch allocation failure -> FE_ERR_NOMEM.
+ * Algorithm:  parallel LSD radix sort of (id, position), ceil(bits(n_rows-1) / 11) passes of
+ *             per-thread digit histograms and a stable scatter (no comparison sort, no atomics),
+ *             then a parallel pass marking group starts. Scratch O(n_ids): two key arrays
+ *             (uint32 when n_rows <= 2**32) and one position array.
+ * Threads:    the output is the unique stable order: identical for any thread count. */
+fe_status fe_group_ids_i32(const int32_t *ids, int64_t n_ids, int64_t n_rows, int64_t *uniq,
+                           int64_t *starts, int64_t *perm, int64_t *n_unique, int n_threads,
+                           int64_t *bad_pos);
+fe_status fe_group_ids_i64(const int64_t *ids, int64_t n_ids, int64_t n_rows, int64_t *uniq,
+                           int64_t *starts, int64_t *perm, int64_t *n_unique, int n_threads,
+                           int64_t *bad_pos);
+
 #endif /* FASTEMBED_H */

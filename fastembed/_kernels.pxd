@@ -36,3 +36,11 @@ cdef class Buffers:
     cdef Py_buffer views[MAX_BUFFERS]
     cdef int count
     cdef Py_buffer *get(self, obj, bint writable) except NULL
+
+cdef extern from "fastembed.h" nogil:
+    fe_status fe_group_ids_i32(const int32_t *ids, int64_t n_ids, int64_t n_rows, int64_t *uniq,
+                               int64_t *starts, int64_t *perm, int64_t *n_unique, int n_threads,
+                               int64_t *bad_pos)
+    fe_status fe_group_ids_i64(const int64_t *ids, int64_t n_ids, int64_t n_rows, int64_t *uniq,
+                               int64_t *starts, int64_t *perm, int64_t *n_unique, int n_threads,
+                               int64_t *bad_pos)

@@ -1,0 +1,146 @@
+/* Stable grouping of ids: a parallel LSD radix sort of (id, position) pairs, then a pass
+ * that marks where each distinct id starts. O(n_ids * passes) time with passes =
+ * ceil(bits(n_rows - 1) / 11) (2 for a million rows), O(n_ids) scratch, no comparisons,
+ * no atomics. The output is the unique stable order, so it is the same for any thread
+ * count. Shared by the backward kernels (accumulate, accumulate_bag) and the sparse
+ * optimizers: they group once, then each thread owns whole groups. */
+#include "fe_internal.h"
+
+#include <stdlib.h>
+
+typedef struct {
+    const void *ids;
+    int64_t n, n_rows;
+    int passes, dbits;
+    void *keys[2];      /* radix keys, ping-pong */
+    int64_t *pos[2];    /* positions, ping-pong: pos[0] is the caller's perm */
+    int64_t *hist;      /* nt * 2**dbits per-thread digit counts, then offsets */
+    int bad[FE_MAX_THREADS];
+    int64_t count[FE_MAX_THREADS];
+    int stop, skip;
+    int64_t *uniq, *starts, *perm, n_unique;
+} fe_group_ctx;
+
+#define FE_IDX int32_t
+#define FE_KEY uint32_t
+#define FE_GSUF i32_u32
+#include "group_impl.h"
+#undef FE_IDX
+#undef FE_KEY
+#undef FE_GSUF
+
+#define FE_IDX int64_t
+#define FE_KEY uint32_t
+#define FE_GSUF i64_u32
+#include "group_impl.h"
+#undef FE_IDX
+#undef FE_KEY
+#undef FE_GSUF
+
+#define FE_IDX int64_t
+#define FE_KEY uint64_t
+#define FE_GSUF i64_u64
+#include "group_impl.h"
+#undef FE_IDX
+#undef FE_KEY
+#undef FE_GSUF
+
+typedef void (*fe_group_team_fn)(fe_group_ctx *c, int t, int nt);
+
+static fe_status fe_group_run(fe_group_ctx *c, fe_group_team_fn team, int64_t key_bytes,
+                              int n_threads, int64_t *n_unique)
+{
+    *n_unique = 0;
+    if (c->n < 0 || c->n_rows < 0)
+        return FE_ERR_VALUE;
+    if (c->n == 0) {
+        c->starts[0] = 0;
+        return FE_OK;
+    }
+    if (c->n > INT64_MAX / 32)
+        return FE_ERR_OVERFLOW;
+    /* bits of the largest valid id; digits of at most 11 bits (2048 buckets fit L1/L2),
+     * fewer for few ids so that clearing the histograms does not dominate */
+    int bits = 1;
+    while (bits < 63 && (((uint64_t)1 << bits) < (uint64_t)c->n_rows))
+        bits++;
+    int maxd = 6;
+    while (maxd < 11 && ((int64_t)1 << (maxd + 2)) <= c->n)
+        maxd++;
+    c->passes = (bits + maxd - 1) / maxd;
+    c->dbits = (bits + c->passes - 1) / c->passes;
+
+    int nt = fe_plan_threads(n_threads, c->n * (8 + key_bytes));
+    int64_t nb = (int64_t)1 << c->dbits;
+    c->keys[0] = malloc((size_t)(c->n * key_bytes));
+    c->keys[1] = c->passes > 1 ? malloc((size_t)(c->n * key_bytes)) : NULL;
+    c->pos[0] = c->perm;
+    c->pos[1] = c->passes > 1 ? (int64_t *)malloc((size_t)c->n * sizeof(int64_t)) : NULL;
+    c->hist = (int64_t *)malloc((size_t)(nb * nt) * sizeof(int64_t));
+    fe_status st = FE_OK;
+    if (!c->keys[0] || !c->hist || (c->passes > 1 && (!c->keys[1] || !c->pos[1]))) {
+        st = FE_ERR_NOMEM;
+    } else {
+        c->stop = 0;
+        c->skip = 0;
+        if (nt <= 1) {
+            team(c, 0, 1);
+        } else {
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt)
+            /* the team may be smaller than asked (OMP_THREAD_LIMIT): chunk by its size */
+            team(c, omp_get_thread_num(), omp_get_num_threads());
+#else
+            team(c, 0, 1);
+#endif
+        }
+        if (c->stop) {
+            st = FE_ERR_INDEX; /* the typed entry point locates the first bad position */
+        } else {
+            *n_unique = c->n_unique;
+        }
+    }
+    free(c->keys[0]);
+    free(c->keys[1]);
+    free(c->pos[1]);
+    free(c->hist);
+    return st;
+}
+
+fe_status fe_group_ids_i32(const int32_t *ids, int64_t n_ids, int64_t n_rows, int64_t *uniq,
+                           int64_t *starts, int64_t *perm, int64_t *n_unique, int n_threads,
+                           int64_t *bad_pos)
+{
+    fe_group_ctx c;
+    c.ids = ids;
+    c.n = n_ids;
+    c.n_rows = n_rows;
+    c.uniq = uniq;
+    c.starts = starts;
+    c.perm = perm;
+    c.n_unique = 0;
+    fe_status st = fe_group_run(&c, fe_group_team_i32_u32, 4, n_threads, n_unique);
+    if (st == FE_ERR_INDEX)
+        *bad_pos = fe_first_bad_id_i32(ids, n_ids, n_rows, n_threads);
+    return st;
+}
+
+fe_status fe_group_ids_i64(const int64_t *ids, int64_t n_ids, int64_t n_rows, int64_t *uniq,
+                           int64_t *starts, int64_t *perm, int64_t *n_unique, int n_threads,
+                           int64_t *bad_pos)
+{
+    fe_group_ctx c;
+    c.ids = ids;
+    c.n = n_ids;
+    c.n_rows = n_rows;
+    c.uniq = uniq;
+    c.starts = starts;
+    c.perm = perm;
+    c.n_unique = 0;
+    fe_status st = n_rows <= ((int64_t)1 << 32)
+        ? fe_group_run(&c, fe_group_team_i64_u32, 4, n_threads, n_unique)
+        : fe_group_run(&c, fe_group_team_i64_u64, 8, n_threads, n_unique);
+    if (st == FE_ERR_INDEX)
+        *bad_pos = fe_first_bad_id_i64(ids, n_ids, n_rows, n_threads);
+    return st;
+}
