@@ -31,3 +31,97 @@ def group_ids(ids, int64_t n_rows, int n_threads, ids_for_errors):
     if status != FE_OK:
         raise_status(status, bad_pos, ids_for_errors, n_rows)
     return uniq[:n_unique], starts[:n_unique + 1], perm
+
+
+def accumulate(ids, grad, int64_t n_rows, int64_t padding_idx, bint scale_by_count,
+               int n_threads, ids_for_errors):
+    """Row-sparse gradient of lookup: (indices, values) with indices the sorted distinct ids
+    (minus `padding_idx` when >= 0) and values[r] the sum, in input order, of the rows of the
+    C-contiguous (len(ids), dim) float32/float64 `grad` at the positions of indices[r]."""
+    uniq, starts, perm = group_ids(ids, n_rows, n_threads, ids_for_errors)
+    cdef int64_t n_groups = uniq.shape[0], skip = -1
+    if padding_idx >= 0 and n_groups:
+        k = int(uniq.searchsorted(padding_idx))
+        if k < n_groups and uniq[k] == padding_idx:
+            skip = k
+    indices = _np.delete(uniq, skip) if skip >= 0 else uniq.copy()  # trim to nnz
+    cdef Buffers bufs = Buffers()
+    cdef Py_buffer *g = bufs.get(grad, False)
+    if g.ndim != 2:
+        raise ValueError("accumulate: inconsistent buffers (internal error)")
+    cdef int64_t n_grad = g.shape[0], dim = g.shape[1]
+    if n_grad != perm.shape[0]:
+        raise ValueError("accumulate: inconsistent buffers (internal error)")
+    values = _np.empty((indices.shape[0], dim), grad.dtype)
+    cdef Py_buffer *v = bufs.get(values, True)
+    cdef Py_buffer *p = bufs.get(perm, False)
+    cdef Py_buffer *s = bufs.get(starts, False)
+    cdef fe_status status
+    with nogil:
+        if g.itemsize == 4:
+            status = fe_sum_groups_f32(<const float *>g.buf, n_grad, dim, <const int64_t *>p.buf,
+                                       n_grad, <const int64_t *>s.buf, n_groups, skip,
+                                       scale_by_count, <float *>v.buf, n_threads)
+        else:
+            status = fe_sum_groups_f64(<const double *>g.buf, n_grad, dim,
+                                       <const int64_t *>p.buf, n_grad, <const int64_t *>s.buf,
+                                       n_groups, skip, scale_by_count, <double *>v.buf,
+                                       n_threads)
+    if status != FE_OK:
+        raise_status(status, -1, ids_for_errors, n_rows)
+    return indices, values
+
+
+def scatter_rows(values, indices, int64_t n_rows, out, int n_threads):
+    """out[:] = 0; out[indices] = values, for the C-contiguous (nnz, dim) `values`, int64
+    `indices` (strictly increasing, in range) and C-contiguous (n_rows, dim) `out`."""
+    cdef Buffers bufs = Buffers()
+    cdef Py_buffer *v = bufs.get(values, False)
+    cdef Py_buffer *i = bufs.get(indices, False)
+    cdef Py_buffer *o = bufs.get(out, True)
+    cdef int64_t nnz = i.len // 8, row_bytes, bad_pos = -1
+    if v.ndim != 2 or o.ndim != 2 or v.itemsize != o.itemsize or i.itemsize != 8:
+        raise ValueError("scatter_rows: inconsistent buffers (internal error)")
+    row_bytes = v.shape[1] * v.itemsize
+    if v.shape[0] != nnz or o.shape[0] != n_rows or o.shape[1] != v.shape[1]:
+        raise ValueError("scatter_rows: inconsistent buffers (internal error)")
+    cdef fe_status status
+    with nogil:
+        status = fe_scatter_rows(<const char *>v.buf, nnz, row_bytes, <const int64_t *>i.buf,
+                                 n_rows, <char *>o.buf, n_threads, &bad_pos)
+    if status != FE_OK:
+        raise_status(status, bad_pos, indices, n_rows, name="indices")
+
+
+def renorm(weights, ids, double max_norm, double norm_type, int n_threads, ids_for_errors):
+    """In-place max-norm renorm of the distinct rows of `ids` in the writable 2-D `weights`
+    (rows contiguous, possibly strided)."""
+    cdef Buffers bufs = Buffers()
+    cdef Py_buffer *w = bufs.get(weights, True)
+    cdef Py_buffer *i = bufs.get(ids, False)
+    cdef int64_t n_rows = w.shape[0], dim = w.shape[1], stride = w.strides[0]
+    cdef int64_t n_ids = i.len // i.itemsize, bad_pos = -1
+    cdef fe_status status
+    if w.ndim != 2:
+        raise ValueError("renorm_: inconsistent buffers (internal error)")
+    with nogil:
+        if w.itemsize == 4:
+            if i.itemsize == 4:
+                status = fe_renorm_i32_f32(<char *>w.buf, n_rows, dim, stride,
+                                           <const int32_t *>i.buf, n_ids, max_norm, norm_type,
+                                           n_threads, &bad_pos)
+            else:
+                status = fe_renorm_i64_f32(<char *>w.buf, n_rows, dim, stride,
+                                           <const int64_t *>i.buf, n_ids, max_norm, norm_type,
+                                           n_threads, &bad_pos)
+        else:
+            if i.itemsize == 4:
+                status = fe_renorm_i32_f64(<char *>w.buf, n_rows, dim, stride,
+                                           <const int32_t *>i.buf, n_ids, max_norm, norm_type,
+                                           n_threads, &bad_pos)
+            else:
+                status = fe_renorm_i64_f64(<char *>w.buf, n_rows, dim, stride,
+                                           <const int64_t *>i.buf, n_ids, max_norm, norm_type,
+                                           n_threads, &bad_pos)
+    if status != FE_OK:
+        raise_status(status, bad_pos, ids_for_errors, n_rows)
