@@ -865,7 +865,8 @@ if hasattr(fastembed, "accumulate"):
         "accumulate", _accumulate_make, _accumulate_call, _accumulate_expect, _accumulate_fuzz,
         table_arg=None, values_args=("grad_output",), n_rows_of=lambda c: c["n_rows"],
         compare=_dense_close, exact=False, huge=_accumulate_huge,
-        overrides={"0-d ids": ANY}))
+        # issue 3: n_rows < 1 raises ValueError, with or without ids
+        overrides={"0-d ids": ANY, "no rows, no ids": ValueError}))
 if hasattr(fastembed, "renorm_"):
     KERNELS.append(Kernel(
         "renorm_", _renorm_make, _renorm_call, _renorm_expect, _renorm_fuzz,
