@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FE_ACC_PF 8 /* gradient rows prefetched ahead (perm order is random in grad) */
+#define FE_ACC_PF 16 /* gradient rows prefetched ahead (perm order is random in grad); 8, 16 and 32 measured the same */
 
 #define FE_VT float
 #define FE_VSUF_T f32

@@ -88,16 +88,16 @@ static double FE_NAME(fe_row_norm, FE_VSUF_T)(const FE_VT *row, int64_t dim, dou
             return FE_ERR_OVERFLOW;                                                           \
         if (n_ids == 0) /* still validates nothing more: there are no ids */                  \
             return FE_OK;                                                                     \
-        int64_t *uniq = (int64_t *)malloc((size_t)n_ids * sizeof(int64_t));                   \
-        int64_t *starts = (int64_t *)malloc((size_t)(n_ids + 1) * sizeof(int64_t));           \
-        int64_t *perm = (int64_t *)malloc((size_t)n_ids * sizeof(int64_t));                   \
+        int64_t *uniq = (int64_t *)fe_scratch_alloc(n_ids * 8);                               \
+        int64_t *starts = (int64_t *)fe_scratch_alloc((n_ids + 1) * 8);                       \
+        int64_t *perm = (int64_t *)fe_scratch_alloc(n_ids * 8);                               \
         int64_t n_unique = 0;                                                                 \
         fe_status st = FE_ERR_NOMEM;                                                          \
-        if (uniq && starts && perm) /* phase 1: every id checked, distinct rows found */     \
-            st = FE_NAME(fe_group_ids, ISUF)(ids, n_ids, n_rows, uniq, starts, perm,         \
+        if (uniq && starts && perm) /* phase 1: every id checked, distinct rows found */      \
+            st = FE_NAME(fe_group_ids, ISUF)(ids, n_ids, n_rows, uniq, starts, perm,          \
                                              &n_unique, n_threads, bad_pos);                  \
-        free(starts);                                                                         \
-        free(perm);                                                                           \
+        fe_scratch_free(starts);                                                              \
+        fe_scratch_free(perm);                                                                \
         if (st == FE_OK && dim > 0) { /* phase 2: write */                                    \
             int nt = fe_plan_threads(n_threads, n_unique * dim * (int64_t)sizeof(FE_VT));     \
             FE_PARALLEL_CHUNKS(nt, n_unique, {                                                \
@@ -115,7 +115,7 @@ static double FE_NAME(fe_row_norm, FE_VSUF_T)(const FE_VT *row, int64_t dim, dou
                 }                                                                             \
             });                                                                               \
         }                                                                                     \
-        free(uniq);                                                                           \
+        fe_scratch_free(uniq);                                                                \
         return st;                                                                            \
     }
 

@@ -72,11 +72,11 @@ static fe_status fe_group_run(fe_group_ctx *c, fe_group_team_fn team, int64_t ke
 
     int nt = fe_plan_threads(n_threads, c->n * (8 + key_bytes));
     int64_t nb = (int64_t)1 << c->dbits;
-    c->keys[0] = malloc((size_t)(c->n * key_bytes));
-    c->keys[1] = c->passes > 1 ? malloc((size_t)(c->n * key_bytes)) : NULL;
+    c->keys[0] = fe_scratch_alloc(c->n * key_bytes);
+    c->keys[1] = c->passes > 1 ? fe_scratch_alloc(c->n * key_bytes) : NULL;
     c->pos[0] = c->perm;
-    c->pos[1] = c->passes > 1 ? (int64_t *)malloc((size_t)c->n * sizeof(int64_t)) : NULL;
-    c->hist = (int64_t *)malloc((size_t)(nb * nt) * sizeof(int64_t));
+    c->pos[1] = c->passes > 1 ? (int64_t *)fe_scratch_alloc(c->n * 8) : NULL;
+    c->hist = (int64_t *)fe_scratch_alloc(nb * nt * 8);
     fe_status st = FE_OK;
     if (!c->keys[0] || !c->hist || (c->passes > 1 && (!c->keys[1] || !c->pos[1]))) {
         st = FE_ERR_NOMEM;
@@ -100,10 +100,10 @@ static fe_status fe_group_run(fe_group_ctx *c, fe_group_team_fn team, int64_t ke
             *n_unique = c->n_unique;
         }
     }
-    free(c->keys[0]);
-    free(c->keys[1]);
-    free(c->pos[1]);
-    free(c->hist);
+    fe_scratch_free(c->keys[0]);
+    fe_scratch_free(c->keys[1]);
+    fe_scratch_free(c->pos[1]);
+    fe_scratch_free(c->hist);
     return st;
 }
 

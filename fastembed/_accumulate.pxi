@@ -37,39 +37,70 @@ def accumulate(ids, grad, int64_t n_rows, int64_t padding_idx, bint scale_by_cou
                int n_threads, ids_for_errors):
     """Row-sparse gradient of lookup: (indices, values) with indices the sorted distinct ids
     (minus `padding_idx` when >= 0) and values[r] the sum, in input order, of the rows of the
-    C-contiguous (len(ids), dim) float32/float64 `grad` at the positions of indices[r]."""
-    uniq, starts, perm = group_ids(ids, n_rows, n_threads, ids_for_errors)
-    cdef int64_t n_groups = uniq.shape[0], skip = -1
-    if padding_idx >= 0 and n_groups:
-        k = int(uniq.searchsorted(padding_idx))
-        if k < n_groups and uniq[k] == padding_idx:
-            skip = k
-    indices = _np.delete(uniq, skip) if skip >= 0 else uniq.copy()  # trim to nnz
+    C-contiguous (len(ids), dim) float32/float64 `grad` at the positions of indices[r].
+    The grouping lives in C scratch memory (huge-page advised), never in NumPy arrays: only
+    the two results are allocated here."""
     cdef Buffers bufs = Buffers()
+    cdef Py_buffer *i = bufs.get(ids, False)
     cdef Py_buffer *g = bufs.get(grad, False)
-    if g.ndim != 2:
+    cdef int64_t n_ids = i.len // i.itemsize
+    if g.ndim != 2 or g.shape[0] != n_ids:
         raise ValueError("accumulate: inconsistent buffers (internal error)")
-    cdef int64_t n_grad = g.shape[0], dim = g.shape[1]
-    if n_grad != perm.shape[0]:
-        raise ValueError("accumulate: inconsistent buffers (internal error)")
-    values = _np.empty((indices.shape[0], dim), grad.dtype)
-    cdef Py_buffer *v = bufs.get(values, True)
-    cdef Py_buffer *p = bufs.get(perm, False)
-    cdef Py_buffer *s = bufs.get(starts, False)
-    cdef fe_status status
-    with nogil:
-        if g.itemsize == 4:
-            status = fe_sum_groups_f32(<const float *>g.buf, n_grad, dim, <const int64_t *>p.buf,
-                                       n_grad, <const int64_t *>s.buf, n_groups, skip,
-                                       scale_by_count, <float *>v.buf, n_threads)
-        else:
-            status = fe_sum_groups_f64(<const double *>g.buf, n_grad, dim,
-                                       <const int64_t *>p.buf, n_grad, <const int64_t *>s.buf,
-                                       n_groups, skip, scale_by_count, <double *>v.buf,
-                                       n_threads)
-    if status != FE_OK:
-        raise_status(status, -1, ids_for_errors, n_rows)
-    return indices, values
+    cdef int64_t dim = g.shape[1], n_unique = 0, bad_pos = -1, skip = -1, k, a, b, m
+    cdef int64_t *uniq = <int64_t *>fe_scratch_alloc(n_ids * 8)
+    cdef int64_t *starts = <int64_t *>fe_scratch_alloc((n_ids + 1) * 8)
+    cdef int64_t *perm = <int64_t *>fe_scratch_alloc(n_ids * 8)
+    cdef fe_status status = FE_ERR_NOMEM
+    cdef Py_buffer *v
+    cdef Py_buffer *o
+    cdef int64_t *out_idx
+    try:
+        if uniq != NULL and starts != NULL and perm != NULL:
+            with nogil:
+                if i.itemsize == 4:
+                    status = fe_group_ids_i32(<const int32_t *>i.buf, n_ids, n_rows, uniq, starts,
+                                              perm, &n_unique, n_threads, &bad_pos)
+                else:
+                    status = fe_group_ids_i64(<const int64_t *>i.buf, n_ids, n_rows, uniq, starts,
+                                              perm, &n_unique, n_threads, &bad_pos)
+        if status != FE_OK:
+            raise_status(status, bad_pos, ids_for_errors, n_rows)
+        if padding_idx >= 0:  # binary search of the sorted distinct ids
+            a, b = 0, n_unique
+            while a < b:
+                m = a + (b - a) // 2
+                if uniq[m] < padding_idx:
+                    a = m + 1
+                else:
+                    b = m
+            if a < n_unique and uniq[a] == padding_idx:
+                skip = a
+        indices = _np.empty(n_unique - (skip >= 0), _np.int64)
+        values = _np.empty((n_unique - (skip >= 0), dim), grad.dtype)
+        o = bufs.get(indices, True)
+        v = bufs.get(values, True)
+        out_idx = <int64_t *>o.buf
+        with nogil:
+            m = 0
+            for k in range(n_unique):
+                if k != skip:
+                    out_idx[m] = uniq[k]
+                    m += 1
+            if g.itemsize == 4:
+                status = fe_sum_groups_f32(<const float *>g.buf, n_ids, dim, perm, n_ids, starts,
+                                           n_unique, skip, scale_by_count, <float *>v.buf,
+                                           n_threads)
+            else:
+                status = fe_sum_groups_f64(<const double *>g.buf, n_ids, dim, perm, n_ids,
+                                           starts, n_unique, skip, scale_by_count,
+                                           <double *>v.buf, n_threads)
+        if status != FE_OK:
+            raise_status(status, -1, ids_for_errors, n_rows)
+        return indices, values
+    finally:
+        fe_scratch_free(uniq)
+        fe_scratch_free(starts)
+        fe_scratch_free(perm)
 
 
 def scatter_rows(values, indices, int64_t n_rows, out, int n_threads):

@@ -67,3 +67,7 @@ cdef extern from "fastembed.h" nogil:
     fe_status fe_renorm_i64_f64(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
                                 const int64_t *ids, int64_t n_ids, double max_norm,
                                 double norm_type, int n_threads, int64_t *bad_pos)
+
+cdef extern from "fe_internal.h" nogil:
+    void *fe_scratch_alloc(int64_t bytes)
+    void fe_scratch_free(void *p)

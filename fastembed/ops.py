@@ -75,7 +75,7 @@ def _grad_rows(grad_output, ids_shape):
                          f"{tuple(ids_shape) + ('dim',)}, got {g.shape}")
     if not (g.dtype.isnative and g.flags.c_contiguous and g.flags.aligned):
         g = np.array(g, dtype=g.dtype.newbyteorder("="), order="C", copy=True)
-    return g.reshape(-1, g.shape[-1])
+    return g.reshape(math.prod(ids_shape), g.shape[-1])
 
 
 def accumulate(ids, grad_output, n_rows, *, padding_idx=None, scale_grad_by_freq=False,
