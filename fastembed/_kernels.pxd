@@ -63,3 +63,36 @@ cdef extern from "fastembed.h" nogil:
                                     const int64_t *bounds, int64_t n_bags, int mode,
                                     const double *psw, int64_t padding_idx, double *out,
                                     int n_threads, int64_t *bad_pos)
+    fe_status fe_group_ids_i32(const int32_t *ids, int64_t n_ids, int64_t n_rows, int64_t *uniq,
+                               int64_t *starts, int64_t *perm, int64_t *n_unique, int n_threads,
+                               int64_t *bad_pos)
+    fe_status fe_group_ids_i64(const int64_t *ids, int64_t n_ids, int64_t n_rows, int64_t *uniq,
+                               int64_t *starts, int64_t *perm, int64_t *n_unique, int n_threads,
+                               int64_t *bad_pos)
+    fe_status fe_sum_groups_f32(const float *grad, int64_t n_grad, int64_t dim,
+                                const int64_t *perm, int64_t n_perm, const int64_t *starts,
+                                int64_t n_groups, int64_t skip_group, int scale_by_count,
+                                float *values, int n_threads)
+    fe_status fe_sum_groups_f64(const double *grad, int64_t n_grad, int64_t dim,
+                                const int64_t *perm, int64_t n_perm, const int64_t *starts,
+                                int64_t n_groups, int64_t skip_group, int scale_by_count,
+                                double *values, int n_threads)
+    fe_status fe_scatter_rows(const char *values, int64_t nnz, int64_t row_bytes,
+                              const int64_t *indices, int64_t n_rows, char *out, int n_threads,
+                              int64_t *bad_pos)
+    fe_status fe_renorm_i32_f32(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
+                                const int32_t *ids, int64_t n_ids, double max_norm,
+                                double norm_type, int n_threads, int64_t *bad_pos)
+    fe_status fe_renorm_i64_f32(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
+                                const int64_t *ids, int64_t n_ids, double max_norm,
+                                double norm_type, int n_threads, int64_t *bad_pos)
+    fe_status fe_renorm_i32_f64(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
+                                const int32_t *ids, int64_t n_ids, double max_norm,
+                                double norm_type, int n_threads, int64_t *bad_pos)
+    fe_status fe_renorm_i64_f64(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
+                                const int64_t *ids, int64_t n_ids, double max_norm,
+                                double norm_type, int n_threads, int64_t *bad_pos)
+
+cdef extern from "fe_internal.h" nogil:
+    void *fe_scratch_alloc(int64_t bytes)
+    void fe_scratch_free(void *p)
