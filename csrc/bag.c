@@ -2,6 +2,7 @@
 #include "fe_internal.h"
 
 #include <math.h>
+#include <stdlib.h>
 
 /* Columns pooled per pass over a bag: the double accumulator is 2 KB, in L1. */
 #define FE_BAG_BLOCK 256
@@ -73,10 +74,11 @@ static int64_t fe_first_bag_from(const int64_t *bounds, int64_t n_bags, int64_t 
     fe_status FE_NAME3(fe_lookup_bag, VSUF2, ISUF)(                                           \
         const char *table, int64_t n_rows, int64_t dim, int64_t row_stride, const IDX *ids,   \
         int64_t n_ids, const int64_t *bounds, int64_t n_bags, int mode, const VT *psw,        \
-        int64_t padding_idx, VT *out, int n_threads, int64_t *bad_pos)                        \
+        int64_t padding_idx, VT *out, int64_t *argmax, int n_threads, int64_t *bad_pos)       \
     {                                                                                         \
         if (n_rows < 0 || dim < 0 || n_ids < 0 || mode < FE_BAG_SUM || mode > FE_BAG_SQRTN   \
-            || (psw && mode == FE_BAG_MAX) || !fe_bag_bounds_ok(bounds, n_bags, n_ids))       \
+            || (psw && mode == FE_BAG_MAX) || (argmax && mode != FE_BAG_MAX)                  \
+            || !fe_bag_bounds_ok(bounds, n_bags, n_ids))                                      \
             return FE_ERR_VALUE;                                                              \
         if (dim > 0 && (n_ids > INT64_MAX / dim || n_bags > INT64_MAX / dim))                 \
             return FE_ERR_OVERFLOW;                                                           \
@@ -97,7 +99,8 @@ static int64_t fe_first_bag_from(const int64_t *bounds, int64_t n_bags, int64_t 
             for (int64_t c = 0; c < dim; c += FE_BAG_BLOCK) {                                 \
                 int64_t c_hi = dim - c < FE_BAG_BLOCK ? dim : c + FE_BAG_BLOCK;               \
                 FE_BAG_DISPATCH(VSUF2, ISUF, (table, n_rows, dim, row_stride, ids, n_ids, bounds,\
-                                              b_lo, b_hi, mode, psw, padding_idx, out, c,     \
+                                              b_lo, b_hi, mode, psw, padding_idx, out, argmax,\
+                                              c,                                              \
                                               c_hi))                                          \
             }                                                                                 \
         });                                                                                   \
@@ -108,3 +111,110 @@ FE_LOOKUP_BAG_ENTRY(float, f32, int32_t, i32)
 FE_LOOKUP_BAG_ENTRY(float, f32, int64_t, i64)
 FE_LOOKUP_BAG_ENTRY(double, f64, int32_t, i32)
 FE_LOOKUP_BAG_ENTRY(double, f64, int64_t, i64)
+
+/* ---- the backward: gradients of lookup_bag ---------------------------------------------- */
+
+/* The first group starting at or after position `pos` of the grouped positions. */
+static int64_t fe_first_group_from(const int64_t *starts, int64_t n_groups, int64_t n,
+                                   int64_t pos)
+{
+    return fe_first_bag_from(starts, n_groups, n, pos);
+}
+
+#define FE_BAG_GRAD_ENTRY(VT, VSUF2)                                                          \
+    fe_status FE_NAME(fe_bag_grad, VSUF2)(                                                    \
+        const VT *grad, int64_t n_bags, int64_t dim, const int64_t *bag_of,                   \
+        const double *scale, const int64_t *argmax, int64_t n_ids, const int64_t *perm,       \
+        const int64_t *starts, int64_t n_groups, int64_t skip_group, VT *values,              \
+        int n_threads)                                                                        \
+    {                                                                                         \
+        if (n_bags < 0 || dim < 0 || n_ids < 0 || n_groups < 0                                \
+            || !fe_bag_bounds_ok(starts, n_groups, n_ids))                                    \
+            return FE_ERR_VALUE;                                                              \
+        if (dim > 0 && (n_bags > INT64_MAX / dim || n_groups > INT64_MAX / dim))              \
+            return FE_ERR_OVERFLOW;                                                           \
+        if (n_groups == 0 || dim == 0)                                                        \
+            return FE_OK;                                                                     \
+        int nt = fe_plan_threads(n_threads, n_ids * dim * (int64_t)sizeof(VT));               \
+        if (n_ids == 0)                                                                       \
+            nt = 1;                                                                           \
+        int bad = 0;                                                                          \
+        FE_PARALLEL_CHUNKS(nt, n_ids, {                                                       \
+            int64_t g_lo = lo == 0 ? 0 : fe_first_group_from(starts, n_groups, n_ids, lo);   \
+            int64_t g_hi = hi >= n_ids ? n_groups                                             \
+                                       : fe_first_group_from(starts, n_groups, n_ids, hi);   \
+            double *acc = (double *)malloc((size_t)dim * sizeof(double));                     \
+            if (!acc) {                                                                       \
+                _Pragma("omp atomic write") bad = 2;                                          \
+            } else {                                                                          \
+                for (int64_t g = g_lo; g < g_hi; g++) {                                       \
+                    if (g == skip_group)                                                      \
+                        continue;                                                             \
+                    for (int64_t d = 0; d < dim; d++)                                         \
+                        acc[d] = 0;                                                           \
+                    for (int64_t k = starts[g]; k < starts[g + 1]; k++) {                     \
+                        uint64_t p = (uint64_t)perm[k];                                       \
+                        uint64_t b = p < (uint64_t)n_ids ? (uint64_t)bag_of[p] : UINT64_MAX;  \
+                        if (b >= (uint64_t)n_bags) { /* unreachable for internal groupings */ \
+                            _Pragma("omp atomic write") bad = 1;                              \
+                            continue;                                                         \
+                        }                                                                     \
+                        const VT *src = grad + (int64_t)b * dim;                              \
+                        if (argmax) { /* max: each column goes to the row that won it */      \
+                            const int64_t *won = argmax + (int64_t)b * dim;                   \
+                            for (int64_t d = 0; d < dim; d++)                                 \
+                                acc[d] += won[d] == (int64_t)p ? (double)src[d] : 0.0;        \
+                        } else {                                                              \
+                            double s = scale ? scale[p] : 1.0;                                \
+                            for (int64_t d = 0; d < dim; d++)                                 \
+                                acc[d] += s * (double)src[d];                                 \
+                        }                                                                     \
+                    }                                                                         \
+                    int64_t r = g - (skip_group >= 0 && g > skip_group);                      \
+                    for (int64_t d = 0; d < dim; d++)                                         \
+                        values[r * dim + d] = (VT)acc[d];                                     \
+                }                                                                             \
+                free(acc);                                                                    \
+            }                                                                                 \
+        });                                                                                   \
+        return bad == 2 ? FE_ERR_NOMEM : bad ? FE_ERR_VALUE : FE_OK;                          \
+    }
+
+FE_BAG_GRAD_ENTRY(float, f32)
+FE_BAG_GRAD_ENTRY(double, f64)
+
+#define FE_BAG_DOTS_ENTRY(VT, VSUF2, IDX, ISUF)                                               \
+    fe_status FE_NAME3(fe_bag_dots, VSUF2, ISUF)(                                             \
+        const char *table, int64_t n_rows, int64_t dim, int64_t row_stride, const IDX *ids,   \
+        int64_t n_ids, const int64_t *bag_of, const VT *grad, int64_t n_bags, double *dots,   \
+        int n_threads)                                                                        \
+    {                                                                                         \
+        if (n_rows < 0 || dim < 0 || n_ids < 0 || n_bags < 0)                                 \
+            return FE_ERR_VALUE;                                                              \
+        if (dim > 0 && (n_ids > INT64_MAX / dim || n_bags > INT64_MAX / dim))                 \
+            return FE_ERR_OVERFLOW;                                                           \
+        int bad = 0;                                                                          \
+        int nt = fe_plan_threads(n_threads, n_ids * dim * (int64_t)sizeof(VT));               \
+        FE_PARALLEL_CHUNKS(nt, n_ids, {                                                       \
+            for (int64_t p = lo; p < hi; p++) {                                               \
+                uint64_t id = (uint64_t)(int64_t)ids[p], b = (uint64_t)bag_of[p];             \
+                if (id >= (uint64_t)n_rows || b >= (uint64_t)n_bags) {                        \
+                    _Pragma("omp atomic write") bad = 1;                                      \
+                    dots[p] = 0;                                                              \
+                    continue;                                                                 \
+                }                                                                             \
+                const VT *row = (const VT *)(table + (int64_t)id * row_stride);               \
+                const VT *g = grad + (int64_t)b * dim;                                        \
+                double s = 0;                                                                 \
+                for (int64_t d = 0; d < dim; d++)                                             \
+                    s += (double)row[d] * (double)g[d];                                       \
+                dots[p] = s;                                                                  \
+            }                                                                                 \
+        });                                                                                   \
+        return bad ? FE_ERR_VALUE : FE_OK;                                                    \
+    }
+
+FE_BAG_DOTS_ENTRY(float, f32, int32_t, i32)
+FE_BAG_DOTS_ENTRY(float, f32, int64_t, i64)
+FE_BAG_DOTS_ENTRY(double, f64, int32_t, i32)
+FE_BAG_DOTS_ENTRY(double, f64, int64_t, i64)

@@ -15,12 +15,15 @@ FE_TARGET static inline __attribute__((always_inline)) void
 FE_NAME(FE_NAME3(fe_bag_body, FE_VSUF2, FE_ISUF), FE_SIMD)(
     const char *table, int64_t n_rows, int64_t dim, int64_t row_stride, const FE_IDX *ids,
     int64_t n_ids, const int64_t *bounds, int64_t b_lo, int64_t b_hi, int mode, const FE_VT *psw,
-    int64_t padding_idx, FE_VT *out, int64_t c_lo, const int64_t width)
+    int64_t padding_idx, FE_VT *out, int64_t *argmax, int64_t c_lo, const int64_t width)
 {
-    double acc[FE_BAG_BLOCK];
+    /* read only after a bag's first row set it; zeroed once per call, not per bag, so that
+     * -Wmaybe-uninitialized has nothing to say */
+    double acc[FE_BAG_BLOCK] = {0};
     const int64_t row_bytes = width * (int64_t)sizeof(FE_VT);
     for (int64_t b = b_lo; b < b_hi; b++) {
         FE_VT *restrict dst = out + b * dim + c_lo;
+        int64_t *restrict am = argmax ? argmax + b * dim + c_lo : NULL;
         int64_t count = 0;
         double wsum = 0, w2sum = 0;
         for (int64_t k = bounds[b]; k < bounds[b + 1]; k++) {
@@ -44,6 +47,17 @@ FE_NAME(FE_NAME3(fe_bag_body, FE_VSUF2, FE_ISUF), FE_SIMD)(
                 if (count == 0) {
                     for (int64_t d = 0; d < width; d++)
                         dst[d] = row[d];
+                    if (am)
+                        for (int64_t d = 0; d < width; d++)
+                            am[d] = k;
+                } else if (am) {
+                    for (int64_t d = 0; d < width; d++) {
+                        FE_VT v = row[d], m = dst[d];
+                        if (v > m || (v != v && m == m)) {
+                            dst[d] = v;
+                            am[d] = k;
+                        }
+                    }
                 } else {
                     /* the first maximum wins; a NaN, once met, stays (NumPy's max) */
                     for (int64_t d = 0; d < width; d++) {
@@ -68,6 +82,9 @@ FE_NAME(FE_NAME3(fe_bag_body, FE_VSUF2, FE_ISUF), FE_SIMD)(
         if (count == 0) {
             for (int64_t d = 0; d < width; d++)
                 dst[d] = 0;
+            if (am)
+                for (int64_t d = 0; d < width; d++)
+                    am[d] = -1;
         } else if (mode == FE_BAG_SUM) {
             for (int64_t d = 0; d < width; d++)
                 dst[d] = (FE_VT)acc[d];
@@ -84,12 +101,12 @@ FE_NAME(FE_NAME3(fe_bag_body, FE_VSUF2, FE_ISUF), FE_SIMD)(
 FE_TARGET static void FE_NAME(FE_NAME3(fe_bag_block, FE_VSUF2, FE_ISUF), FE_SIMD)(
     const char *table, int64_t n_rows, int64_t dim, int64_t row_stride, const FE_IDX *ids,
     int64_t n_ids, const int64_t *bounds, int64_t b_lo, int64_t b_hi, int mode, const FE_VT *psw,
-    int64_t padding_idx, FE_VT *out, int64_t c_lo, int64_t c_hi)
+    int64_t padding_idx, FE_VT *out, int64_t *argmax, int64_t c_lo, int64_t c_hi)
 {
 #define FE_BAG_CALL(W)                                                                         \
     FE_NAME(FE_NAME3(fe_bag_body, FE_VSUF2, FE_ISUF), FE_SIMD)(                                \
         table, n_rows, dim, row_stride, ids, n_ids, bounds, b_lo, b_hi, mode, psw, padding_idx,\
-        out, c_lo, W)
+        out, argmax, c_lo, W)
     switch (c_hi - c_lo) {
     case 16: FE_BAG_CALL(16); break;
     case 32: FE_BAG_CALL(32); break;

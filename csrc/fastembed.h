@@ -86,6 +86,8 @@ fe_status fe_lookup_i64(const char *table, int64_t n_rows, int64_t row_bytes, in
  * bounds:     n_bags + 1 positions into ids: bounds[0] = 0, non-decreasing, bounds[n_bags] =
  *             n_ids. psw: n_ids weights or NULL (not with MAX). padding_idx < 0: none.
  * out:        n_bags * dim values, C-contiguous, not overlapping the inputs.
+ * argmax:     NULL, or (MAX only) n_bags * dim positions: the position in ids of the row
+ *             each out value came from (-1 for an empty bag), for the backward.
  * Sums run in double, in id order within a bag, rounded once to the value type.
  * Bad input:  malformed bounds, a bad mode or psw with MAX -> FE_ERR_VALUE; an id outside
  *             [0, n_rows) -> FE_ERR_INDEX, *bad_pos = first such position; out untouched.
@@ -97,22 +99,22 @@ fe_status fe_lookup_bag_f32_i32(const char *table, int64_t n_rows, int64_t dim,
                                 int64_t row_stride, const int32_t *ids, int64_t n_ids,
                                 const int64_t *bounds, int64_t n_bags, int mode,
                                 const float *psw, int64_t padding_idx, float *out,
-                                int n_threads, int64_t *bad_pos);
+                                int64_t *argmax, int n_threads, int64_t *bad_pos);
 fe_status fe_lookup_bag_f32_i64(const char *table, int64_t n_rows, int64_t dim,
                                 int64_t row_stride, const int64_t *ids, int64_t n_ids,
                                 const int64_t *bounds, int64_t n_bags, int mode,
                                 const float *psw, int64_t padding_idx, float *out,
-                                int n_threads, int64_t *bad_pos);
+                                int64_t *argmax, int n_threads, int64_t *bad_pos);
 fe_status fe_lookup_bag_f64_i32(const char *table, int64_t n_rows, int64_t dim,
                                 int64_t row_stride, const int32_t *ids, int64_t n_ids,
                                 const int64_t *bounds, int64_t n_bags, int mode,
                                 const double *psw, int64_t padding_idx, double *out,
-                                int n_threads, int64_t *bad_pos);
+                                int64_t *argmax, int n_threads, int64_t *bad_pos);
 fe_status fe_lookup_bag_f64_i64(const char *table, int64_t n_rows, int64_t dim,
                                 int64_t row_stride, const int64_t *ids, int64_t n_ids,
                                 const int64_t *bounds, int64_t n_bags, int mode,
                                 const double *psw, int64_t padding_idx, double *out,
-                                int n_threads, int64_t *bad_pos);
+                                int64_t *argmax, int n_threads, int64_t *bad_pos);
 /* ---- group.c: stable grouping of ids (the shared first step of every backward kernel) ---- *
  *   order = stable_argsort(ids[0:n_ids])        # equal ids keep their input order
  *   uniq  = sorted distinct ids; *n_unique = len(uniq)
@@ -195,5 +197,42 @@ fe_status fe_renorm_i32_f64(char *table, int64_t n_rows, int64_t dim, int64_t ro
 fe_status fe_renorm_i64_f64(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
                             const int64_t *ids, int64_t n_ids, double max_norm,
                             double norm_type, int n_threads, int64_t *bad_pos);
+
+/* fe_bag_grad: the table gradient of lookup_bag, over a grouping of its ids (fe_group_ids):
+ *   r = 0
+ *   for g in range(n_groups):
+ *       if g == skip_group: continue                       # padding_idx
+ *       acc = 0                                            # double
+ *       for k in range(starts[g], starts[g + 1]):          # positions of the id, in order
+ *           p = perm[k]; b = bag_of[p]
+ *           argmax given (MAX): acc[d] += grad[b, d] if argmax[b, d] == p  (each column d)
+ *           else:               acc    += scale[p] * grad[b]     (scale NULL: 1)
+ *       values[r++] = acc                                  # rounded once
+ * Bad input:  starts malformed, perm or bag_of out of range -> FE_ERR_VALUE (every access
+ *             stays in bounds). Threads: groups split by position count, each group one
+ *             thread's: bit-identical for any count. */
+fe_status fe_bag_grad_f32(const float *grad, int64_t n_bags, int64_t dim, const int64_t *bag_of,
+                          const double *scale, const int64_t *argmax, int64_t n_ids,
+                          const int64_t *perm, const int64_t *starts, int64_t n_groups,
+                          int64_t skip_group, float *values, int n_threads);
+fe_status fe_bag_grad_f64(const double *grad, int64_t n_bags, int64_t dim, const int64_t *bag_of,
+                          const double *scale, const int64_t *argmax, int64_t n_ids,
+                          const int64_t *perm, const int64_t *starts, int64_t n_groups,
+                          int64_t skip_group, double *values, int n_threads);
+
+/* fe_bag_dots: dots[p] = table[ids[p]] . grad[bag_of[p]] in double (the per_sample_weights
+ * gradient's inner products). An id or bag out of range -> FE_ERR_VALUE, dots[p] = 0. */
+fe_status fe_bag_dots_f32_i32(const char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
+                              const int32_t *ids, int64_t n_ids, const int64_t *bag_of,
+                              const float *grad, int64_t n_bags, double *dots, int n_threads);
+fe_status fe_bag_dots_f32_i64(const char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
+                              const int64_t *ids, int64_t n_ids, const int64_t *bag_of,
+                              const float *grad, int64_t n_bags, double *dots, int n_threads);
+fe_status fe_bag_dots_f64_i32(const char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
+                              const int32_t *ids, int64_t n_ids, const int64_t *bag_of,
+                              const double *grad, int64_t n_bags, double *dots, int n_threads);
+fe_status fe_bag_dots_f64_i64(const char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
+                              const int64_t *ids, int64_t n_ids, const int64_t *bag_of,
+                              const double *grad, int64_t n_bags, double *dots, int n_threads);
 
 #endif /* FASTEMBED_H */

@@ -47,22 +47,22 @@ cdef extern from "fastembed.h" nogil:
                                     int64_t row_stride, const int32_t *ids, int64_t n_ids,
                                     const int64_t *bounds, int64_t n_bags, int mode,
                                     const float *psw, int64_t padding_idx, float *out,
-                                    int n_threads, int64_t *bad_pos)
+                                    int64_t *argmax, int n_threads, int64_t *bad_pos)
     fe_status fe_lookup_bag_f32_i64(const char *table, int64_t n_rows, int64_t dim,
                                     int64_t row_stride, const int64_t *ids, int64_t n_ids,
                                     const int64_t *bounds, int64_t n_bags, int mode,
                                     const float *psw, int64_t padding_idx, float *out,
-                                    int n_threads, int64_t *bad_pos)
+                                    int64_t *argmax, int n_threads, int64_t *bad_pos)
     fe_status fe_lookup_bag_f64_i32(const char *table, int64_t n_rows, int64_t dim,
                                     int64_t row_stride, const int32_t *ids, int64_t n_ids,
                                     const int64_t *bounds, int64_t n_bags, int mode,
                                     const double *psw, int64_t padding_idx, double *out,
-                                    int n_threads, int64_t *bad_pos)
+                                    int64_t *argmax, int n_threads, int64_t *bad_pos)
     fe_status fe_lookup_bag_f64_i64(const char *table, int64_t n_rows, int64_t dim,
                                     int64_t row_stride, const int64_t *ids, int64_t n_ids,
                                     const int64_t *bounds, int64_t n_bags, int mode,
                                     const double *psw, int64_t padding_idx, double *out,
-                                    int n_threads, int64_t *bad_pos)
+                                    int64_t *argmax, int n_threads, int64_t *bad_pos)
     fe_status fe_group_ids_i32(const int32_t *ids, int64_t n_ids, int64_t n_rows, int64_t *uniq,
                                int64_t *starts, int64_t *perm, int64_t *n_unique, int n_threads,
                                int64_t *bad_pos)
@@ -96,3 +96,27 @@ cdef extern from "fastembed.h" nogil:
 cdef extern from "fe_internal.h" nogil:
     void *fe_scratch_alloc(int64_t bytes)
     void fe_scratch_free(void *p)
+    fe_status fe_bag_grad_f32(const float *grad, int64_t n_bags, int64_t dim,
+                              const int64_t *bag_of, const double *scale, const int64_t *argmax,
+                              int64_t n_ids, const int64_t *perm, const int64_t *starts,
+                              int64_t n_groups, int64_t skip_group, float *values, int n_threads)
+    fe_status fe_bag_grad_f64(const double *grad, int64_t n_bags, int64_t dim,
+                              const int64_t *bag_of, const double *scale, const int64_t *argmax,
+                              int64_t n_ids, const int64_t *perm, const int64_t *starts,
+                              int64_t n_groups, int64_t skip_group, double *values, int n_threads)
+    fe_status fe_bag_dots_f32_i32(const char *table, int64_t n_rows, int64_t dim,
+                                  int64_t row_stride, const int32_t *ids, int64_t n_ids,
+                                  const int64_t *bag_of, const float *grad, int64_t n_bags,
+                                  double *dots, int n_threads)
+    fe_status fe_bag_dots_f32_i64(const char *table, int64_t n_rows, int64_t dim,
+                                  int64_t row_stride, const int64_t *ids, int64_t n_ids,
+                                  const int64_t *bag_of, const float *grad, int64_t n_bags,
+                                  double *dots, int n_threads)
+    fe_status fe_bag_dots_f64_i32(const char *table, int64_t n_rows, int64_t dim,
+                                  int64_t row_stride, const int32_t *ids, int64_t n_ids,
+                                  const int64_t *bag_of, const double *grad, int64_t n_bags,
+                                  double *dots, int n_threads)
+    fe_status fe_bag_dots_f64_i64(const char *table, int64_t n_rows, int64_t dim,
+                                  int64_t row_stride, const int64_t *ids, int64_t n_ids,
+                                  const int64_t *bag_of, const double *grad, int64_t n_bags,
+                                  double *dots, int n_threads)

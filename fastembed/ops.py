@@ -9,7 +9,7 @@ from fastembed._arrays import (BAG_MODES, as_array, as_ids, as_table, as_weights
                                bag_bounds, bag_mode, check_out)
 from fastembed._threads import resolve as _resolve_threads
 
-__all__ = ["lookup", "lookup_bag", "accumulate", "renorm_"]
+__all__ = ["lookup", "lookup_bag", "accumulate", "accumulate_bag", "renorm_"]
 
 
 def lookup(weights, ids, *, out=None, num_threads=None):
@@ -113,7 +113,7 @@ def lookup_bag(weights, ids, offsets=None, *, mode="sum", per_sample_weights=Non
     else:
         dest = check_out(out, shape, table.dtype,
                          (table, idx, original, weights, bounds, psw, per_sample_weights))
-    _kernels.lookup_bag(table, idx, bounds, code, psw, pad, dest, n_threads, original)
+    _kernels.lookup_bag(table, idx, bounds, code, psw, pad, dest, None, n_threads, original)
     return out
 
 
@@ -255,3 +255,114 @@ def renorm_(weights, ids, max_norm, *, norm_type=2.0, num_threads=None):
         raise ValueError(f"norm_type must be a finite positive number, got {norm_type}")
     n_threads = _resolve_threads(num_threads)
     _kernels.renorm(table, idx, max_norm, norm_type, n_threads, original)
+
+
+def accumulate_bag(ids, offsets, grad_output, n_rows, *, mode="sum", per_sample_weights=None,
+                   padding_idx=None, include_last_offset=False, weights=None, num_threads=None):
+    """The gradient of `lookup_bag` with respect to the table (and to `per_sample_weights`).
+
+    Each id's row gets, in input order, the (scaled) gradient of the bag it sits in: the
+    weight ``w`` for "sum", ``w / sum(w)`` for "mean", ``w / sqrt(sum(w**2))`` for "sqrtn"
+    (``w = 1`` without per-sample weights; padding entries do not count); for "max" each
+    column goes to the row that won it in the forward pass (recomputed from `weights`).
+    Shares `accumulate`'s grouping: sums are per id, in input order, in double, rounded once,
+    so the result is bit-identical for any thread count.
+
+    Parameters
+    ----------
+    ids, offsets, mode, per_sample_weights, padding_idx, include_last_offset
+        As given to `lookup_bag` (`offsets` None for 2-D ids).
+    grad_output : array_like, shape (n_bags, dim), float32 or float64
+    n_rows : int
+        Rows of the table (>= 1).
+    weights : array_like, shape (n_rows, dim), optional
+        The table of the forward pass: needed for "max" and for the gradient with respect
+        to `per_sample_weights`.
+    num_threads : int, optional
+
+    Returns
+    -------
+    RowSparseGrad, or (RowSparseGrad, ndarray) when `per_sample_weights` were given: the
+    second is the gradient with respect to them, shaped like them (0 at padding entries).
+
+    Raises
+    ------
+    IndexError, TypeError, ValueError
+        As `lookup_bag`; ValueError also when `grad_output` is not (n_bags, dim), `weights`
+        is missing where needed or does not match (n_rows, dim) and grad_output's dtype.
+    """
+    idx, original = as_ids(ids)
+    code = bag_mode(mode)
+    bounds = bag_bounds(idx, offsets, include_last_offset)
+    n = _n_rows_arg(n_rows)
+    n_bags = bounds.shape[0] - 1
+    grad = as_array(grad_output, "grad_output")
+    if grad.dtype.kind != "f" or grad.dtype.itemsize not in (4, 8):
+        raise TypeError(f"grad_output must be float32 or float64, got {grad.dtype}")
+    if grad.ndim != 2 or grad.shape[0] != n_bags:
+        raise ValueError(f"grad_output must have shape (n_bags, dim) = ({n_bags}, dim), "
+                         f"got {grad.shape}")
+    if not (grad.dtype.isnative and grad.flags.c_contiguous and grad.flags.aligned):
+        grad = np.array(grad, dtype=grad.dtype.newbyteorder("="), order="C", copy=True)
+    dim = grad.shape[1]
+    psw = None
+    if per_sample_weights is not None:
+        if code == BAG_MODES["max"]:
+            raise ValueError('per_sample_weights are not supported with mode="max"')
+        psw = as_weights_for(per_sample_weights, idx, np.float64)
+    table = None
+    if code == BAG_MODES["max"] or psw is not None:
+        if weights is None:
+            raise ValueError('weights (the forward table) are needed for mode="max" and for '
+                             "the gradient with respect to per_sample_weights")
+        table = as_table(weights)
+        if table.shape != (n, dim) or table.dtype != grad.dtype:
+            raise ValueError(f"weights must be ({n}, {dim}) {grad.dtype} like grad_output, got "
+                             f"{table.shape} {table.dtype}")
+    pad = _padding(padding_idx, n)
+    n_threads = _resolve_threads(num_threads)
+    flat = idx.reshape(-1)
+    uniq, starts, perm = _kernels.group_ids(idx, n, n_threads, original)  # checks every id
+    bag_of = np.repeat(np.arange(n_bags, dtype=np.int64), np.diff(bounds))
+    kept = np.ones(flat.shape[0]) if pad < 0 else (flat != pad).astype(np.float64)
+    scale = argmax = norm = None
+    w = kept if psw is None else psw.reshape(-1) * kept
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if code == BAG_MODES["max"]:
+            argmax = np.empty((n_bags, dim), np.int64)
+            _kernels.lookup_bag(table, idx, bounds, code, None, pad,
+                                np.empty((n_bags, dim), table.dtype), argmax, n_threads, original)
+        elif code == BAG_MODES["sum"]:
+            scale = None if psw is None else w
+        else:
+            per_bag = w if code == BAG_MODES["mean"] else w * w
+            norm = np.bincount(bag_of, weights=per_bag, minlength=n_bags)
+            if code == BAG_MODES["sqrtn"]:
+                norm = np.sqrt(norm)
+            scale = w / norm[bag_of]
+    skip = -1
+    if pad >= 0:
+        at = int(np.searchsorted(uniq, pad))
+        skip = at if at < uniq.shape[0] and uniq[at] == pad else -1
+    indices = uniq if skip < 0 else np.delete(uniq, skip)
+    values = np.empty((indices.shape[0], dim), grad.dtype)
+    _kernels.bag_grad(grad, bag_of, scale, argmax, perm, starts, skip, values, n_threads)
+    from fastembed.sparse import RowSparseGrad
+    result = RowSparseGrad._trusted(np.ascontiguousarray(indices), values, n)
+    if psw is None:
+        return result
+    dots = np.empty(flat.shape[0], np.float64)
+    _kernels.bag_dots(table, idx, bag_of, grad, dots, n_threads)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if code == BAG_MODES["sum"]:
+            gpsw = dots
+        else:
+            wd = np.bincount(bag_of, weights=w * dots, minlength=n_bags)[bag_of]
+            nb = norm[bag_of]
+            if code == BAG_MODES["mean"]:  # d/dw_i of sum(w e) / sum(w)
+                gpsw = dots / nb - wd / (nb * nb)
+            else:  # d/dw_i of sum(w e) / sqrt(sum(w^2))
+                gpsw = dots / nb - w * wd / (nb * nb * nb)
+    given = as_array(per_sample_weights, "per_sample_weights").dtype
+    gpsw = np.where(kept > 0, gpsw, 0.0).astype(given.newbyteorder("=") if given.kind == "f" else grad.dtype)
+    return result, gpsw.reshape(idx.shape)
