@@ -56,7 +56,8 @@ def lookup(weights, ids, *, out=None, num_threads=None):
 
 
 def lookup_bag(weights, ids, offsets=None, *, mode="sum", per_sample_weights=None,
-               padding_idx=None, include_last_offset=False, out=None, num_threads=None):
+               padding_idx=None, include_last_offset=False, out=None, return_argmax=False,
+               num_threads=None):
     """Pooled lookup (``torch.nn.functional.embedding_bag`` semantics, plus "sqrtn").
 
     Parameters
@@ -76,11 +77,14 @@ def lookup_bag(weights, ids, offsets=None, *, mode="sum", per_sample_weights=Non
         Entries equal to it are skipped and do not count in a mean. Negative values count
         from the end, as in torch.
     out : ndarray or writable CPU buffer, shape (n_bags, dim), optional
+    return_argmax : bool, default False
+        With mode "max", also return the (n_bags, dim) int64 positions in the flattened
+        `ids` that each value came from (-1 for an empty bag): what the backward routes by.
     num_threads : int, optional
 
     Returns
     -------
-    ndarray, shape (n_bags, dim), dtype of `weights`
+    ndarray, shape (n_bags, dim), dtype of `weights` (and the argmax array if asked)
         A bag with no (non-padding) ids gives zeros. Sums run in double in id order and are
         rounded once (float32 tables get float64-accurate bags, for any thread count);
         "max" keeps the first maximum and propagates NaN as ``np.max`` does.
@@ -108,13 +112,18 @@ def lookup_bag(weights, ids, offsets=None, *, mode="sum", per_sample_weights=Non
     pad = _padding(padding_idx, table.shape[0])
     n_threads = _resolve_threads(num_threads)
     shape = (n_bags, table.shape[1])
+    argmax = None
+    if return_argmax:
+        if code != BAG_MODES["max"]:
+            raise ValueError('return_argmax needs mode="max"')
+        argmax = np.empty(shape, np.int64)
     if out is None:
         out = dest = np.empty(shape, table.dtype)
     else:
         dest = check_out(out, shape, table.dtype,
                          (table, idx, original, weights, bounds, psw, per_sample_weights))
-    _kernels.lookup_bag(table, idx, bounds, code, psw, pad, dest, None, n_threads, original)
-    return out
+    _kernels.lookup_bag(table, idx, bounds, code, psw, pad, dest, argmax, n_threads, original)
+    return out if argmax is None else (out, argmax)
 
 
 def _padding(padding_idx, n_rows):

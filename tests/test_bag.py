@@ -179,3 +179,108 @@ def test_bad_id_names_first_position(rng, idt):
     with pytest.raises(IndexError, match=r"ids\[6\] = 20 .*0 <= id < 20"):
         fastembed.lookup_bag(w, ids, [0, 4], out=out)
     assert_unchanged(before, w, ids, out)
+
+
+# ---- accumulate_bag -----------------------------------------------------------------------
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), vdt=st.sampled_from(VALUE_DTYPES),
+       idt=st.sampled_from(INDEX_DTYPES), mode=st.sampled_from(MODES),
+       n_rows=st.integers(1, 100), dim=st.integers(0, 40), n=st.integers(0, 120),
+       n_bags=st.integers(1, 30), two_d=st.booleans(), weighted=st.booleans(),
+       padded=st.booleans(), threads=st.sampled_from([1, 2]))
+def test_accumulate_bag_property_reference(seed, vdt, idt, mode, n_rows, dim, n, n_bags, two_d,
+                                           weighted, padded, threads):
+    rng = np.random.default_rng(seed)
+    flat = np.minimum(rng.zipf(1.3, n) - 1, n_rows - 1)
+    if two_d:
+        ids, offsets = flat[: n - n % n_bags].reshape(n_bags, -1).astype(idt), None
+    else:
+        ids, offsets = flat.astype(idt), random_offsets(rng, n, n_bags)
+    w = rng.standard_normal((n_rows, dim)).astype(vdt)
+    grad = rng.standard_normal((n_bags, dim)).astype(vdt)
+    kwargs = {"mode": mode, "weights": w}
+    if weighted and mode != "max":
+        kwargs["per_sample_weights"] = rng.random(ids.shape).astype(vdt) + 0.1
+    if padded:
+        kwargs["padding_idx"] = int(flat[0]) if n else 0
+    got = fastembed.accumulate_bag(ids, offsets, grad, n_rows, num_threads=threads, **kwargs)
+    want = reference.accumulate_bag(ids, offsets, grad, n_rows, **kwargs)
+    if "per_sample_weights" in kwargs:
+        got, got_psw = got
+        want, want_psw = want
+        np.testing.assert_allclose(got_psw, want_psw, rtol=1e-5, atol=1e-5)
+    assert got.indices.dtype == np.int64 and np.all(np.diff(got.indices) > 0)
+    np.testing.assert_allclose(got.to_dense(), want, rtol=RTOL[vdt], atol=RTOL[vdt])
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_accumulate_bag_thread_count_agnostic(rng, mode):
+    w = rng.standard_normal((5_000, 64)).astype(np.float32)
+    sizes = np.minimum(rng.zipf(1.5, 4_000), 300)
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    ids = np.minimum(rng.zipf(1.1, int(sizes.sum())) - 1, 4_999)
+    grad = rng.standard_normal((4_000, 64)).astype(np.float32)
+    psw = None if mode == "max" else rng.random(ids.size).astype(np.float32)
+    runs = [fastembed.accumulate_bag(ids, offsets, grad, 5_000, mode=mode, weights=w,
+                                     per_sample_weights=psw, num_threads=t) for t in (1, 2)]
+    if psw is not None:
+        assert runs[0][1].tobytes() == runs[1][1].tobytes()
+        runs = [r[0] for r in runs]
+    assert runs[0].indices.tobytes() == runs[1].indices.tobytes()
+    assert runs[0].values.tobytes() == runs[1].values.tobytes()
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(mode="sum"), dict(mode="mean"), dict(mode="max"), dict(mode="sum", padding_idx=3),
+    dict(mode="mean", padding_idx=3), dict(mode="max", padding_idx=3),
+    dict(mode="sum", include_last_offset=True), dict(mode="sum", weighted=True),
+    dict(mode="sum", weighted=True, padding_idx=3)], ids=str)
+def test_accumulate_bag_equals_torch_autograd(rng, kwargs):
+    torch = pytest.importorskip("torch")
+    kwargs = dict(kwargs)
+    weighted = kwargs.pop("weighted", False)
+    w = rng.standard_normal((50, 8))
+    ids = rng.integers(0, 50, 120)
+    ids[:6] = 3
+    offsets = np.append(random_offsets(rng, 120, 20), [120] if kwargs.get("include_last_offset")
+                        else [])
+    offsets = offsets.astype(np.int64)
+    psw = rng.random(120) + 0.1 if weighted else None
+    tw = torch.tensor(w, requires_grad=True)
+    tpsw = None if psw is None else torch.tensor(psw, requires_grad=True)
+    out = torch.nn.functional.embedding_bag(torch.from_numpy(ids), tw, torch.from_numpy(offsets),
+                                            per_sample_weights=tpsw, **kwargs)
+    g = torch.randn(out.shape, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    out.backward(g)
+    got = fastembed.accumulate_bag(ids, offsets, g.numpy(), 50, weights=w,
+                                   per_sample_weights=psw, **kwargs)
+    if psw is not None:
+        got, got_psw = got
+        np.testing.assert_allclose(got_psw, tpsw.grad.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(got.to_dense(), tw.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_accumulate_bag_argument_errors(rng):
+    ids, offsets = rng.integers(0, 20, 10), np.array([0, 4])
+    grad = rng.standard_normal((2, 4))
+    with pytest.raises(ValueError, match="weights .* are needed"):
+        fastembed.accumulate_bag(ids, offsets, grad, 20, mode="max")
+    with pytest.raises(ValueError, match=r"shape \(n_bags, dim\) = \(2, dim\)"):
+        fastembed.accumulate_bag(ids, offsets, grad[:1], 20)
+    with pytest.raises(ValueError, match="weights must be"):
+        fastembed.accumulate_bag(ids, offsets, grad, 20, mode="max", weights=np.ones((20, 5)))
+    with pytest.raises(ValueError, match="n_rows must be >= 1"):
+        fastembed.accumulate_bag(ids, offsets, grad, 0)
+    bad = ids.copy()
+    bad[7] = 20
+    with pytest.raises(IndexError, match=r"ids\[7\] = 20"):
+        fastembed.accumulate_bag(bad, offsets, grad, 20)
+
+
+def test_max_forward_can_return_argmax():
+    w = np.array([[1.0, 5.0], [3.0, 2.0], [3.0, 9.0]])
+    out, argmax = fastembed.lookup_bag(w, [0, 1, 2, 1], [0, 3, 3], mode="max",
+                                       return_argmax=True)
+    np.testing.assert_array_equal(out, [[3.0, 9.0], [0.0, 0.0], [3.0, 2.0]])
+    np.testing.assert_array_equal(argmax, [[1, 2], [-1, -1], [3, 3]])
