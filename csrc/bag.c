@@ -121,10 +121,13 @@ static int64_t fe_first_group_from(const int64_t *starts, int64_t n_groups, int6
     return fe_first_bag_from(starts, n_groups, n, pos);
 }
 
+/* Rows of grad prefetched this many grouped positions ahead. */
+#define FE_GRAD_PF_DIST 16
+
 #define FE_BAG_GRAD_ENTRY(VT, VSUF2)                                                          \
     fe_status FE_NAME(fe_bag_grad, VSUF2)(                                                    \
-        const VT *grad, int64_t n_bags, int64_t dim, const int64_t *bag_of,                   \
-        const double *scale, const int64_t *argmax, int64_t n_ids, const int64_t *perm,       \
+        const VT *grad, int64_t n_bags, int64_t dim, const int64_t *bag_sorted,               \
+        const double *scale_sorted, const int64_t *argmax, int64_t n_ids, const int64_t *perm,\
         const int64_t *starts, int64_t n_groups, int64_t skip_group, VT *values,              \
         int n_threads)                                                                        \
     {                                                                                         \
@@ -139,6 +142,7 @@ static int64_t fe_first_group_from(const int64_t *starts, int64_t n_groups, int6
         if (n_ids == 0)                                                                       \
             nt = 1;                                                                           \
         int bad = 0;                                                                          \
+        const int64_t row_bytes = dim * (int64_t)sizeof(VT);                                  \
         FE_PARALLEL_CHUNKS(nt, n_ids, {                                                       \
             int64_t g_lo = lo == 0 ? 0 : fe_first_group_from(starts, n_groups, n_ids, lo);   \
             int64_t g_hi = hi >= n_ids ? n_groups                                             \
@@ -153,8 +157,16 @@ static int64_t fe_first_group_from(const int64_t *starts, int64_t n_groups, int6
                     for (int64_t d = 0; d < dim; d++)                                         \
                         acc[d] = 0;                                                           \
                     for (int64_t k = starts[g]; k < starts[g + 1]; k++) {                     \
-                        uint64_t p = (uint64_t)perm[k];                                       \
-                        uint64_t b = p < (uint64_t)n_ids ? (uint64_t)bag_of[p] : UINT64_MAX;  \
+                        if (k + FE_GRAD_PF_DIST < n_ids) {                                    \
+                            uint64_t pb = (uint64_t)bag_sorted[k + FE_GRAD_PF_DIST];          \
+                            if (pb < (uint64_t)n_bags) {                                      \
+                                uintptr_t a = (uintptr_t)(grad + (int64_t)pb * dim);          \
+                                uintptr_t e = a + (uintptr_t)(row_bytes < 1024 ? row_bytes : 1024);\
+                                for (a &= ~(uintptr_t)63; a < e; a += 64)                     \
+                                    FE_PREFETCH((const char *)a);                             \
+                            }                                                                 \
+                        }                                                                     \
+                        uint64_t b = (uint64_t)bag_sorted[k];                                 \
                         if (b >= (uint64_t)n_bags) { /* unreachable for internal groupings */ \
                             _Pragma("omp atomic write") bad = 1;                              \
                             continue;                                                         \
@@ -162,10 +174,11 @@ static int64_t fe_first_group_from(const int64_t *starts, int64_t n_groups, int6
                         const VT *src = grad + (int64_t)b * dim;                              \
                         if (argmax) { /* max: each column goes to the row that won it */      \
                             const int64_t *won = argmax + (int64_t)b * dim;                   \
+                            int64_t p = perm[k];                                              \
                             for (int64_t d = 0; d < dim; d++)                                 \
-                                acc[d] += won[d] == (int64_t)p ? (double)src[d] : 0.0;        \
+                                acc[d] += won[d] == p ? (double)src[d] : 0.0;                 \
                         } else {                                                              \
-                            double s = scale ? scale[p] : 1.0;                                \
+                            double s = scale_sorted ? scale_sorted[k] : 1.0;                  \
                             for (int64_t d = 0; d < dim; d++)                                 \
                                 acc[d] += s * (double)src[d];                                 \
                         }                                                                     \

@@ -204,19 +204,21 @@ fe_status fe_renorm_i64_f64(char *table, int64_t n_rows, int64_t dim, int64_t ro
  *       if g == skip_group: continue                       # padding_idx
  *       acc = 0                                            # double
  *       for k in range(starts[g], starts[g + 1]):          # positions of the id, in order
- *           p = perm[k]; b = bag_of[p]
+ *           p = perm[k]; b = bag_sorted[k]                     # bag_sorted = bag_of[perm]
  *           argmax given (MAX): acc[d] += grad[b, d] if argmax[b, d] == p  (each column d)
- *           else:               acc    += scale[p] * grad[b]     (scale NULL: 1)
+ *           else:               acc    += scale_sorted[k] * grad[b]   (NULL: 1)
+ * bag_sorted and scale_sorted are in grouped order so that the walk reads them in sequence
+ * and prefetches the grad rows ahead (by position they were a dependent random read each).
  *       values[r++] = acc                                  # rounded once
  * Bad input:  starts malformed, perm or bag_of out of range -> FE_ERR_VALUE (every access
  *             stays in bounds). Threads: groups split by position count, each group one
  *             thread's: bit-identical for any count. */
-fe_status fe_bag_grad_f32(const float *grad, int64_t n_bags, int64_t dim, const int64_t *bag_of,
-                          const double *scale, const int64_t *argmax, int64_t n_ids,
+fe_status fe_bag_grad_f32(const float *grad, int64_t n_bags, int64_t dim, const int64_t *bag_sorted,
+                          const double *scale_sorted, const int64_t *argmax, int64_t n_ids,
                           const int64_t *perm, const int64_t *starts, int64_t n_groups,
                           int64_t skip_group, float *values, int n_threads);
-fe_status fe_bag_grad_f64(const double *grad, int64_t n_bags, int64_t dim, const int64_t *bag_of,
-                          const double *scale, const int64_t *argmax, int64_t n_ids,
+fe_status fe_bag_grad_f64(const double *grad, int64_t n_bags, int64_t dim, const int64_t *bag_sorted,
+                          const double *scale_sorted, const int64_t *argmax, int64_t n_ids,
                           const int64_t *perm, const int64_t *starts, int64_t n_groups,
                           int64_t skip_group, double *values, int n_threads);
 

@@ -62,11 +62,12 @@ def lookup_bag(weights, ids, bounds, int mode, psw, int64_t padding_idx, out, ar
 
 def bag_grad(grad, bag_of, scale, argmax, perm, starts, int64_t skip_group, values,
              int n_threads):
-    """values[r] = the in-order, double-accumulated sum over the positions p of group r
-    (perm[starts[g]:starts[g + 1]], skipping skip_group) of scale[p] * grad[bag_of[p]], or,
-    with `argmax`, of the columns of grad[bag_of[p]] that position p won. All arrays
-    C-contiguous: grad and values (n, dim) float32/float64 alike, bag_of/perm/starts/argmax
-    int64, scale float64 or None."""
+    """values[r] = the in-order, double-accumulated sum over the grouped positions k of group
+    r (starts[g]:starts[g + 1], skipping skip_group) of scale[k] * grad[bag_of[k]], or, with
+    `argmax`, of the columns of grad[bag_of[k]] that position perm[k] won. bag_of and scale
+    are in grouped order (bag_of[perm] of the per-position arrays). All arrays C-contiguous:
+    grad and values (n, dim) float32/float64 alike, bag_of/perm/starts/argmax int64, scale
+    float64 or None."""
     cdef Buffers bufs = Buffers()
     cdef Py_buffer *g = bufs.get(grad, False)
     cdef Py_buffer *bo = bufs.get(bag_of, False)

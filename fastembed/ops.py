@@ -355,7 +355,8 @@ def accumulate_bag(ids, offsets, grad_output, n_rows, *, mode="sum", per_sample_
         skip = at if at < uniq.shape[0] and uniq[at] == pad else -1
     indices = uniq if skip < 0 else np.delete(uniq, skip)
     values = np.empty((indices.shape[0], dim), grad.dtype)
-    _kernels.bag_grad(grad, bag_of, scale, argmax, perm, starts, skip, values, n_threads)
+    _kernels.bag_grad(grad, bag_of[perm], None if scale is None else scale[perm], argmax, perm,
+                      starts, skip, values, n_threads)
     from fastembed.sparse import RowSparseGrad
     result = RowSparseGrad._trusted(np.ascontiguousarray(indices), values, n)
     if psw is None:
