@@ -116,7 +116,7 @@ def test_fastembed_fwd_bwd(benchmark, case, table):
 
 
 @requires_torch
-@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "sparse"])
+@pytest.mark.parametrize("sparse", ["dense", "sparse", "sparse+coalesce"])
 def test_torch_fwd_bwd(benchmark, case, table, sparse):
     ids, offsets, expected, out, group, moved = case
     g = torch.from_numpy(_grad_out(case))
@@ -126,8 +126,11 @@ def test_torch_fwd_bwd(benchmark, case, table, sparse):
 
     def fn():
         w.grad = None
-        torch.nn.functional.embedding_bag(i, w, o, mode="sum", sparse=sparse).backward(g)
-        return w.grad
+        torch.nn.functional.embedding_bag(i, w, o, mode="sum",
+                                          sparse=sparse != "dense").backward(g)
+        # uncoalesced, torch's sparse gradient is the (n_ids, dim) expansion of g; coalesce()
+        # makes it the row-sparse sum that fastembed returns
+        return w.grad.coalesce() if sparse == "sparse+coalesce" else w.grad
 
     fn()
     run(benchmark, fn, _train_bytes(ids, DIM), rounds=5)
