@@ -74,4 +74,167 @@ fe_status fe_lookup_i64(const char *table, int64_t n_rows, int64_t row_bytes, in
                         const int64_t *ids, int64_t n_ids, char *out, int n_threads,
                         int64_t *bad_pos);
 
+/* ---- bag.c: pooled lookup (embedding bags) ---------------------------------------------- *
+ *   for b in range(n_bags):
+ *       rows = [k for k in range(bounds[b], bounds[b + 1]) if ids[k] != padding_idx]
+ *       SUM:   out[b] = sum(w[k] * table[ids[k]] for k in rows)        # w = psw or 1
+ *       MEAN:  out[b] = SUM / sum(w[k] for k in rows)                  # no psw: / len(rows)
+ *       SQRTN: out[b] = SUM / sqrt(sum(w[k]**2 for k in rows))         # no psw: / sqrt(len)
+ *       MAX:   out[b] = elementwise max of the rows (the first maximum; a NaN propagates)
+ *       a bag with no rows gives zeros
+ * table:      n_rows rows of dim values, row r at table + r * row_stride bytes.
+ * bounds:     n_bags + 1 positions into ids: bounds[0] = 0, non-decreasing, bounds[n_bags] =
+ *             n_ids. psw: n_ids weights or NULL (not with MAX). padding_idx < 0: none.
+ * out:        n_bags * dim values, C-contiguous, not overlapping the inputs.
+ * argmax:     NULL, or (MAX only) n_bags * dim positions: the position in ids of the row
+ *             each out value came from (-1 for an empty bag), for the backward.
+ * Sums run in double, in id order within a bag, rounded once to the value type.
+ * Bad input:  malformed bounds, a bad mode or psw with MAX -> FE_ERR_VALUE; an id outside
+ *             [0, n_rows) -> FE_ERR_INDEX, *bad_pos = first such position; out untouched.
+ * Threads:    bags handed out by where they start, so each thread pools about n_ids / nt
+ *             ids; each bag is one thread's: bit-identical for any count. */
+enum { FE_BAG_SUM = 0, FE_BAG_MEAN = 1, FE_BAG_MAX = 2, FE_BAG_SQRTN = 3 };
+int fe_bag_bounds_ok(const int64_t *bounds, int64_t n_bags, int64_t n_ids);
+fe_status fe_lookup_bag_f32_i32(const char *table, int64_t n_rows, int64_t dim,
+                                int64_t row_stride, const int32_t *ids, int64_t n_ids,
+                                const int64_t *bounds, int64_t n_bags, int mode,
+                                const float *psw, int64_t padding_idx, float *out,
+                                int64_t *argmax, int n_threads, int64_t *bad_pos);
+fe_status fe_lookup_bag_f32_i64(const char *table, int64_t n_rows, int64_t dim,
+                                int64_t row_stride, const int64_t *ids, int64_t n_ids,
+                                const int64_t *bounds, int64_t n_bags, int mode,
+                                const float *psw, int64_t padding_idx, float *out,
+                                int64_t *argmax, int n_threads, int64_t *bad_pos);
+fe_status fe_lookup_bag_f64_i32(const char *table, int64_t n_rows, int64_t dim,
+                                int64_t row_stride, const int32_t *ids, int64_t n_ids,
+                                const int64_t *bounds, int64_t n_bags, int mode,
+                                const double *psw, int64_t padding_idx, double *out,
+                                int64_t *argmax, int n_threads, int64_t *bad_pos);
+fe_status fe_lookup_bag_f64_i64(const char *table, int64_t n_rows, int64_t dim,
+                                int64_t row_stride, const int64_t *ids, int64_t n_ids,
+                                const int64_t *bounds, int64_t n_bags, int mode,
+                                const double *psw, int64_t padding_idx, double *out,
+                                int64_t *argmax, int n_threads, int64_t *bad_pos);
+/* ---- group.c: stable grouping of ids (the shared first step of every backward kernel) ---- *
+ *   order = stable_argsort(ids[0:n_ids])        # equal ids keep their input order
+ *   uniq  = sorted distinct ids; *n_unique = len(uniq)
+ *   for u in range(*n_unique):
+ *       starts[u] = first k with ids[order[k]] == uniq[u]
+ *   starts[*n_unique] = n_ids
+ *   perm[0:n_ids] = order                       # positions into ids, grouped by id
+ * So the positions of id uniq[u] are perm[starts[u] : starts[u + 1]], in input order.
+ * uniq:       capacity n_ids int64 (only the first *n_unique are written).
+ * starts:     capacity n_ids + 1 int64 (starts[0] = 0 is written even when n_ids == 0).
+ * perm:       n_ids int64. None of the three may overlap each other or ids.
+ * Bad input:  an id outside [0, n_rows) -> FE_ERR_INDEX, *bad_pos = first such position
+ *             (uniq/starts/perm contents then unspecified); n_ids < 0 or n_rows < 0 ->
+ *             FE_ERR_VALUE; scratch allocation failure -> FE_ERR_NOMEM.
+ * Algorithm:  parallel LSD radix sort of (id, position), ceil(bits(n_rows-1) / 11) passes of
+ *             per-thread digit histograms and a stable scatter (no comparison sort, no atomics),
+ *             then a parallel pass marking group starts. Scratch O(n_ids): two key arrays
+ *             (uint32 when n_rows <= 2**32) and one position array.
+ * Threads:    the output is the unique stable order: identical for any thread count. */
+fe_status fe_group_ids_i32(const int32_t *ids, int64_t n_ids, int64_t n_rows, int64_t *uniq,
+                           int64_t *starts, int64_t *perm, int64_t *n_unique, int n_threads,
+                           int64_t *bad_pos);
+fe_status fe_group_ids_i64(const int64_t *ids, int64_t n_ids, int64_t n_rows, int64_t *uniq,
+                           int64_t *starts, int64_t *perm, int64_t *n_unique, int n_threads,
+                           int64_t *bad_pos);
+
+/* ---- accumulate.c: the backward of lookup, its dense scatter, max-norm renorm --------- *
+ * fe_sum_groups: per-group sums of gradient rows, given a grouping (fe_group_ids output):
+ *   r = 0
+ *   for g in range(n_groups):
+ *       if g == skip_group: continue            # padding_idx; skip_group < 0: none
+ *       values[r, :] = 0                        # then += in perm order: np.add.at into zeros
+ *       for k in range(starts[g], starts[g + 1]):
+ *           values[r, :] += grad[perm[k], :]    # bit-identical to np.add.at (0 + -0.0 = +0.0)
+ *       if scale_by_count: values[r, :] /= (starts[g + 1] - starts[g])
+ *       r += 1
+ * grad:       n_grad rows of dim values, C-contiguous. values: (n_groups - (skip_group in
+ *             range)) rows of dim, C-contiguous, not overlapping grad/perm/starts.
+ * Bad input:  starts not within [0, n_perm] or not ascending, or perm[k] outside [0, n_grad)
+ *             -> FE_ERR_VALUE (values then unspecified; every access stays in bounds).
+ * Threads:    owner-computes: each group summed by one thread in input order, groups split
+ *             so that threads sum equal numbers of rows; bit-identical for any count. */
+fe_status fe_sum_groups_f32(const float *grad, int64_t n_grad, int64_t dim, const int64_t *perm,
+                            int64_t n_perm, const int64_t *starts, int64_t n_groups,
+                            int64_t skip_group, int scale_by_count, float *values, int n_threads);
+fe_status fe_sum_groups_f64(const double *grad, int64_t n_grad, int64_t dim,
+                            const int64_t *perm, int64_t n_perm, const int64_t *starts,
+                            int64_t n_groups, int64_t skip_group, int scale_by_count,
+                            double *values, int n_threads);
+
+/* fe_scatter_rows: dense copy of a row-sparse matrix (value-type agnostic):
+ *   out[:, :] = 0; for k in range(nnz): out[indices[k], :] = values[k, :]
+ * out: n_rows * row_bytes bytes, C-contiguous, not overlapping values or indices.
+ * Bad input:  indices not strictly increasing or outside [0, n_rows) -> FE_ERR_INDEX,
+ *             *bad_pos = first such k, out untouched (checked before the first write).
+ * Threads:    each thread owns a contiguous block of out rows (zero-fill and copies). */
+fe_status fe_scatter_rows(const char *values, int64_t nnz, int64_t row_bytes,
+                          const int64_t *indices, int64_t n_rows, char *out, int n_threads,
+                          int64_t *bad_pos);
+
+/* fe_renorm: torch.embedding_renorm_ (the max_norm of an embedding lookup), in place:
+ *   for r in sorted(set(ids)):
+ *       norm = (sum |table[r, j]|**norm_type) ** (1 / norm_type)     # in double
+ *       if norm > max_norm: table[r, :] *= (VT)(max_norm / (norm + 1e-7))
+ * table:      n_rows rows of dim values, row r at table + r * row_stride bytes.
+ * Bad input:  max_norm not > 0 (or NaN), norm_type not finite and > 0 -> FE_ERR_VALUE;
+ *             an id outside [0, n_rows) -> FE_ERR_INDEX, *bad_pos = first such position.
+ *             Two-phase: every check happens before the first write.
+ * Threads:    distinct rows (fe_group_ids) split in contiguous chunks; each row is one
+ *             thread's, so results are the same for any count. */
+fe_status fe_renorm_i32_f32(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
+                            const int32_t *ids, int64_t n_ids, double max_norm,
+                            double norm_type, int n_threads, int64_t *bad_pos);
+fe_status fe_renorm_i64_f32(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
+                            const int64_t *ids, int64_t n_ids, double max_norm,
+                            double norm_type, int n_threads, int64_t *bad_pos);
+fe_status fe_renorm_i32_f64(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
+                            const int32_t *ids, int64_t n_ids, double max_norm,
+                            double norm_type, int n_threads, int64_t *bad_pos);
+fe_status fe_renorm_i64_f64(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
+                            const int64_t *ids, int64_t n_ids, double max_norm,
+                            double norm_type, int n_threads, int64_t *bad_pos);
+
+/* fe_bag_grad: the table gradient of lookup_bag, over a grouping of its ids (fe_group_ids):
+ *   r = 0
+ *   for g in range(n_groups):
+ *       if g == skip_group: continue                       # padding_idx
+ *       acc = 0                                            # double
+ *       for k in range(starts[g], starts[g + 1]):          # positions of the id, in order
+ *           p = perm[k]; b = bag_sorted[k]                     # bag_sorted = bag_of[perm]
+ *           argmax given (MAX): acc[d] += grad[b, d] if argmax[b, d] == p  (each column d)
+ *           else:               acc    += scale_sorted[k] * grad[b]   (NULL: 1)
+ * bag_sorted and scale_sorted are in grouped order so that the walk reads them in sequence
+ * and prefetches the grad rows ahead (by position they were a dependent random read each).
+ *       values[r++] = acc                                  # rounded once
+ * Bad input:  starts malformed, perm or bag_of out of range -> FE_ERR_VALUE (every access
+ *             stays in bounds). Threads: groups split by position count, each group one
+ *             thread's: bit-identical for any count. */
+fe_status fe_bag_grad_f32(const float *grad, int64_t n_bags, int64_t dim, const int64_t *bag_sorted,
+                          const double *scale_sorted, const int64_t *argmax, int64_t n_ids,
+                          const int64_t *perm, const int64_t *starts, int64_t n_groups,
+                          int64_t skip_group, float *values, int n_threads);
+fe_status fe_bag_grad_f64(const double *grad, int64_t n_bags, int64_t dim, const int64_t *bag_sorted,
+                          const double *scale_sorted, const int64_t *argmax, int64_t n_ids,
+                          const int64_t *perm, const int64_t *starts, int64_t n_groups,
+                          int64_t skip_group, double *values, int n_threads);
+
+/* fe_bag_dots: dots[p] = table[ids[p]] . grad[bag_of[p]] in double (the per_sample_weights
+ * gradient's inner products). An id or bag out of range -> FE_ERR_VALUE, dots[p] = 0. */
+fe_status fe_bag_dots_f32_i32(const char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
+                              const int32_t *ids, int64_t n_ids, const int64_t *bag_of,
+                              const float *grad, int64_t n_bags, double *dots, int n_threads);
+fe_status fe_bag_dots_f32_i64(const char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
+                              const int64_t *ids, int64_t n_ids, const int64_t *bag_of,
+                              const float *grad, int64_t n_bags, double *dots, int n_threads);
+fe_status fe_bag_dots_f64_i32(const char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
+                              const int32_t *ids, int64_t n_ids, const int64_t *bag_of,
+                              const double *grad, int64_t n_bags, double *dots, int n_threads);
+fe_status fe_bag_dots_f64_i64(const char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
+                              const int64_t *ids, int64_t n_ids, const int64_t *bag_of,
+                              const double *grad, int64_t n_bags, double *dots, int n_threads);
+
 #endif /* FASTEMBED_H */

@@ -58,4 +58,11 @@
 #define FE_X86 1
 #endif
 
+/* Scratch memory for kernels (scratch.c): fe_scratch_alloc returns `bytes` of uninitialised
+ * memory or NULL; large blocks are 2 MB aligned and advised as transparent huge pages, so
+ * first touch costs one fault per 2 MB instead of one per 4 KB (measured: 4.9k faults and
+ * ~7 ms of system time per 1M-id grouping with plain malloc). Free with fe_scratch_free. */
+void *fe_scratch_alloc(int64_t bytes);
+void fe_scratch_free(void *p);
+
 #endif /* FE_INTERNAL_H */

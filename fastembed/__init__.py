@@ -1,7 +1,10 @@
 """fastembed: OpenMP-parallel C kernels for embedding lookup and training."""
+from fastembed import ops
 from fastembed._config import show_config
 from fastembed._threads import get_num_threads, set_num_threads
 from fastembed._version import __version__
-from fastembed.ops import lookup
+from fastembed.ops import *  # noqa: F401,F403  every public kernel: ops.__all__
+from fastembed.sparse import RowSparseGrad
 
-__all__ = ["__version__", "get_num_threads", "lookup", "set_num_threads", "show_config"]
+__all__ = ["__version__", "get_num_threads", "set_num_threads", "show_config", "RowSparseGrad",
+           *ops.__all__]

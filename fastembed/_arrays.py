@@ -135,3 +135,76 @@ def check_out(out, shape, dtype, inputs, name="out"):
         if isinstance(arr, np.ndarray) and overlaps(out, arr):
             raise ValueError(f"{name} overlaps an input array; pass a separate output buffer")
     return out
+
+
+BAG_MODES = {"sum": 0, "mean": 1, "max": 2, "sqrtn": 3}  # csrc/fastembed.h FE_BAG_*
+
+
+def bag_mode(mode):
+    try:
+        return BAG_MODES[mode]
+    except (KeyError, TypeError):
+        raise ValueError(f"mode must be one of {sorted(BAG_MODES)}, got {mode!r}") from None
+
+
+def bag_bounds(ids, offsets, include_last_offset, name="offsets"):
+    """The n_bags + 1 bag boundaries (int64, C-contiguous) into the flattened `ids`: from
+    `offsets` (1-D ids, torch's embedding_bag convention) or one bag per row of 2-D ids.
+    Malformed offsets raise ValueError naming what is wrong."""
+    if ids.ndim == 2:
+        if offsets is not None:
+            raise ValueError(f"{name} must be None when ids are 2-D (each row is one bag)")
+        return np.arange(ids.shape[0] + 1, dtype=np.int64) * ids.shape[1]
+    if ids.ndim != 1:
+        raise ValueError(f"ids must be 1-D (with {name}) or 2-D (fixed-size bags), "
+                         f"got shape {ids.shape}")
+    if offsets is None:
+        raise ValueError(f"1-D ids need {name} (the start of each bag)")
+    off = as_array(offsets, name)
+    if off.dtype.kind not in "iu":
+        raise TypeError(f"{name} must be an integer array, got dtype {off.dtype}")
+    if off.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {off.shape}")
+    n = ids.shape[0]
+    if off.dtype == np.uint64 and off.size and off.max() > np.iinfo(np.int64).max:
+        raise ValueError(f"{name} has a value past the end of ids ({n} ids)")
+    off = off.astype(np.int64)
+    if include_last_offset:
+        if off.size == 0:
+            raise ValueError(f"{name} with include_last_offset=True needs at least one entry")
+        bounds = np.ascontiguousarray(off)
+        if bounds[-1] != n:
+            raise ValueError(f"with include_last_offset=True the last of {name} must be "
+                             f"len(ids) = {n}, got {int(bounds[-1])}")
+    else:
+        if off.size == 0:
+            if n:
+                raise ValueError(f"{name} is empty but there are {n} ids")
+            return np.zeros(1, np.int64)
+        bounds = np.empty(off.size + 1, np.int64)
+        bounds[:-1] = off
+        bounds[-1] = n
+    if off[0] != 0:
+        raise ValueError(f"{name}[0] must be 0, got {int(off[0])}")
+    for bad, what in ((off < 0, "is negative"), (off > n, f"is past the end of ids ({n} ids)")):
+        if bad.any():
+            k = int(np.argmax(bad))
+            raise ValueError(f"{name}[{k}] = {int(off[k])} {what}")
+    steps = np.diff(off)
+    if steps.size and steps.min() < 0:
+        k = int(np.argmax(steps < 0))
+        raise ValueError(f"{name} must not decrease: {name}[{k}] = {int(off[k])} > "
+                         f"{name}[{k + 1}] = {int(off[k + 1])}")
+    return bounds
+
+
+def as_weights_for(psw, ids, dtype, name="per_sample_weights"):
+    """Per-sample weights shaped like ids, as a C-contiguous array of the table's dtype."""
+    arr = as_array(psw, name)
+    if arr.dtype.kind not in "fiu" or arr.dtype.kind == "b":
+        raise TypeError(f"{name} must be a float array, got dtype {arr.dtype}")
+    if arr.shape != ids.shape:
+        raise ValueError(f"{name} must have the shape of ids {ids.shape}, got {arr.shape}")
+    if arr.dtype != dtype or not (arr.flags.c_contiguous and arr.flags.aligned):
+        arr = np.array(arr, dtype=dtype, order="C", copy=True)
+    return arr

@@ -36,3 +36,89 @@ cdef class Buffers:
     cdef Py_buffer views[MAX_BUFFERS]
     cdef int count
     cdef Py_buffer *get(self, obj, bint writable) except NULL
+
+cdef extern from "fastembed.h" nogil:
+    enum:
+        FE_BAG_SUM
+        FE_BAG_MEAN
+        FE_BAG_MAX
+        FE_BAG_SQRTN
+    fe_status fe_lookup_bag_f32_i32(const char *table, int64_t n_rows, int64_t dim,
+                                    int64_t row_stride, const int32_t *ids, int64_t n_ids,
+                                    const int64_t *bounds, int64_t n_bags, int mode,
+                                    const float *psw, int64_t padding_idx, float *out,
+                                    int64_t *argmax, int n_threads, int64_t *bad_pos)
+    fe_status fe_lookup_bag_f32_i64(const char *table, int64_t n_rows, int64_t dim,
+                                    int64_t row_stride, const int64_t *ids, int64_t n_ids,
+                                    const int64_t *bounds, int64_t n_bags, int mode,
+                                    const float *psw, int64_t padding_idx, float *out,
+                                    int64_t *argmax, int n_threads, int64_t *bad_pos)
+    fe_status fe_lookup_bag_f64_i32(const char *table, int64_t n_rows, int64_t dim,
+                                    int64_t row_stride, const int32_t *ids, int64_t n_ids,
+                                    const int64_t *bounds, int64_t n_bags, int mode,
+                                    const double *psw, int64_t padding_idx, double *out,
+                                    int64_t *argmax, int n_threads, int64_t *bad_pos)
+    fe_status fe_lookup_bag_f64_i64(const char *table, int64_t n_rows, int64_t dim,
+                                    int64_t row_stride, const int64_t *ids, int64_t n_ids,
+                                    const int64_t *bounds, int64_t n_bags, int mode,
+                                    const double *psw, int64_t padding_idx, double *out,
+                                    int64_t *argmax, int n_threads, int64_t *bad_pos)
+    fe_status fe_group_ids_i32(const int32_t *ids, int64_t n_ids, int64_t n_rows, int64_t *uniq,
+                               int64_t *starts, int64_t *perm, int64_t *n_unique, int n_threads,
+                               int64_t *bad_pos)
+    fe_status fe_group_ids_i64(const int64_t *ids, int64_t n_ids, int64_t n_rows, int64_t *uniq,
+                               int64_t *starts, int64_t *perm, int64_t *n_unique, int n_threads,
+                               int64_t *bad_pos)
+    fe_status fe_sum_groups_f32(const float *grad, int64_t n_grad, int64_t dim,
+                                const int64_t *perm, int64_t n_perm, const int64_t *starts,
+                                int64_t n_groups, int64_t skip_group, int scale_by_count,
+                                float *values, int n_threads)
+    fe_status fe_sum_groups_f64(const double *grad, int64_t n_grad, int64_t dim,
+                                const int64_t *perm, int64_t n_perm, const int64_t *starts,
+                                int64_t n_groups, int64_t skip_group, int scale_by_count,
+                                double *values, int n_threads)
+    fe_status fe_scatter_rows(const char *values, int64_t nnz, int64_t row_bytes,
+                              const int64_t *indices, int64_t n_rows, char *out, int n_threads,
+                              int64_t *bad_pos)
+    fe_status fe_renorm_i32_f32(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
+                                const int32_t *ids, int64_t n_ids, double max_norm,
+                                double norm_type, int n_threads, int64_t *bad_pos)
+    fe_status fe_renorm_i64_f32(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
+                                const int64_t *ids, int64_t n_ids, double max_norm,
+                                double norm_type, int n_threads, int64_t *bad_pos)
+    fe_status fe_renorm_i32_f64(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
+                                const int32_t *ids, int64_t n_ids, double max_norm,
+                                double norm_type, int n_threads, int64_t *bad_pos)
+    fe_status fe_renorm_i64_f64(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
+                                const int64_t *ids, int64_t n_ids, double max_norm,
+                                double norm_type, int n_threads, int64_t *bad_pos)
+
+cdef extern from "fe_internal.h" nogil:
+    void *fe_scratch_alloc(int64_t bytes)
+    void fe_scratch_free(void *p)
+    fe_status fe_bag_grad_f32(const float *grad, int64_t n_bags, int64_t dim,
+                              const int64_t *bag_sorted, const double *scale_sorted,
+                              const int64_t *argmax,
+                              int64_t n_ids, const int64_t *perm, const int64_t *starts,
+                              int64_t n_groups, int64_t skip_group, float *values, int n_threads)
+    fe_status fe_bag_grad_f64(const double *grad, int64_t n_bags, int64_t dim,
+                              const int64_t *bag_sorted, const double *scale_sorted,
+                              const int64_t *argmax,
+                              int64_t n_ids, const int64_t *perm, const int64_t *starts,
+                              int64_t n_groups, int64_t skip_group, double *values, int n_threads)
+    fe_status fe_bag_dots_f32_i32(const char *table, int64_t n_rows, int64_t dim,
+                                  int64_t row_stride, const int32_t *ids, int64_t n_ids,
+                                  const int64_t *bag_of, const float *grad, int64_t n_bags,
+                                  double *dots, int n_threads)
+    fe_status fe_bag_dots_f32_i64(const char *table, int64_t n_rows, int64_t dim,
+                                  int64_t row_stride, const int64_t *ids, int64_t n_ids,
+                                  const int64_t *bag_of, const float *grad, int64_t n_bags,
+                                  double *dots, int n_threads)
+    fe_status fe_bag_dots_f64_i32(const char *table, int64_t n_rows, int64_t dim,
+                                  int64_t row_stride, const int32_t *ids, int64_t n_ids,
+                                  const int64_t *bag_of, const double *grad, int64_t n_bags,
+                                  double *dots, int n_threads)
+    fe_status fe_bag_dots_f64_i64(const char *table, int64_t n_rows, int64_t dim,
+                                  int64_t row_stride, const int64_t *ids, int64_t n_ids,
+                                  const int64_t *bag_of, const double *grad, int64_t n_bags,
+                                  double *dots, int n_threads)

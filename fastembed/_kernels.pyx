@@ -81,3 +81,5 @@ def first_bad_id(ids, int64_t n_rows, int n_threads):
 
 
 include "_lookup.pxi"
+include "_bag.pxi"
+include "_accumulate.pxi"

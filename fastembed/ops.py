@@ -1,11 +1,15 @@
 """The functional kernels: argument policy here, the work in C (fastembed._kernels)."""
+import math
+import operator
+
 import numpy as np
 
 from fastembed import _kernels
-from fastembed._arrays import as_ids, as_table, check_out
+from fastembed._arrays import (BAG_MODES, as_array, as_ids, as_table, as_weights_for,
+                               bag_bounds, bag_mode, check_out)
 from fastembed._threads import resolve as _resolve_threads
 
-__all__ = ["lookup"]
+__all__ = ["lookup", "lookup_bag", "accumulate", "accumulate_bag", "renorm_"]
 
 
 def lookup(weights, ids, *, out=None, num_threads=None):
@@ -49,3 +53,326 @@ def lookup(weights, ids, *, out=None, num_threads=None):
         check_out(out, shape, table.dtype, (table, idx, original, weights))
     _kernels.lookup(table, idx, out, n_threads, original)  # flat C-contiguous buffers
     return out
+
+
+def lookup_bag(weights, ids, offsets=None, *, mode="sum", per_sample_weights=None,
+               padding_idx=None, include_last_offset=False, out=None, return_argmax=False,
+               num_threads=None):
+    """Pooled lookup (``torch.nn.functional.embedding_bag`` semantics, plus "sqrtn").
+
+    Parameters
+    ----------
+    weights : array_like, shape (n_rows, dim), float32 or float64
+    ids : array_like of integers, 1-D with `offsets`, or 2-D (each row one bag)
+    offsets : array_like of integers, 1-D, optional
+        Start of each bag in `ids` (``offsets[0] == 0``, non-decreasing, at most
+        ``len(ids)``); with ``include_last_offset=True`` the last entry is ``len(ids)`` and
+        ends the last bag. Must be None for 2-D ids.
+    mode : {"sum", "mean", "max", "sqrtn"}
+        "sqrtn" is TensorFlow's combiner: the (weighted) sum over ``sqrt(sum(w**2))``.
+    per_sample_weights : array_like, shaped like `ids`, optional
+        Weights of each id for "sum", "mean" (``sum(w*e) / sum(w)``) and "sqrtn"; cast to
+        the table's dtype. Not allowed with "max".
+    padding_idx : int, optional
+        Entries equal to it are skipped and do not count in a mean. Negative values count
+        from the end, as in torch.
+    out : ndarray or writable CPU buffer, shape (n_bags, dim), optional
+    return_argmax : bool, default False
+        With mode "max", also return the (n_bags, dim) int64 positions in the flattened
+        `ids` that each value came from (-1 for an empty bag): what the backward routes by.
+    num_threads : int, optional
+
+    Returns
+    -------
+    ndarray, shape (n_bags, dim), dtype of `weights` (and the argmax array if asked)
+        A bag with no (non-padding) ids gives zeros. Sums run in double in id order and are
+        rounded once (float32 tables get float64-accurate bags, for any thread count);
+        "max" keeps the first maximum and propagates NaN as ``np.max`` does.
+
+    Raises
+    ------
+    IndexError
+        An id is out of range (the message names the first one).
+    TypeError
+        Non-float table, non-integer ids or offsets.
+    ValueError
+        Bad mode, malformed offsets, ids neither 1-D nor 2-D, per_sample_weights of the
+        wrong shape or with "max", `out` of the wrong shape or overlapping an input.
+    """
+    table = as_table(weights)
+    idx, original = as_ids(ids)
+    code = bag_mode(mode)
+    bounds = bag_bounds(idx, offsets, include_last_offset)
+    n_bags = bounds.shape[0] - 1
+    psw = None
+    if per_sample_weights is not None:
+        if code == BAG_MODES["max"]:
+            raise ValueError('per_sample_weights are not supported with mode="max"')
+        psw = as_weights_for(per_sample_weights, idx, table.dtype)
+    pad = _padding(padding_idx, table.shape[0])
+    n_threads = _resolve_threads(num_threads)
+    shape = (n_bags, table.shape[1])
+    argmax = None
+    if return_argmax:
+        if code != BAG_MODES["max"]:
+            raise ValueError('return_argmax needs mode="max"')
+        argmax = np.empty(shape, np.int64)
+    if out is None:
+        out = dest = np.empty(shape, table.dtype)
+    else:
+        dest = check_out(out, shape, table.dtype,
+                         (table, idx, original, weights, bounds, psw, per_sample_weights))
+    _kernels.lookup_bag(table, idx, bounds, code, psw, pad, dest, argmax, n_threads, original)
+    return out if argmax is None else (out, argmax)
+
+
+def _padding(padding_idx, n_rows):
+    """torch's padding_idx rule: None, or an int in [-n_rows, n_rows), negative from the end.
+    Returns the row, or -1 for none."""
+    if padding_idx is None:
+        return -1
+    if isinstance(padding_idx, (bool, np.bool_)) or not isinstance(padding_idx, (int, np.integer)):
+        raise TypeError(f"padding_idx must be an int or None, got {type(padding_idx).__name__}")
+    p = int(padding_idx)
+    if not -n_rows <= p < n_rows:
+        raise ValueError(f"padding_idx = {p} must be within [-{n_rows}, {n_rows}) "
+                         f"for a table of {n_rows} rows")
+    return p + n_rows if p < 0 else p
+
+
+def _n_rows_arg(n_rows):
+    try:
+        n = operator.index(n_rows)
+    except TypeError:
+        raise TypeError(f"n_rows must be an integer, got {type(n_rows).__name__}") from None
+    if n < 1:
+        raise ValueError(f"n_rows must be >= 1, got {n}")
+    return n
+
+
+def _grad_rows(grad_output, ids_shape):
+    """grad_output as a C-contiguous, aligned, native (n_ids, dim) float32/float64 array
+    (no copy when it already is one), after checking its shape is ``ids_shape + (dim,)``."""
+    g = as_array(grad_output, "grad_output")
+    if g.dtype.kind != "f" or g.dtype.itemsize not in (4, 8):
+        raise TypeError(f"grad_output must be float32 or float64, got {g.dtype}")
+    if g.ndim != len(ids_shape) + 1 or g.shape[:-1] != tuple(ids_shape):
+        raise ValueError(f"grad_output must have shape ids.shape + (dim,) = "
+                         f"{tuple(ids_shape) + ('dim',)}, got {g.shape}")
+    if not (g.dtype.isnative and g.flags.c_contiguous and g.flags.aligned):
+        g = np.array(g, dtype=g.dtype.newbyteorder("="), order="C", copy=True)
+    return g.reshape(math.prod(ids_shape), g.shape[-1])
+
+
+def accumulate(ids, grad_output, n_rows, *, padding_idx=None, scale_grad_by_freq=False,
+               num_threads=None):
+    """The gradient of `lookup` with respect to the table, as a row-sparse gradient.
+
+    For every distinct id, the sum of the `grad_output` rows at its positions, added in
+    input order into zeros: bit-identical to ``np.add.at(zeros, ids, grad_output)`` on the
+    touched rows, for any thread count. O(len(ids)): a parallel radix grouping of the ids,
+    then each thread sums the rows of the ids it owns.
+
+    Parameters
+    ----------
+    ids : array_like of integers, any shape
+        The ids of the forward `lookup`, each in ``[0, n_rows)``.
+    grad_output : array_like, shape ``ids.shape + (dim,)``, float32 or float64
+        Gradient of the loss with respect to the lookup's output.
+    n_rows : int
+        Rows of the table (>= 1).
+    padding_idx : int, optional
+        An id whose row gets no gradient (it is absent from the result). Negative values
+        count from the end (``padding_idx + n_rows``), as in PyTorch.
+    scale_grad_by_freq : bool, default False
+        Divide each row's sum by the number of times its id occurs in `ids` (PyTorch's
+        ``scale_grad_by_freq``; the division follows the in-order sum).
+    num_threads : int, optional
+        Threads for this call; default `fastembed.get_num_threads()`.
+
+    Returns
+    -------
+    RowSparseGrad
+        ``indices`` (int64, sorted, unique), ``values`` (nnz, dim) of grad_output's dtype.
+
+    Raises
+    ------
+    IndexError
+        An id is negative or ``>= n_rows``; the message names the first such position.
+    TypeError
+        `ids` is not an integer array or `grad_output` not float32/float64.
+    ValueError
+        `grad_output`'s shape is not ``ids.shape + (dim,)``, ``n_rows < 1``, or
+        `padding_idx` is outside ``[-n_rows, n_rows)``.
+    """
+    from fastembed.sparse import RowSparseGrad
+
+    idx, original = as_ids(ids)
+    n = _n_rows_arg(n_rows)
+    grad = _grad_rows(grad_output, idx.shape)
+    pad = _padding(padding_idx, n)
+    n_threads = _resolve_threads(num_threads)
+    indices, values = _kernels.accumulate(idx, grad, n, pad, bool(scale_grad_by_freq),
+                                          n_threads, original)
+    return RowSparseGrad._trusted(indices, values, n)
+
+
+def renorm_(weights, ids, max_norm, *, norm_type=2.0, num_threads=None):
+    """Rescale, in place, every distinct row of `ids` whose norm exceeds `max_norm`.
+
+    PyTorch's ``max_norm`` semantics (``torch.embedding_renorm_``): a row with
+    ``norm_type``-norm ``> max_norm`` is multiplied by ``max_norm / (norm + 1e-7)``. Norms
+    are computed in float64; each distinct row is handled once, by one thread.
+
+    Parameters
+    ----------
+    weights : ndarray, shape (n_rows, dim), float32 or float64
+        The table, updated in place: writable, rows contiguous, aligned, native-endian.
+    ids : array_like of integers, any shape
+        Rows to renormalise, each in ``[0, n_rows)``; repeats count once.
+    max_norm : float
+        Positive, not NaN (``inf`` changes nothing).
+    norm_type : float, default 2.0
+        The p of the p-norm: finite and positive.
+    num_threads : int, optional
+        Threads for this call; default `fastembed.get_num_threads()`.
+
+    Returns
+    -------
+    None
+
+    Raises
+    ------
+    IndexError
+        An id is out of range (first bad position named); nothing is written.
+    TypeError
+        `weights` not float32/float64 or `ids` not integers.
+    ValueError
+        `weights` is read-only, not 2-D or its rows are not contiguous; `max_norm` not
+        positive or NaN; `norm_type` not a finite positive number. Nothing is written.
+    """
+    table = as_table(weights, writable=True)
+    idx, original = as_ids(ids)
+    try:
+        max_norm = float(max_norm)
+        norm_type = float(norm_type)
+    except (TypeError, ValueError):
+        raise TypeError("max_norm and norm_type must be real numbers") from None
+    if not max_norm > 0.0:
+        raise ValueError(f"max_norm must be positive, got {max_norm}")
+    if not (math.isfinite(norm_type) and norm_type > 0.0):
+        raise ValueError(f"norm_type must be a finite positive number, got {norm_type}")
+    n_threads = _resolve_threads(num_threads)
+    _kernels.renorm(table, idx, max_norm, norm_type, n_threads, original)
+
+
+def accumulate_bag(ids, offsets, grad_output, n_rows, *, mode="sum", per_sample_weights=None,
+                   padding_idx=None, include_last_offset=False, weights=None, num_threads=None):
+    """The gradient of `lookup_bag` with respect to the table (and to `per_sample_weights`).
+
+    Each id's row gets, in input order, the (scaled) gradient of the bag it sits in: the
+    weight ``w`` for "sum", ``w / sum(w)`` for "mean", ``w / sqrt(sum(w**2))`` for "sqrtn"
+    (``w = 1`` without per-sample weights; padding entries do not count); for "max" each
+    column goes to the row that won it in the forward pass (recomputed from `weights`).
+    Shares `accumulate`'s grouping: sums are per id, in input order, in double, rounded once,
+    so the result is bit-identical for any thread count.
+
+    Parameters
+    ----------
+    ids, offsets, mode, per_sample_weights, padding_idx, include_last_offset
+        As given to `lookup_bag` (`offsets` None for 2-D ids).
+    grad_output : array_like, shape (n_bags, dim), float32 or float64
+    n_rows : int
+        Rows of the table (>= 1).
+    weights : array_like, shape (n_rows, dim), optional
+        The table of the forward pass: needed for "max" and for the gradient with respect
+        to `per_sample_weights`.
+    num_threads : int, optional
+
+    Returns
+    -------
+    RowSparseGrad, or (RowSparseGrad, ndarray) when `per_sample_weights` were given: the
+    second is the gradient with respect to them, shaped like them (0 at padding entries).
+
+    Raises
+    ------
+    IndexError, TypeError, ValueError
+        As `lookup_bag`; ValueError also when `grad_output` is not (n_bags, dim), `weights`
+        is missing where needed or does not match (n_rows, dim) and grad_output's dtype.
+    """
+    idx, original = as_ids(ids)
+    code = bag_mode(mode)
+    bounds = bag_bounds(idx, offsets, include_last_offset)
+    n = _n_rows_arg(n_rows)
+    n_bags = bounds.shape[0] - 1
+    grad = as_array(grad_output, "grad_output")
+    if grad.dtype.kind != "f" or grad.dtype.itemsize not in (4, 8):
+        raise TypeError(f"grad_output must be float32 or float64, got {grad.dtype}")
+    if grad.ndim != 2 or grad.shape[0] != n_bags:
+        raise ValueError(f"grad_output must have shape (n_bags, dim) = ({n_bags}, dim), "
+                         f"got {grad.shape}")
+    if not (grad.dtype.isnative and grad.flags.c_contiguous and grad.flags.aligned):
+        grad = np.array(grad, dtype=grad.dtype.newbyteorder("="), order="C", copy=True)
+    dim = grad.shape[1]
+    psw = None
+    if per_sample_weights is not None:
+        if code == BAG_MODES["max"]:
+            raise ValueError('per_sample_weights are not supported with mode="max"')
+        psw = as_weights_for(per_sample_weights, idx, np.float64)
+    table = None
+    if code == BAG_MODES["max"] or psw is not None:
+        if weights is None:
+            raise ValueError('weights (the forward table) are needed for mode="max" and for '
+                             "the gradient with respect to per_sample_weights")
+        table = as_table(weights)
+        if table.shape != (n, dim) or table.dtype != grad.dtype:
+            raise ValueError(f"weights must be ({n}, {dim}) {grad.dtype} like grad_output, got "
+                             f"{table.shape} {table.dtype}")
+    pad = _padding(padding_idx, n)
+    n_threads = _resolve_threads(num_threads)
+    flat = idx.reshape(-1)
+    uniq, starts, perm = _kernels.group_ids(idx, n, n_threads, original)  # checks every id
+    bag_of = np.repeat(np.arange(n_bags, dtype=np.int64), np.diff(bounds))
+    kept = np.ones(flat.shape[0]) if pad < 0 else (flat != pad).astype(np.float64)
+    scale = argmax = norm = None
+    w = kept if psw is None else psw.reshape(-1) * kept
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if code == BAG_MODES["max"]:
+            argmax = np.empty((n_bags, dim), np.int64)
+            _kernels.lookup_bag(table, idx, bounds, code, None, pad,
+                                np.empty((n_bags, dim), table.dtype), argmax, n_threads, original)
+        elif code == BAG_MODES["sum"]:
+            scale = None if psw is None else w
+        else:
+            per_bag = w if code == BAG_MODES["mean"] else w * w
+            norm = np.bincount(bag_of, weights=per_bag, minlength=n_bags)
+            if code == BAG_MODES["sqrtn"]:
+                norm = np.sqrt(norm)
+            scale = w / norm[bag_of]
+    skip = -1
+    if pad >= 0:
+        at = int(np.searchsorted(uniq, pad))
+        skip = at if at < uniq.shape[0] and uniq[at] == pad else -1
+    indices = uniq if skip < 0 else np.delete(uniq, skip)
+    values = np.empty((indices.shape[0], dim), grad.dtype)
+    _kernels.bag_grad(grad, bag_of[perm], None if scale is None else scale[perm], argmax, perm,
+                      starts, skip, values, n_threads)
+    from fastembed.sparse import RowSparseGrad
+    result = RowSparseGrad._trusted(np.ascontiguousarray(indices), values, n)
+    if psw is None:
+        return result
+    dots = np.empty(flat.shape[0], np.float64)
+    _kernels.bag_dots(table, idx, bag_of, grad, dots, n_threads)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if code == BAG_MODES["sum"]:
+            gpsw = dots
+        else:
+            wd = np.bincount(bag_of, weights=w * dots, minlength=n_bags)[bag_of]
+            nb = norm[bag_of]
+            if code == BAG_MODES["mean"]:  # d/dw_i of sum(w e) / sum(w)
+                gpsw = dots / nb - wd / (nb * nb)
+            else:  # d/dw_i of sum(w e) / sqrt(sum(w^2))
+                gpsw = dots / nb - w * wd / (nb * nb * nb)
+    given = as_array(per_sample_weights, "per_sample_weights").dtype
+    gpsw = np.where(kept > 0, gpsw, 0.0).astype(given.newbyteorder("=") if given.kind == "f" else grad.dtype)
+    return result, gpsw.reshape(idx.shape)

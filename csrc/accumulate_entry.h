@@ -1,0 +1,124 @@
+/* Entry points of accumulate.c for one value type; included with FE_VT and FE_VSUF_T. */
+
+/* Threads own whole groups; the split gives each thread about the same number of gradient
+ * rows (a Zipf-heavy id is one thread's work). Each row's sum runs in input order in one
+ * thread, so the values are the same for any thread count. */
+static void FE_NAME(fe_sum_team, FE_VSUF_T)(const FE_VT *grad, int64_t n_grad, int64_t dim,
+                                            const int64_t *perm, int64_t n_perm,
+                                            const int64_t *starts, int64_t n_groups,
+                                            int64_t skip_group, int scale_by_count,
+                                            FE_VT *values, int level, int t, int nt, int *bad)
+{
+    int64_t s0 = starts[0], total = starts[n_groups] - starts[0];
+    int64_t a = s0 + (total / nt) * t + (total % nt) * t / nt;
+    int64_t b = s0 + (total / nt) * (t + 1) + (total % nt) * (t + 1) / nt;
+    int64_t g_lo = t == 0 ? 0 : fe_lower_bound(starts, n_groups, a);
+    int64_t g_hi = t == nt - 1 ? n_groups : fe_lower_bound(starts, n_groups, b);
+    if (g_hi < g_lo)
+        g_hi = g_lo;
+    FE_SUM_DISPATCH(FE_VSUF_T, (grad, n_grad, dim, perm, n_perm, starts, g_lo, g_hi, skip_group,
+                                scale_by_count, values, bad))
+}
+
+fe_status FE_NAME(fe_sum_groups, FE_VSUF_T)(const FE_VT *grad, int64_t n_grad, int64_t dim,
+                                            const int64_t *perm, int64_t n_perm,
+                                            const int64_t *starts, int64_t n_groups,
+                                            int64_t skip_group, int scale_by_count,
+                                            FE_VT *values, int n_threads)
+{
+    if (n_grad < 0 || dim < 0 || n_perm < 0 || n_groups < 0)
+        return FE_ERR_VALUE;
+    if (dim > 0 && (n_grad > INT64_MAX / dim / (int64_t)sizeof(FE_VT)
+                    || n_perm > INT64_MAX / dim / (int64_t)sizeof(FE_VT)))
+        return FE_ERR_OVERFLOW;
+    if (starts[0] < 0 || starts[n_groups] > n_perm || starts[n_groups] < starts[0])
+        return FE_ERR_VALUE;
+    if (n_groups == 0 || dim == 0)
+        return FE_OK;
+    int level = fe_simd_level();
+    int nt = fe_plan_threads(n_threads, (starts[n_groups] - starts[0]) * dim
+                                            * (int64_t)sizeof(FE_VT));
+    int bad[FE_MAX_THREADS] = {0};
+    if (nt <= 1) {
+        FE_NAME(fe_sum_team, FE_VSUF_T)(grad, n_grad, dim, perm, n_perm, starts, n_groups,
+                                        skip_group, scale_by_count, values, level, 0, 1, bad);
+    } else {
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt)
+        FE_NAME(fe_sum_team, FE_VSUF_T)(grad, n_grad, dim, perm, n_perm, starts, n_groups,
+                                        skip_group, scale_by_count, values, level,
+                                        omp_get_thread_num(), omp_get_num_threads(),
+                                        &bad[omp_get_thread_num()]);
+#endif
+    }
+    for (int t = 0; t < nt; t++)
+        if (bad[t])
+            return FE_ERR_VALUE;
+    return FE_OK;
+}
+
+/* max-norm renormalisation of the distinct rows of ids, for one value type. */
+static double FE_NAME(fe_row_norm, FE_VSUF_T)(const FE_VT *row, int64_t dim, double p)
+{
+    double acc = 0.0;
+    if (p == 1.0) {
+        for (int64_t j = 0; j < dim; j++)
+            acc += fabs((double)row[j]);
+        return acc;
+    }
+    if (p == 2.0) {
+        for (int64_t j = 0; j < dim; j++)
+            acc += (double)row[j] * (double)row[j];
+        return sqrt(acc);
+    }
+    for (int64_t j = 0; j < dim; j++)
+        acc += pow(fabs((double)row[j]), p);
+    return pow(acc, 1.0 / p);
+}
+
+#define FE_RENORM_ENTRY(ISUF, IDX)                                                            \
+    fe_status FE_NAME3(fe_renorm, ISUF, FE_VSUF_T)(                                           \
+        char *table, int64_t n_rows, int64_t dim, int64_t row_stride, const IDX *ids,         \
+        int64_t n_ids, double max_norm, double norm_type, int n_threads, int64_t *bad_pos)    \
+    {                                                                                         \
+        if (n_rows < 0 || dim < 0 || n_ids < 0 || !(max_norm > 0.0)                           \
+            || !(norm_type > 0.0) || !isfinite(norm_type))                                    \
+            return FE_ERR_VALUE;                                                              \
+        if (n_ids > INT64_MAX / 32)                                                           \
+            return FE_ERR_OVERFLOW;                                                           \
+        if (n_ids == 0) /* still validates nothing more: there are no ids */                  \
+            return FE_OK;                                                                     \
+        int64_t *uniq = (int64_t *)fe_scratch_alloc(n_ids * 8);                               \
+        int64_t *starts = (int64_t *)fe_scratch_alloc((n_ids + 1) * 8);                       \
+        int64_t *perm = (int64_t *)fe_scratch_alloc(n_ids * 8);                               \
+        int64_t n_unique = 0;                                                                 \
+        fe_status st = FE_ERR_NOMEM;                                                          \
+        if (uniq && starts && perm) /* phase 1: every id checked, distinct rows found */      \
+            st = FE_NAME(fe_group_ids, ISUF)(ids, n_ids, n_rows, uniq, starts, perm,          \
+                                             &n_unique, n_threads, bad_pos);                  \
+        fe_scratch_free(starts);                                                              \
+        fe_scratch_free(perm);                                                                \
+        if (st == FE_OK && dim > 0) { /* phase 2: write */                                    \
+            int nt = fe_plan_threads(n_threads, n_unique * dim * (int64_t)sizeof(FE_VT));     \
+            FE_PARALLEL_CHUNKS(nt, n_unique, {                                                \
+                for (int64_t u = lo; u < hi; u++) {                                           \
+                    uint64_t r = (uint64_t)uniq[u];                                           \
+                    if (r >= (uint64_t)n_rows)                                                \
+                        continue;                                                             \
+                    FE_VT *row = (FE_VT *)(table + (int64_t)r * row_stride);                  \
+                    double norm = FE_NAME(fe_row_norm, FE_VSUF_T)(row, dim, norm_type);       \
+                    if (norm > max_norm) {                                                    \
+                        FE_VT s = (FE_VT)(max_norm / (norm + 1e-7));                          \
+                        for (int64_t j = 0; j < dim; j++)                                     \
+                            row[j] *= s;                                                      \
+                    }                                                                         \
+                }                                                                             \
+            });                                                                               \
+        }                                                                                     \
+        fe_scratch_free(uniq);                                                                \
+        return st;                                                                            \
+    }
+
+FE_RENORM_ENTRY(i32, int32_t)
+FE_RENORM_ENTRY(i64, int64_t)
+#undef FE_RENORM_ENTRY

@@ -1,0 +1,286 @@
+"""lookup_bag: against the NumPy reference and torch's embedding_bag; thread-count
+independence; offsets and argument errors that change nothing."""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import fastembed
+from conftest import INDEX_DTYPES, VALUE_DTYPES, assert_unchanged, snapshot
+import reference
+
+MODES = ["sum", "mean", "max", "sqrtn"]
+RTOL = {np.float32: 1e-6, np.float64: 1e-12}
+
+
+def random_offsets(rng, n, n_bags):
+    if n_bags == 0:
+        return np.zeros(0, np.int64)
+    return np.concatenate([[0], np.sort(rng.integers(0, n + 1, n_bags - 1))]).astype(np.int64)
+
+
+@settings(max_examples=80, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), vdt=st.sampled_from(VALUE_DTYPES),
+       idt=st.sampled_from(INDEX_DTYPES), mode=st.sampled_from(MODES),
+       n_rows=st.integers(1, 200), dim=st.integers(0, 300), n=st.integers(0, 120),
+       n_bags=st.integers(1, 30), layout=st.sampled_from(["offsets", "last", "2d"]),
+       dist=st.sampled_from(["uniform", "skewed", "same"]), weighted=st.booleans(),
+       padded=st.booleans(), threads=st.sampled_from([1, 2]))
+def test_property_reference(seed, vdt, idt, mode, n_rows, dim, n, n_bags, layout, dist,
+                            weighted, padded, threads):
+    rng = np.random.default_rng(seed)
+    if dist == "uniform":
+        flat = rng.integers(0, n_rows, n)
+    elif dist == "skewed":
+        flat = np.minimum(rng.zipf(1.3, n) - 1, n_rows - 1)
+    else:
+        flat = np.full(n, rng.integers(0, n_rows))
+    kwargs = {"mode": mode}
+    if layout == "2d":
+        ids, offsets = flat[: n - n % n_bags].reshape(n_bags, -1).astype(idt), None
+    else:
+        ids, offsets = flat.astype(idt), random_offsets(rng, n, n_bags)
+        if layout == "last":
+            offsets = np.append(offsets, n)
+            kwargs["include_last_offset"] = True
+    w = rng.standard_normal((n_rows, dim)).astype(vdt)
+    if weighted and mode != "max":
+        kwargs["per_sample_weights"] = rng.random(ids.shape).astype(vdt) + 0.1
+    if padded:
+        kwargs["padding_idx"] = int(flat[0]) if n else 0
+    got = fastembed.lookup_bag(w, ids, offsets, num_threads=threads, **kwargs)
+    want = reference.lookup_bag(w, ids, offsets, **kwargs)
+    assert got.dtype == w.dtype and got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=RTOL[vdt], atol=RTOL[vdt])
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("vdt", VALUE_DTYPES)
+def test_thread_count_agnostic(rng, mode, vdt):
+    # Zipf-sized bags (very unequal), big enough that 2 threads really split the work
+    w = rng.standard_normal((20_000, 64)).astype(vdt)
+    sizes = np.minimum(rng.zipf(1.5, 6_000), 500)
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    ids = rng.integers(0, 20_000, int(sizes.sum()))
+    psw = None if mode == "max" else rng.random(ids.size).astype(vdt)
+    one = fastembed.lookup_bag(w, ids, offsets, mode=mode, per_sample_weights=psw, num_threads=1)
+    two = fastembed.lookup_bag(w, ids, offsets, mode=mode, per_sample_weights=psw, num_threads=2)
+    assert one.tobytes() == two.tobytes()
+
+
+def test_float32_bags_are_summed_in_double(rng):
+    # 1 + 1e-8 (1e-8 times over) is 1 in float32 arithmetic, 1.00000001 in double
+    w = np.array([[1.0], [1e-8]], np.float32)
+    ids = np.array([0] + [1] * 100_000)
+    got = fastembed.lookup_bag(w, ids, [0])
+    assert got[0, 0] == np.float32(1.0 + 1e-8 * 100_000)
+
+
+def test_empty_inputs():
+    w = np.ones((5, 3), np.float32)
+    assert fastembed.lookup_bag(w, np.zeros(0, np.int64), np.zeros(0, np.int64)).shape == (0, 3)
+    for mode in MODES:
+        got = fastembed.lookup_bag(w, np.zeros(0, np.int64), [0, 0, 0], mode=mode)
+        np.testing.assert_array_equal(got, np.zeros((3, 3)))
+    assert fastembed.lookup_bag(w, np.zeros((0, 4), np.int64)).shape == (0, 3)
+    got = fastembed.lookup_bag(w, np.zeros((2, 0), np.int64), mode="mean")
+    np.testing.assert_array_equal(got, np.zeros((2, 3)))
+
+
+def test_padding_only_bag_is_zero_and_does_not_count_in_mean():
+    w = np.arange(12, dtype=np.float64).reshape(4, 3)
+    got = fastembed.lookup_bag(w, [2, 2, 1, 3, 2], [0, 2], mode="mean", padding_idx=2)
+    np.testing.assert_array_equal(got, [[0, 0, 0], (w[1] + w[3]) / 2])
+    got = fastembed.lookup_bag(w, [2, 2, 1, 3, 2], [0, 2], mode="mean", padding_idx=-2)
+    np.testing.assert_array_equal(got, [[0, 0, 0], (w[1] + w[3]) / 2])
+
+
+def test_max_keeps_nan_like_numpy():
+    w = np.array([[1.0, np.nan], [2.0, 0.0]])
+    got = fastembed.lookup_bag(w, [[0, 1], [1, 0]], mode="max")
+    np.testing.assert_array_equal(got, [[2.0, np.nan], [2.0, np.nan]])
+
+
+def test_out_is_written_and_returned(rng):
+    w = rng.standard_normal((10, 4))
+    out = np.full((2, 4), 9.0)
+    assert fastembed.lookup_bag(w, [1, 2, 3], [0, 1], out=out) is out
+    np.testing.assert_array_equal(out, [w[1], w[2] + w[3]])
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(mode="sum"), dict(mode="mean"), dict(mode="max"),
+    dict(mode="sum", include_last_offset=True), dict(mode="mean", include_last_offset=True),
+    dict(mode="sum", padding_idx=3), dict(mode="mean", padding_idx=3),
+    dict(mode="max", padding_idx=3), dict(mode="sum", weighted=True),
+    dict(mode="sum", weighted=True, padding_idx=3)], ids=str)
+@pytest.mark.parametrize("vdt", VALUE_DTYPES)
+def test_equals_torch_embedding_bag(rng, kwargs, vdt):
+    torch = pytest.importorskip("torch")
+    kwargs = dict(kwargs)
+    w = rng.standard_normal((50, 16)).astype(vdt)
+    ids = rng.integers(0, 50, 200)
+    ids[:10] = 3
+    offsets = random_offsets(rng, 200, 25)
+    if kwargs.get("include_last_offset"):
+        offsets = np.append(offsets, 200)
+    psw = rng.random(200).astype(vdt) if kwargs.pop("weighted", False) else None
+    want = torch.nn.functional.embedding_bag(
+        torch.from_numpy(ids), torch.from_numpy(w), torch.from_numpy(offsets),
+        per_sample_weights=None if psw is None else torch.from_numpy(psw), **kwargs).numpy()
+    got = fastembed.lookup_bag(w, ids, offsets, per_sample_weights=psw, **kwargs)
+    np.testing.assert_allclose(got, want, rtol=1e-5 if vdt is np.float32 else 1e-12, atol=1e-6)
+
+
+@pytest.mark.parametrize("offsets, match", [
+    ([1, 3], r"offsets\[0\] must be 0"),
+    ([0, 5, 3], r"must not decrease: offsets\[1\] = 5 > offsets\[2\] = 3"),
+    ([0, 3, -1], r"offsets\[2\] = -1 is negative"),
+    ([0, 11], r"offsets\[1\] = 11 is past the end of ids \(10 ids\)"),
+    ([], r"offsets is empty but there are 10 ids"),
+])
+def test_bad_offsets_raise_value_error_and_change_nothing(rng, offsets, match):
+    w = rng.standard_normal((20, 4))
+    ids = rng.integers(0, 20, 10)
+    out = np.full((len(offsets), 4), 5.0)
+    before = snapshot(w, ids, out)
+    with pytest.raises(ValueError, match=match):
+        fastembed.lookup_bag(w, ids, np.array(offsets, np.int64), out=out)
+    assert_unchanged(before, w, ids, out)
+
+
+def test_argument_errors(rng):
+    w = rng.standard_normal((20, 4))
+    ids = rng.integers(0, 20, 10)
+    with pytest.raises(ValueError, match="last of offsets must be len"):
+        fastembed.lookup_bag(w, ids, [0, 5], include_last_offset=True)
+    with pytest.raises(ValueError, match="mode must be one of"):
+        fastembed.lookup_bag(w, ids, [0], mode="median")
+    with pytest.raises(ValueError, match="not supported with mode=\"max\""):
+        fastembed.lookup_bag(w, ids, [0], mode="max", per_sample_weights=np.ones(10))
+    with pytest.raises(ValueError, match="shape of ids"):
+        fastembed.lookup_bag(w, ids, [0], per_sample_weights=np.ones(9))
+    with pytest.raises(ValueError, match="2-D"):
+        fastembed.lookup_bag(w, ids.reshape(2, 5), [0, 5])
+    with pytest.raises(ValueError, match="need offsets"):
+        fastembed.lookup_bag(w, ids)
+    with pytest.raises(TypeError, match="offsets must be an integer"):
+        fastembed.lookup_bag(w, ids, np.array([0.0, 5.0]))
+    with pytest.raises(ValueError, match="padding_idx = 20"):
+        fastembed.lookup_bag(w, ids, [0], padding_idx=20)
+
+
+@pytest.mark.parametrize("idt", INDEX_DTYPES)
+def test_bad_id_names_first_position(rng, idt):
+    w = rng.standard_normal((20, 4))
+    ids = rng.integers(0, 20, 10).astype(idt)
+    ids[6], ids[8] = 20, -1
+    out = np.zeros((2, 4))
+    before = snapshot(w, ids, out)
+    with pytest.raises(IndexError, match=r"ids\[6\] = 20 .*0 <= id < 20"):
+        fastembed.lookup_bag(w, ids, [0, 4], out=out)
+    assert_unchanged(before, w, ids, out)
+
+
+# ---- accumulate_bag -----------------------------------------------------------------------
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), vdt=st.sampled_from(VALUE_DTYPES),
+       idt=st.sampled_from(INDEX_DTYPES), mode=st.sampled_from(MODES),
+       n_rows=st.integers(1, 100), dim=st.integers(0, 40), n=st.integers(0, 120),
+       n_bags=st.integers(1, 30), two_d=st.booleans(), weighted=st.booleans(),
+       padded=st.booleans(), threads=st.sampled_from([1, 2]))
+def test_accumulate_bag_property_reference(seed, vdt, idt, mode, n_rows, dim, n, n_bags, two_d,
+                                           weighted, padded, threads):
+    rng = np.random.default_rng(seed)
+    flat = np.minimum(rng.zipf(1.3, n) - 1, n_rows - 1)
+    if two_d:
+        ids, offsets = flat[: n - n % n_bags].reshape(n_bags, -1).astype(idt), None
+    else:
+        ids, offsets = flat.astype(idt), random_offsets(rng, n, n_bags)
+    w = rng.standard_normal((n_rows, dim)).astype(vdt)
+    grad = rng.standard_normal((n_bags, dim)).astype(vdt)
+    kwargs = {"mode": mode, "weights": w}
+    if weighted and mode != "max":
+        kwargs["per_sample_weights"] = rng.random(ids.shape).astype(vdt) + 0.1
+    if padded:
+        kwargs["padding_idx"] = int(flat[0]) if n else 0
+    got = fastembed.accumulate_bag(ids, offsets, grad, n_rows, num_threads=threads, **kwargs)
+    want = reference.accumulate_bag(ids, offsets, grad, n_rows, **kwargs)
+    if "per_sample_weights" in kwargs:
+        got, got_psw = got
+        want, want_psw = want
+        np.testing.assert_allclose(got_psw, want_psw, rtol=1e-5, atol=1e-5)
+    assert got.indices.dtype == np.int64 and np.all(np.diff(got.indices) > 0)
+    np.testing.assert_allclose(got.to_dense(), want, rtol=RTOL[vdt], atol=RTOL[vdt])
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_accumulate_bag_thread_count_agnostic(rng, mode):
+    w = rng.standard_normal((5_000, 64)).astype(np.float32)
+    sizes = np.minimum(rng.zipf(1.5, 4_000), 300)
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    ids = np.minimum(rng.zipf(1.1, int(sizes.sum())) - 1, 4_999)
+    grad = rng.standard_normal((4_000, 64)).astype(np.float32)
+    psw = None if mode == "max" else rng.random(ids.size).astype(np.float32)
+    runs = [fastembed.accumulate_bag(ids, offsets, grad, 5_000, mode=mode, weights=w,
+                                     per_sample_weights=psw, num_threads=t) for t in (1, 2)]
+    if psw is not None:
+        assert runs[0][1].tobytes() == runs[1][1].tobytes()
+        runs = [r[0] for r in runs]
+    assert runs[0].indices.tobytes() == runs[1].indices.tobytes()
+    assert runs[0].values.tobytes() == runs[1].values.tobytes()
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(mode="sum"), dict(mode="mean"), dict(mode="max"), dict(mode="sum", padding_idx=3),
+    dict(mode="mean", padding_idx=3), dict(mode="max", padding_idx=3),
+    dict(mode="sum", include_last_offset=True), dict(mode="sum", weighted=True),
+    dict(mode="sum", weighted=True, padding_idx=3)], ids=str)
+def test_accumulate_bag_equals_torch_autograd(rng, kwargs):
+    torch = pytest.importorskip("torch")
+    kwargs = dict(kwargs)
+    weighted = kwargs.pop("weighted", False)
+    w = rng.standard_normal((50, 8))
+    ids = rng.integers(0, 50, 120)
+    ids[:6] = 3
+    offsets = np.append(random_offsets(rng, 120, 20), [120] if kwargs.get("include_last_offset")
+                        else [])
+    offsets = offsets.astype(np.int64)
+    psw = rng.random(120) + 0.1 if weighted else None
+    tw = torch.tensor(w, requires_grad=True)
+    tpsw = None if psw is None else torch.tensor(psw, requires_grad=True)
+    out = torch.nn.functional.embedding_bag(torch.from_numpy(ids), tw, torch.from_numpy(offsets),
+                                            per_sample_weights=tpsw, **kwargs)
+    g = torch.randn(out.shape, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    out.backward(g)
+    got = fastembed.accumulate_bag(ids, offsets, g.numpy(), 50, weights=w,
+                                   per_sample_weights=psw, **kwargs)
+    if psw is not None:
+        got, got_psw = got
+        np.testing.assert_allclose(got_psw, tpsw.grad.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(got.to_dense(), tw.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_accumulate_bag_argument_errors(rng):
+    ids, offsets = rng.integers(0, 20, 10), np.array([0, 4])
+    grad = rng.standard_normal((2, 4))
+    with pytest.raises(ValueError, match="weights .* are needed"):
+        fastembed.accumulate_bag(ids, offsets, grad, 20, mode="max")
+    with pytest.raises(ValueError, match=r"shape \(n_bags, dim\) = \(2, dim\)"):
+        fastembed.accumulate_bag(ids, offsets, grad[:1], 20)
+    with pytest.raises(ValueError, match="weights must be"):
+        fastembed.accumulate_bag(ids, offsets, grad, 20, mode="max", weights=np.ones((20, 5)))
+    with pytest.raises(ValueError, match="n_rows must be >= 1"):
+        fastembed.accumulate_bag(ids, offsets, grad, 0)
+    bad = ids.copy()
+    bad[7] = 20
+    with pytest.raises(IndexError, match=r"ids\[7\] = 20"):
+        fastembed.accumulate_bag(bad, offsets, grad, 20)
+
+
+def test_max_forward_can_return_argmax():
+    w = np.array([[1.0, 5.0], [3.0, 2.0], [3.0, 9.0]])
+    out, argmax = fastembed.lookup_bag(w, [0, 1, 2, 1], [0, 3, 3], mode="max",
+                                       return_argmax=True)
+    np.testing.assert_array_equal(out, [[3.0, 9.0], [0.0, 0.0], [3.0, 2.0]])
+    np.testing.assert_array_equal(argmax, [[1, 2], [-1, -1], [3, 3]])
