@@ -1,0 +1,156 @@
+"""Reporting: derived figures (GB/s, fraction of copy bandwidth, ratios), the text tables,
+the JSON document and the optional plot."""
+import json
+
+SCHEMA = "fastembed-bench/1"
+
+
+def derive(results, copy_by_threads):
+    """Add GB/s, the fraction of the measured copy bandwidth at the same thread count, and
+    `fastembed_speedup` (this row's median / fastembed's on the same case and threads:
+    how many times faster fastembed is than this implementation) to every timed row."""
+    primary = {}
+    for r in results:
+        if r["library"] == "fastembed" and r["status"] == "ok":
+            primary.setdefault((r["kernel"], r["case"], r["threads"]), r)
+    for r in results:
+        if r["status"] != "ok":
+            continue
+        r["gbps"] = r["bytes_moved"] / r["median_s"] / 1e9
+        copy = copy_by_threads.get(r["threads"])
+        r["copy_fraction"] = r["gbps"] / copy["gbps"] if copy else None
+        fe = primary.get((r["kernel"], r["case"], r["threads"]))
+        r["fastembed_speedup"] = r["median_s"] / fe["median_s"] if fe else None
+    return results
+
+
+def _time(s):
+    if s >= 1:
+        return f"{s:8.3f} s "
+    if s >= 1e-3:
+        return f"{s * 1e3:8.3f} ms"
+    return f"{s * 1e6:8.2f} us"
+
+
+def tables(doc):
+    """The text report: one table per kernel and thread count."""
+    lines = []
+    copy = {c["threads"]: c for c in doc["copy_bandwidth"]}
+    results = doc["results"]
+    for kernel, info in doc["kernels"].items():
+        if not info["available"]:
+            lines.append(f"{kernel}: not run ({info['reason']})")
+            lines.append("")
+            continue
+        for threads in doc["threads"]:
+            rows = [r for r in results if r["kernel"] == kernel and r["threads"] == threads]
+            if not rows:
+                continue
+            c = copy.get(threads)
+            bw = f"copy bandwidth {c['gbps']:.1f} GB/s" if c else "copy bandwidth not measured"
+            title = f"{kernel}, {threads} thread{'s' if threads > 1 else ''} ({bw})"
+            lines.append(title)
+            lines.append("=" * len(title))
+            head = (f"{'case':<32} {'library':<9} {'variant':<34} {'median':>11} {'GB/s':>7} "
+                    f"{'of copy':>7} {'peak+MB':>8} {'fastembed is':>13}")
+            lines.append(head)
+            lines.append("-" * len(head))
+            last_case = None
+            for r in rows:
+                case = r["case"] if r["case"] != last_case else ""
+                last_case = r["case"]
+                used = r["threads_used"]
+                variant = r["variant"] + ("" if used == threads else " [1 thr]" if used == 1
+                                          else " [own thr]")
+                left = f"{case:<32} {r['library']:<9} {variant:<34}"
+                if r["status"] != "ok":
+                    lines.append(f"{left} {r['status'].upper()}: {r['error']}")
+                    continue
+                frac = f"{r['copy_fraction']:7.2f}" if r.get("copy_fraction") is not None else " " * 7
+                mem = r.get("peak_extra_bytes")
+                mem = f"{mem / 2**20:8.1f}" if mem is not None else " " * 8
+                sp = r.get("fastembed_speedup")
+                ratio = ("" if r["library"] == "fastembed" or not sp else
+                         f"{sp:.2f}x faster" if sp >= 1 else f"{1 / sp:.2f}x slower")
+                lines.append(f"{left} {_time(r['median_s'])} {r['gbps']:7.2f} {frac} {mem} "
+                             f"{ratio:>13}")
+            lines.append("")
+    lines.append("GB/s = bytes a kernel must move (inputs read + outputs written) / median time;"
+                 " 'of copy' = that / the copy bandwidth at the same thread count;")
+    lines.append("'fastembed is' = this row's median / fastembed's (first fastembed variant);"
+                 " peak+MB = peak memory beyond inputs and output;")
+    lines.append("[1 thr] = the library runs this on one thread, [own thr] = on the threads it"
+                 " chose at start-up (both timed once, shown at every thread count).")
+    return "\n".join(lines)
+
+
+def write_json(doc, path):
+    with open(path, "w") as f:
+        json.dump(doc, f, indent=1, sort_keys=False, default=str)
+        f.write("\n")
+
+
+class PlotUnavailable(RuntimeError):
+    pass
+
+
+def plot(doc, path):
+    """A PNG: per kernel and thread count, throughput (GB/s) of each library's fastest
+    variant, bars grouped by case, with the copy bandwidth as a horizontal line."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as exc:
+        raise PlotUnavailable(
+            "--plot needs matplotlib: pip install 'fastembed-kernels[plot]' "
+            "(or pip install matplotlib)") from exc
+    copy = {c["threads"]: c["gbps"] for c in doc["copy_bandwidth"]}
+    panels = []
+    for kernel, info in doc["kernels"].items():
+        if info["available"]:
+            for threads in doc["threads"]:
+                rows = [r for r in doc["results"] if r["kernel"] == kernel
+                        and r["threads"] == threads and r["status"] == "ok"]
+                if rows:
+                    panels.append((kernel, threads, rows))
+    if not panels:
+        raise ValueError("nothing to plot: no timed results")
+    libraries = []
+    for _, _, rows in panels:
+        for r in rows:
+            if r["library"] not in libraries:
+                libraries.append(r["library"])
+    colors = {lib: plt.get_cmap("tab10")(i) for i, lib in enumerate(libraries)}
+    fig, axes = plt.subplots(len(panels), 1, figsize=(11, 3.4 * len(panels)), squeeze=False)
+    for ax, (kernel, threads, rows) in zip(axes[:, 0], panels):
+        cases = list(dict.fromkeys(r["case"] for r in rows))
+        best = {}
+        for r in rows:
+            key = (r["case"], r["library"])
+            if key not in best or r["gbps"] > best[key]["gbps"]:
+                best[key] = r
+        width = 0.8 / len(libraries)
+        for j, lib in enumerate(libraries):
+            xs, ys = [], []
+            for i, case in enumerate(cases):
+                if (case, lib) in best:
+                    xs.append(i + (j - (len(libraries) - 1) / 2) * width)
+                    ys.append(best[(case, lib)]["gbps"])
+            if xs:
+                ax.bar(xs, ys, width, label=lib, color=colors[lib])
+        if threads in copy:
+            ax.axhline(copy[threads], color="black", linestyle="--", linewidth=1,
+                       label=f"copy {copy[threads]:.1f} GB/s")
+        ax.set_xticks(range(len(cases)))
+        ax.set_xticklabels(cases, fontsize=8)
+        ax.set_ylabel("GB/s")
+        ax.set_title(f"{kernel}, {threads} thread{'s' if threads > 1 else ''} "
+                     "(fastest variant of each library)", fontsize=10)
+        ax.legend(fontsize=7, ncol=len(libraries) + 1, loc="upper right")
+    fig.suptitle(f"fastembed {doc['fastembed_config'].get('version', '')} on "
+                 f"{doc['machine']['cpu']} ({doc['machine']['cpus_available']} CPUs)",
+                 fontsize=11)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
