@@ -51,7 +51,9 @@ def tables(doc):
             title = f"{kernel}, {threads} thread{'s' if threads > 1 else ''} ({bw})"
             lines.append(title)
             lines.append("=" * len(title))
-            head = (f"{'case':<32} {'library':<9} {'variant':<34} {'median':>11} {'GB/s':>7} "
+            cw = max(len(r["case"]) for r in rows)
+            vw = max(len(r["variant"]) for r in rows) + 10
+            head = (f"{'case':<{cw}} {'library':<9} {'variant':<{vw}} {'median':>11} {'GB/s':>7} "
                     f"{'of copy':>7} {'peak+MB':>8} {'fastembed is':>13}")
             lines.append(head)
             lines.append("-" * len(head))
@@ -62,7 +64,7 @@ def tables(doc):
                 used = r["threads_used"]
                 variant = r["variant"] + ("" if used == threads else " [1 thr]" if used == 1
                                           else " [own thr]")
-                left = f"{case:<32} {r['library']:<9} {variant:<34}"
+                left = f"{case:<{cw}} {r['library']:<9} {variant:<{vw}}"
                 if r["status"] != "ok":
                     lines.append(f"{left} {r['status'].upper()}: {r['error']}")
                     continue
