@@ -144,12 +144,14 @@ def plot(doc, path):
         if threads in copy:
             ax.axhline(copy[threads], color="black", linestyle="--", linewidth=1,
                        label=f"copy {copy[threads]:.1f} GB/s")
+        top = max([r["gbps"] for r in best.values()] + [copy.get(threads, 0)])
+        ax.set_ylim(0, top * 1.35)
         ax.set_xticks(range(len(cases)))
         ax.set_xticklabels(cases, fontsize=8)
         ax.set_ylabel("GB/s")
         ax.set_title(f"{kernel}, {threads} thread{'s' if threads > 1 else ''} "
                      "(fastest variant of each library)", fontsize=10)
-        ax.legend(fontsize=7, ncol=len(libraries) + 1, loc="upper right")
+        ax.legend(fontsize=7, ncol=len(libraries) + 1, loc="upper left")
     fig.suptitle(f"fastembed {doc['fastembed_config'].get('version', '')} on "
                  f"{doc['machine']['cpu']} ({doc['machine']['cpus_available']} CPUs)",
                  fontsize=11)
