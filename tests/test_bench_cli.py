@@ -1,6 +1,7 @@
 """`python -m fastembed bench`: JSON structure, correctness checks before timing, exit
 status, failing peers reported (not fatal), plot, memory measurement. Tiny sizes only:
 these tests check behaviour, never speed."""
+import importlib.util
 import json
 import subprocess
 import sys
@@ -86,13 +87,18 @@ def test_json_structure_and_every_result_checked(tmp_path):
         assert r["gbps"] == pytest.approx(r["bytes_moved"] / r["median_s"] / 1e9)
         copy = next(c for c in doc["copy_bandwidth"] if c["threads"] == r["threads"])
         assert r["copy_fraction"] == pytest.approx(r["gbps"] / copy["gbps"])
-        fe = next(x for x in results if x["case"] == r["case"] and x["threads"] == r["threads"]
-                  and x["library"] == "fastembed")
+        fes = [x for x in results if x["case"] == r["case"] and x["threads"] == r["threads"]
+               and x["library"] == "fastembed"]
+        fe = next((x for x in fes if x["variant"] == r["compare_to"]), fes[0])
+        assert r["fastembed_compared"] == fe["variant"]
         assert r["fastembed_speedup"] == pytest.approx(r["median_s"] / fe["median_s"])
         if r["library"] in ("numpy", "scipy"):
             assert r["threads_used"] == 1
         if r["library"] == "fastembed":
             assert r["threads_used"] == r["threads"]
+    # a peer writing into out= is compared with fastembed's out= variant
+    assert any(r["compare_to"] == "lookup(out=)" and r["fastembed_compared"] == "lookup(out=)"
+               for r in results)
 
 
 def test_kernels_not_exported_are_listed_not_run(tmp_path):
@@ -220,15 +226,39 @@ def _renorm_(weights, ids, max_norm, *, norm_type=2.0, num_threads=None):
     numpy_renorm_(weights, ids, max_norm)
 
 
-STAND_INS = {"lookup_bag": _lookup_bag, "accumulate": _accumulate,
-             "accumulate_bag": _accumulate_bag, "renorm_": _renorm_}
+class _Adagrad:
+    """API.md's fastembed.optimizers.Adagrad, in NumPy (state created on first apply)."""
+
+    def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7):
+        self.lr, self.init, self.eps, self.acc = (learning_rate, initial_accumulator_value,
+                                                  epsilon, None)
+
+    def apply(self, target, grad):
+        if self.acc is None:
+            self.acc = np.full_like(target, self.init)
+        rows, g = grad.indices, grad.values
+        self.acc[rows] += g * g
+        target[rows] -= self.lr * g / (np.sqrt(self.acc[rows]) + self.eps)
+
+
+STAND_INS = {"lookup_bag": {"lookup_bag": _lookup_bag}, "accumulate": {"accumulate": _accumulate},
+             "accumulate_bag": {"accumulate_bag": _accumulate_bag},
+             "renorm_": {"renorm_": _renorm_},
+             "adagrad step": {"accumulate": _accumulate,
+                              "optimizers": type(sys)("fastembed.optimizers")}}
+STAND_INS["adagrad step"]["optimizers"].Adagrad = _Adagrad
 
 
 @pytest.mark.parametrize("kernel", sorted(STAND_INS))
 def test_registered_kernels_and_their_peers(tmp_path, monkeypatch, kernel):
     """Each registration (written from API.md) runs, and every peer agrees with NumPy."""
-    if not hasattr(fastembed, kernel):
-        monkeypatch.setattr(fastembed, kernel, STAND_INS[kernel], raising=False)
+    for name, stand_in in STAND_INS[kernel].items():
+        if name == "optimizers":
+            if importlib.util.find_spec("fastembed.optimizers") is None:
+                monkeypatch.setitem(sys.modules, "fastembed.optimizers", stand_in)
+            continue
+        if not hasattr(fastembed, name):
+            monkeypatch.setattr(fastembed, name, stand_in, raising=False)
     rc, doc = run_bench(tmp_path, "--only", kernel, "--threads", "2", "--no-memory")
     assert rc == 0
     assert doc["kernels"][kernel]["available"]

@@ -39,6 +39,7 @@ def build_parser():
     p.add_argument("--threads", type=parse_threads, default=None, metavar="N[,N...]",
                    help="thread counts to run (default: 1 and fastembed.get_num_threads())")
     p.add_argument("--json", metavar="PATH", help="write machine-readable results here")
+    p.add_argument("--markdown", metavar="PATH", help="write the tables in Markdown here")
     p.add_argument("--plot", metavar="PATH", help="write a PNG plot here (needs matplotlib)")
     p.add_argument("--copy-mb", type=float, default=None,
                    help="size of the copy that measures bandwidth, per buffer "
@@ -148,6 +149,10 @@ def main(argv=None):
     if args.json:
         report.write_json(doc, args.json)
         print(f"\nJSON written to {args.json}")
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write(report.markdown(doc) + "\n")
+        print(f"Markdown tables written to {args.markdown}")
     if args.plot:
         report.plot(doc, args.plot)
         print(f"plot written to {args.plot}")

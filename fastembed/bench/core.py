@@ -37,13 +37,16 @@ class Impl:
     working copies). `threaded` says whether the call honours the benchmark's thread
     count. Others are timed once per case and shown at every thread count: NumPy and SciPy
     run these operations on one thread; `own_threads` marks a library that picks its own
-    count (JAX/XLA fixes it at start-up).
+    count (JAX/XLA fixes it at start-up). `compare_to` names the fastembed variant a
+    peer's ratio is taken against (a peer writing into a given `out=` against fastembed's
+    `out=` variant); by default the case's first fastembed implementation.
     """
     library: str        # "fastembed", "numpy", "scipy", "torch", "jax"
     variant: str        # what exactly is called, e.g. "np.take(axis=0)"
     prepare: Callable[[dict, int], Timed]
     threaded: bool = False
     own_threads: bool = False
+    compare_to: Optional[str] = None
 
 
 @dataclass

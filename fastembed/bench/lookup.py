@@ -65,11 +65,13 @@ def _impls():
         Impl("fastembed", "lookup(out=)", _fastembed_out, threaded=True),
         Impl("numpy", "np.take(axis=0)", _numpy_take),
         Impl("numpy", "weights[ids]", _numpy_fancy),
+        Impl("numpy", "np.take(out=, mode=clip)", _numpy_take_out, compare_to="lookup(out=)"),
         Impl("scipy", "one-hot csr @ weights", _scipy_onehot),
     ]
     if peers.torch() is not None:
         impls += [Impl("torch", "F.embedding", _torch_embedding, threaded=True),
-                  Impl("torch", "index_select(out=)", _torch_index_select_out, threaded=True)]
+                  Impl("torch", "index_select(out=)", _torch_index_select_out, threaded=True,
+                       compare_to="lookup(out=)")]
     if peers.jax() is not None:
         impls.append(Impl("jax", "jit(jnp.take)", _jax_take, own_threads=True))
     return impls
@@ -88,6 +90,13 @@ def _fastembed_out(d, threads):
 def _numpy_take(d, threads):
     w, ids = d["weights"], d["ids"]
     return Timed(lambda: np.take(w, ids, axis=0))
+
+
+def _numpy_take_out(d, threads):
+    """NumPy's fastest gather into a given buffer; mode="clip" because mode="raise" with
+    out= gathers into a temporary first. It clips bad ids instead of reporting them."""
+    w, ids, out = d["weights"], d["ids"], d["out"]
+    return Timed(lambda: np.take(w, ids, axis=0, out=out, mode="clip"))
 
 
 def _numpy_fancy(d, threads):

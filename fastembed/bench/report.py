@@ -8,19 +8,23 @@ SCHEMA = "fastembed-bench/1"
 def derive(results, copy_by_threads):
     """Add GB/s, the fraction of the measured copy bandwidth at the same thread count, and
     `fastembed_speedup` (this row's median / fastembed's on the same case and threads:
-    how many times faster fastembed is than this implementation) to every timed row."""
-    primary = {}
+    how many times faster fastembed is than this implementation) to every timed row.
+    fastembed's figure is its variant named by the row's `compare_to`, else its first."""
+    primary, variants = {}, {}
     for r in results:
         if r["library"] == "fastembed" and r["status"] == "ok":
             primary.setdefault((r["kernel"], r["case"], r["threads"]), r)
+            variants[(r["kernel"], r["case"], r["threads"], r["variant"])] = r
     for r in results:
         if r["status"] != "ok":
             continue
         r["gbps"] = r["bytes_moved"] / r["median_s"] / 1e9
         copy = copy_by_threads.get(r["threads"])
         r["copy_fraction"] = r["gbps"] / copy["gbps"] if copy else None
-        fe = primary.get((r["kernel"], r["case"], r["threads"]))
+        key = (r["kernel"], r["case"], r["threads"])
+        fe = variants.get(key + (r.get("compare_to"),)) or primary.get(key)
         r["fastembed_speedup"] = r["median_s"] / fe["median_s"] if fe else None
+        r["fastembed_compared"] = fe["variant"] if fe else None
     return results
 
 
@@ -54,7 +58,7 @@ def tables(doc):
             cw = max(len(r["case"]) for r in rows)
             vw = max(len(r["variant"]) for r in rows) + 10
             head = (f"{'case':<{cw}} {'library':<9} {'variant':<{vw}} {'median':>11} {'GB/s':>7} "
-                    f"{'of copy':>7} {'peak+MB':>8} {'fastembed is':>13}")
+                    f"{'of copy':>7} {'peak+MB':>8}  fastembed is")
             lines.append(head)
             lines.append("-" * len(head))
             last_case = None
@@ -74,12 +78,15 @@ def tables(doc):
                 sp = r.get("fastembed_speedup")
                 ratio = ("" if r["library"] == "fastembed" or not sp else
                          f"{sp:.2f}x faster" if sp >= 1 else f"{1 / sp:.2f}x slower")
-                lines.append(f"{left} {_time(r['median_s'])} {r['gbps']:7.2f} {frac} {mem} "
-                             f"{ratio:>13}")
+                if ratio and r.get("compare_to"):
+                    ratio += f" (vs {r['fastembed_compared']})"
+                lines.append(f"{left} {_time(r['median_s'])} {r['gbps']:7.2f} {frac} {mem}  "
+                             f"{ratio}".rstrip())
             lines.append("")
     lines.append("GB/s = bytes a kernel must move (inputs read + outputs written) / median time;"
                  " 'of copy' = that / the copy bandwidth at the same thread count;")
-    lines.append("'fastembed is' = this row's median / fastembed's (first fastembed variant);"
+    lines.append("'fastembed is' = this row's median / fastembed's (its first variant; peers"
+                 " that write into a given out= against fastembed's out= variant);"
                  " peak+MB = peak memory beyond inputs and output;")
     lines.append("[1 thr] = the library runs this on one thread, [own thr] = on the threads it"
                  " chose at start-up (both timed once, shown at every thread count).")
@@ -158,3 +165,47 @@ def plot(doc, path):
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def markdown(doc):
+    """The tables in Markdown (one per kernel and thread count), for benchmarks/README.md."""
+    copy = {c["threads"]: c for c in doc["copy_bandwidth"]}
+    out = []
+    for kernel, info in doc["kernels"].items():
+        if not info["available"]:
+            continue
+        for threads in doc["threads"]:
+            rows = [r for r in doc["results"] if r["kernel"] == kernel and r["threads"] == threads]
+            if not rows:
+                continue
+            c = copy.get(threads)
+            out.append(f"#### {kernel}, {threads} thread{'s' if threads > 1 else ''}"
+                       + (f" (copy bandwidth {c['gbps']:.1f} GB/s)" if c else ""))
+            out.append("")
+            out.append("| case | library | variant | median | GB/s | of copy | peak extra MB "
+                       "| fastembed is |")
+            out.append("|---|---|---|---:|---:|---:|---:|---|")
+            last = None
+            for r in rows:
+                case = r["case"] if r["case"] != last else ""
+                last = r["case"]
+                used = r["threads_used"]
+                variant = r["variant"] + ("" if used == threads else " [1 thr]" if used == 1
+                                          else " [own thr]")
+                if r["status"] != "ok":
+                    out.append(f"| {case} | {r['library']} | `{variant}` | {r['status'].upper()}"
+                               f" | | | | {r['error']} |")
+                    continue
+                sp = r.get("fastembed_speedup")
+                ratio = ("" if r["library"] == "fastembed" or not sp else
+                         f"**{sp:.2f}x faster**" if sp >= 1 else f"{1 / sp:.2f}x slower")
+                if ratio and r.get("compare_to"):
+                    ratio += f" (vs `{r['fastembed_compared']}`)"
+                mem = r.get("peak_extra_bytes")
+                mem = f"{mem / 2**20:.1f}" if mem is not None else ""
+                frac = r.get("copy_fraction")
+                frac = f"{frac:.2f}" if frac is not None else ""
+                out.append(f"| {case} | {r['library']} | `{variant}` | {_time(r['median_s']).strip()}"
+                           f" | {r['gbps']:.2f} | {frac} | {mem} | {ratio} |")
+            out.append("")
+    return "\n".join(out)

@@ -175,6 +175,7 @@ def run_impl(case, impl, data, want, threads, rounds, measure_memory=True):
     status "ok", "wrong" (not timed) or "error" (it raised; not timed)."""
     row = {"kernel": case.kernel, "case": case.name, "params": case.params,
            "library": impl.library, "variant": impl.variant, "threads": threads,
+           "compare_to": impl.compare_to,
            "threads_used": (threads if impl.threaded else
                                        "library default" if impl.own_threads else 1), "status": "ok", "error": None}
     peers.set_threads(impl.library, threads)
