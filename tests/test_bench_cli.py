@@ -282,6 +282,19 @@ def test_in_place_kernel_restored_before_every_timed_call(tmp_path, monkeypatch)
 
 # ---- options ------------------------------------------------------------------------------
 
+def test_report_rerenders_a_saved_run(tmp_path, capsys):
+    rc, doc = run_bench(tmp_path, "--only", "lookup", "--threads", "1", "--no-memory")
+    capsys.readouterr()
+    md = tmp_path / "tables.md"
+    assert main(["--report", str(tmp_path / "bench.json"), "--markdown", str(md)]) == 0
+    assert "lookup, 1 thread" in capsys.readouterr().out
+    text = md.read_text()
+    assert "| case | library | variant | median |" in text
+    assert text.count("| fastembed |") == sum(r["library"] == "fastembed" for r in doc["results"])
+    (tmp_path / "bad.json").write_text("{}")
+    assert main(["--report", str(tmp_path / "bad.json")]) == 2
+
+
 def test_plot(tmp_path):
     pytest.importorskip("matplotlib")
     png = tmp_path / "bench.png"

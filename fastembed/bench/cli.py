@@ -1,6 +1,7 @@
 """`python -m fastembed bench`: every kernel against its peers on the same data, checked
 against NumPy before it is timed, reported as tables (and JSON, and a plot, if asked)."""
 import argparse
+import json
 import datetime
 import gc
 import platform
@@ -44,6 +45,8 @@ def build_parser():
     p.add_argument("--copy-mb", type=float, default=None,
                    help="size of the copy that measures bandwidth, per buffer "
                         f"(default {runner.COPY_MIN_BYTES >> 20} MB; smaller is cached)")
+    p.add_argument("--report", metavar="JSON",
+                   help="run nothing: print (and --markdown/--plot) a saved --json file")
     p.add_argument("--no-memory", action="store_true", help="skip peak-memory measurement")
     p.add_argument("--progress", choices=("auto", "on", "off"), default="auto",
                    help="progress bar on stderr (auto: when stderr is a terminal)")
@@ -68,6 +71,17 @@ def main(argv=None):
             print("--plot needs matplotlib: pip install 'fastembed-kernels[plot]'"
                   " (or pip install matplotlib)", file=sys.stderr)
             return 2
+    if args.report:
+        try:
+            with open(args.report) as f:
+                doc = json.load(f)
+        except (OSError, ValueError) as exc:
+            print(f"cannot read {args.report}: {exc}", file=sys.stderr)
+            return 2
+        if not isinstance(doc, dict) or doc.get("schema") != report.SCHEMA:
+            print(f"{args.report} is not a {report.SCHEMA} document", file=sys.stderr)
+            return 2
+        return 1 if output(doc, args) else 0
     threads = args.threads or sorted({1, fastembed.get_num_threads()})
     rounds = runner.ROUNDS[size]
     copy_bytes = (int(args.copy_mb * 2**20) if args.copy_mb is not None
@@ -141,12 +155,25 @@ def main(argv=None):
     doc["peer_failures"] = sum(r["library"] != "fastembed" and r["status"] != "ok"
                                for r in results)
 
-    print(f"fastembed {fastembed.__version__} | {doc['machine']['cpu']} | "
-          f"{doc['machine']['cpus_available']} CPUs | threads {threads} | size {size} | "
+    failures = output(doc, args)
+    if failures:
+        print(f"\nFAILED: {len(failures)} fastembed result(s) wrong or raising:", file=sys.stderr)
+        for r in failures:
+            print(f"  {r['kernel']} {r['case']} {r['variant']} ({r['threads']}t): {r['error']}",
+                  file=sys.stderr)
+        return 1
+    return 0
+
+
+def output(doc, args):
+    """Print the tables, write what was asked; returns fastembed's failed results."""
+    print(f"fastembed {doc['versions']['fastembed']} | {doc['machine']['cpu']} | "
+          f"{doc['machine']['cpus_available']} CPUs | threads {doc['threads']} | "
+          f"size {doc['size']} | "
           + " ".join(f"{k} {v}" for k, v in doc["versions"].items() if k != "fastembed"))
     print()
     print(report.tables(doc))
-    if args.json:
+    if args.json and not args.report:
         report.write_json(doc, args.json)
         print(f"\nJSON written to {args.json}")
     if args.markdown:
@@ -156,10 +183,4 @@ def main(argv=None):
     if args.plot:
         report.plot(doc, args.plot)
         print(f"plot written to {args.plot}")
-    if failures:
-        print(f"\nFAILED: {len(failures)} fastembed result(s) wrong or raising:", file=sys.stderr)
-        for r in failures:
-            print(f"  {r['kernel']} {r['case']} {r['variant']} ({r['threads']}t): {r['error']}",
-                  file=sys.stderr)
-        return 1
-    return 0
+    return [r for r in doc["results"] if r["library"] == "fastembed" and r["status"] != "ok"]

@@ -1,6 +1,7 @@
 """Reporting: derived figures (GB/s, fraction of copy bandwidth, ratios), the text tables,
 the JSON document and the optional plot."""
 import json
+import textwrap
 
 SCHEMA = "fastembed-bench/1"
 
@@ -154,7 +155,7 @@ def plot(doc, path):
         top = max([r["gbps"] for r in best.values()] + [copy.get(threads, 0)])
         ax.set_ylim(0, top * 1.35)
         ax.set_xticks(range(len(cases)))
-        ax.set_xticklabels(cases, fontsize=8)
+        ax.set_xticklabels([textwrap.fill(c, 16) for c in cases], fontsize=8)
         ax.set_ylabel("GB/s")
         ax.set_title(f"{kernel}, {threads} thread{'s' if threads > 1 else ''} "
                      "(fastest variant of each library)", fontsize=10)
