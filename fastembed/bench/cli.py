@@ -91,8 +91,8 @@ def main(argv=None):
     for kernel, fam in fams.items():
         if not fam.available():
             kernels_info[kernel] = {"available": False,
-                                    "reason": f"fastembed {fastembed.__version__} does not "
-                                              f"export {kernel}"}
+                                    "reason": f"this fastembed ({fastembed.__version__}) "
+                                              f"has no {fam.requires}"}
             continue
         cases = fam.cases(size)
         kernels_info[kernel] = {"available": True, "cases": [c.name for c in cases]}

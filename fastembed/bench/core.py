@@ -88,19 +88,21 @@ class Family:
     kernel: str
     cases: Callable[[str], list]
     available: Callable[[], bool]
-    title: str
+    requires: str
 
 
 _FAMILIES = {}
 
 
-def register(kernel, *, available=lambda: True, title=None):
+def register(kernel, *, available=lambda: True, requires=None):
     """Decorator: ``@register("lookup", available=...)`` on a ``cases(size)`` function.
 
-    `available()` is asked at run time, so a family whose kernel is not exported by this
-    build of fastembed is listed as unavailable instead of failing."""
+    `available()` is asked at run time, so a kernel this build of fastembed does not export
+    is listed as not run (needing `requires`, default ``fastembed.<kernel>``) instead of
+    failing."""
     def decorate(cases):
-        _FAMILIES[kernel] = Family(kernel, cases, available, title or kernel)
+        _FAMILIES[kernel] = Family(kernel, cases, available,
+                                   requires or f"fastembed.{kernel}")
         return cases
     return decorate
 

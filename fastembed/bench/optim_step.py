@@ -47,7 +47,8 @@ def _available():
     return hasattr(fastembed, "accumulate") and opt is not None and hasattr(opt, "Adagrad")
 
 
-@register("adagrad step", available=_available)
+@register("adagrad step", available=_available,
+          requires="fastembed.accumulate and fastembed.optimizers.Adagrad")
 def cases(size):
     return [_case(*shape) for shape in SHAPES[size]]
 

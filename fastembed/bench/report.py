@@ -29,6 +29,32 @@ def derive(results, copy_by_threads):
     return results
 
 
+def summary(doc, kernel):
+    """Per case and thread count: fastembed's fastest variant against each peer library's
+    fastest (correct) variant, as (case, threads, fastembed GB/s, copy fraction,
+    {library: how many times faster fastembed is})."""
+    rows = []
+    for threads in doc["threads"]:
+        cases = {}
+        for r in doc["results"]:
+            if r["kernel"] == kernel and r["threads"] == threads and r["status"] == "ok":
+                best = cases.setdefault(r["case"], {})
+                if r["library"] not in best or r["median_s"] < best[r["library"]]["median_s"]:
+                    best[r["library"]] = r
+        for case, best in cases.items():
+            fe = best.get("fastembed")
+            if fe is None:
+                continue
+            ratios = {lib: r["median_s"] / fe["median_s"] for lib, r in best.items()
+                      if lib != "fastembed"}
+            rows.append((case, threads, fe["gbps"], fe.get("copy_fraction"), ratios))
+    return rows
+
+
+def _ratio(x):
+    return f"{x:.2f}x" if x >= 1 else f"1/{1 / x:.2f}x"
+
+
 def _time(s):
     if s >= 1:
         return f"{s:8.3f} s "
@@ -84,6 +110,20 @@ def tables(doc):
                 lines.append(f"{left} {_time(r['median_s'])} {r['gbps']:7.2f} {frac} {mem}  "
                              f"{ratio}".rstrip())
             lines.append("")
+        summ = summary(doc, kernel)
+        if summ:
+            libs = sorted({lib for *_, ratios in summ for lib in ratios})
+            cw = max(len(c) for c, *_ in summ)
+            title = f"{kernel}: fastembed's fastest variant vs each library's fastest"
+            lines += [title, "-" * len(title),
+                      f"{'case':<{cw}} {'thr':>3} {'GB/s':>7} {'of copy':>7} "
+                      + " ".join(f"{'vs ' + lib:>10}" for lib in libs)]
+            for case, threads, gbps, frac, ratios in summ:
+                fr = f"{frac:7.2f}" if frac is not None else " " * 7
+                lines.append(f"{case:<{cw}} {threads:>3} {gbps:7.2f} {fr} " + " ".join(
+                    f"{_ratio(ratios[lib]) if lib in ratios else '-':>10}" for lib in libs))
+            lines.append("")
+    lines.append("vs LIB = LIB's median / fastembed's (above 1: fastembed is faster).")
     lines.append("GB/s = bytes a kernel must move (inputs read + outputs written) / median time;"
                  " 'of copy' = that / the copy bandwidth at the same thread count;")
     lines.append("'fastembed is' = this row's median / fastembed's (its first variant; peers"
@@ -208,5 +248,18 @@ def markdown(doc):
                 frac = f"{frac:.2f}" if frac is not None else ""
                 out.append(f"| {case} | {r['library']} | `{variant}` | {_time(r['median_s']).strip()}"
                            f" | {r['gbps']:.2f} | {frac} | {mem} | {ratio} |")
+            out.append("")
+        summ = summary(doc, kernel)
+        if summ:
+            libs = sorted({lib for *_, ratios in summ for lib in ratios})
+            out.append(f"#### {kernel}: fastembed's fastest variant vs each library's fastest")
+            out.append("")
+            out.append("| case | threads | fastembed GB/s | of copy | "
+                       + " | ".join(f"vs {lib}" for lib in libs) + " |")
+            out.append("|---|---:|---:|---:|" + "---:|" * len(libs))
+            for case, threads, gbps, frac, ratios in summ:
+                fr = f"{frac:.2f}" if frac is not None else ""
+                out.append(f"| {case} | {threads} | {gbps:.1f} | {fr} | " + " | ".join(
+                    _ratio(ratios[lib]) if lib in ratios else "-" for lib in libs) + " |")
             out.append("")
     return "\n".join(out)
