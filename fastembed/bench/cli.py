@@ -83,6 +83,7 @@ def main(argv=None):
             return 2
         return 1 if output(doc, args) else 0
     threads = args.threads or sorted({1, fastembed.get_num_threads()})
+    load_before = runner.load_average()
     rounds = runner.ROUNDS[size]
     copy_bytes = (int(args.copy_mb * 2**20) if args.copy_mb is not None
                   else runner.COPY_MIN_BYTES)
@@ -110,18 +111,25 @@ def main(argv=None):
         data = case.make()
         want = case.reference(data)
         moved = case.bytes_moved(data)
-        once = {}  # single-threaded peers: timed once, shown at every thread count
+        once = {}  # peers that ignore the thread count: timed once, shown at every count
         for t in threads:
-            for i, impl in enumerate(case.impls):
-                progress.step(f"{case.kernel} {case.name} {impl.library} {impl.variant} ({t}t)")
-                if not impl.threaded and i in once:
-                    row = dict(once[i], threads=t)
-                else:
-                    row = runner.run_impl(case, impl, data, want, t, rounds,
-                                          measure_memory=not args.no_memory)
+            todo = [impl for impl in case.impls
+                    if impl.threaded or (impl.library, impl.variant) not in once]
+            rows = runner.run_case(
+                case, todo, data, want, t, rounds, measure_memory=not args.no_memory,
+                on_checked=lambda impl: progress.step(
+                    f"{case.kernel} {case.name} {impl.library} {impl.variant} ({t}t)"))
+            measured = {(row["library"], row["variant"]): row for row in rows}
+            for impl in case.impls:
+                key = (impl.library, impl.variant)
+                if key in measured:
+                    row = measured[key]
                     row["bytes_moved"] = int(moved)
                     if not impl.threaded:
-                        once[i] = row
+                        once[key] = row
+                else:
+                    row = dict(once[key], threads=t)
+                    progress.step(f"{case.kernel} {case.name} {impl.variant} (timed once)")
                 results.append(row)
         del data, want
         gc.collect()
@@ -143,6 +151,9 @@ def main(argv=None):
             "memory_bytes": runner.memory_total(),
             "platform": platform.platform(),
             "python": platform.python_version(),
+            # other processes' load: the 1, 5 and 15 minute averages before and after
+            "load_average_before": load_before,
+            "load_average_after": runner.load_average(),
         },
         "versions": dict(peers.versions(), fastembed=fastembed.__version__),
         "fastembed_config": config_dict(),
@@ -171,6 +182,9 @@ def output(doc, args):
           f"{doc['machine']['cpus_available']} CPUs | threads {doc['threads']} | "
           f"size {doc['size']} | "
           + " ".join(f"{k} {v}" for k, v in doc["versions"].items() if k != "fastembed"))
+    busy = report.busy_warning(doc)
+    if busy:
+        print(busy)
     print()
     print(report.tables(doc))
     if args.json and not args.report:

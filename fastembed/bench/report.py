@@ -51,6 +51,16 @@ def summary(doc, kernel):
     return rows
 
 
+def busy_warning(doc):
+    """A warning when other processes were loading the CPUs as the run started."""
+    load = doc["machine"].get("load_average_before")
+    if load and load[0] >= 0.5:
+        return (f"note: load average {load[0]:.2f} before the run on "
+                f"{doc['machine']['cpus_available']} CPUs: other processes were running, "
+                "so figures are noisier than on a quiet machine")
+    return None
+
+
 def _ratio(x):
     return f"{x:.2f}x" if x >= 1 else f"1/{1 / x:.2f}x"
 

@@ -170,35 +170,89 @@ def peak_extra_bytes(timed, data):
 
 # ---- one implementation on one case ---------------------------------------------------------
 
-def run_impl(case, impl, data, want, threads, rounds, measure_memory=True):
-    """Check `impl`'s output against NumPy's, then time it. Returns a result dict with
-    status "ok", "wrong" (not timed) or "error" (it raised; not timed)."""
-    row = {"kernel": case.kernel, "case": case.name, "params": case.params,
-           "library": impl.library, "variant": impl.variant, "threads": threads,
-           "compare_to": impl.compare_to,
-           "threads_used": (threads if impl.threaded else
-                                       "library default" if impl.own_threads else 1), "status": "ok", "error": None}
-    peers.set_threads(impl.library, threads)
-    try:
-        timed = impl.prepare(data, threads)
-        if timed.reset is not None:
-            timed.reset()
-        ret = timed.call()
-        got = timed.output(ret) if timed.output is not None else ret
-        if not case.compare(got, want):
-            row["status"] = "wrong"
-            row["error"] = "result differs from NumPy's"
-            return row
-        del ret, got
-        row.update(summarize(time_calls(timed, rounds)))
+def _row(case, impl, threads):
+    return {"kernel": case.kernel, "case": case.name, "params": case.params,
+            "library": impl.library, "variant": impl.variant, "threads": threads,
+            "compare_to": impl.compare_to,
+            "threads_used": (threads if impl.threaded else
+                             "library default" if impl.own_threads else 1),
+            "status": "ok", "error": None}
+
+
+def _failed(row, exc):
+    row["status"] = "error"
+    row["error"] = f"{type(exc).__name__}: {exc}"
+
+
+def _inner_calls(timed):
+    """Calls per timed round: several for a call under BATCH_SECONDS (timer resolution)."""
+    if timed.reset is not None:
+        return 1
+    t0 = time.perf_counter()
+    timed.call()
+    first = time.perf_counter() - t0
+    return max(1, min(10_000, int(BATCH_SECONDS / max(first, 1e-7))))
+
+
+def run_case(case, impls, data, want, threads, rounds, measure_memory=True, on_checked=None):
+    """Every implementation in `impls` on one case at one thread count. Each is first
+    checked against NumPy's result (`want`): one that disagrees is "wrong" and one that
+    raises is "error", and neither is timed. The others are timed in interleaved rounds
+    (one call of each per round), so a burst of load from another process falls on all
+    of them alike and the ratios hold. Returns one result dict per implementation."""
+    rows, ready = [], []
+    for impl in impls:
+        row = _row(case, impl, threads)
+        rows.append(row)
+        peers.set_threads(impl.library, threads)
+        try:
+            timed = impl.prepare(data, threads)
+            if timed.reset is not None:
+                timed.reset()
+            ret = timed.call()
+            got = timed.output(ret) if timed.output is not None else ret
+            if case.compare(got, want):
+                ready.append([row, timed, _inner_calls(timed), []])
+            else:
+                row["status"] = "wrong"
+                row["error"] = "result differs from NumPy's"
+            del ret, got
+        except Exception as exc:  # a peer that fails is reported, not fatal
+            _failed(row, exc)
+        if on_checked is not None:
+            on_checked(impl)
+    clock = time.perf_counter
+    spent = 0.0
+    n_rounds = 0
+    while ready and (n_rounds < rounds.min_rounds or (
+            n_rounds < rounds.max_rounds and spent < rounds.budget * len(ready))):
+        for entry in list(ready):
+            row, timed, inner, times = entry
+            try:
+                if timed.reset is not None:
+                    timed.reset()
+                t0 = clock()
+                for _ in range(inner):
+                    ret = timed.call()
+                t = clock() - t0
+                del ret
+            except Exception as exc:
+                _failed(row, exc)
+                ready.remove(entry)
+                continue
+            times.append(t / inner)
+            spent += t
+        n_rounds += 1
+    for row, timed, inner, times in ready:
+        row.update(summarize(times))
         if measure_memory:
-            row["peak_extra_bytes"], row["memory_method"] = peak_extra_bytes(timed, data)
-    except Exception as exc:  # a peer that fails is reported, not fatal
-        row["status"] = "error"
-        row["error"] = f"{type(exc).__name__}: {exc}"
-        for key in ("median_s", "iqr_s", "min_s", "rounds", "peak_extra_bytes"):
-            row.pop(key, None)
-    return row
+            try:
+                row["peak_extra_bytes"], row["memory_method"] = peak_extra_bytes(timed, data)
+            except Exception as exc:
+                _failed(row, exc)
+                for key in ("median_s", "iqr_s", "min_s", "rounds"):
+                    row.pop(key, None)
+    return rows
 
 
 class Progress:
@@ -224,6 +278,13 @@ class Progress:
         if self.enabled:
             self.stream.write("\r" + " " * 110 + "\r")
             self.stream.flush()
+
+
+def load_average():
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except (OSError, AttributeError):
+        return None
 
 
 def cpu_model():
