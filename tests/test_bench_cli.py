@@ -60,7 +60,7 @@ def test_json_structure_and_every_result_checked(tmp_path):
     assert doc["schema"] == "fastembed-bench/1"
     assert doc["size"] == "tiny" and doc["threads"] == [1, 2]
     assert {"cpu", "cpu_count", "cpus_available", "memory_bytes", "platform",
-            "python"} <= set(doc["machine"])
+            "python", "load_average_before", "load_average_after"} <= set(doc["machine"])
     assert doc["versions"]["numpy"] == np.__version__
     assert doc["versions"]["fastembed"] == fastembed.__version__
     assert doc["fastembed_config"]["version"] == fastembed.__version__
