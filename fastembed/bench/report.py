@@ -225,6 +225,21 @@ def markdown(doc):
     for kernel, info in doc["kernels"].items():
         if not info["available"]:
             continue
+        out.append(f"### {kernel}")
+        out.append("")
+        summ = summary(doc, kernel)
+        if summ:
+            libs = sorted({lib for *_, ratios in summ for lib in ratios})
+            out.append(f"#### Summary: fastembed's fastest variant vs each library's fastest")
+            out.append("")
+            out.append("| case | threads | fastembed GB/s | of copy | "
+                       + " | ".join(f"vs {lib}" for lib in libs) + " |")
+            out.append("|---|---:|---:|---:|" + "---:|" * len(libs))
+            for case, threads, gbps, frac, ratios in summ:
+                fr = f"{frac:.2f}" if frac is not None else ""
+                out.append(f"| {case} | {threads} | {gbps:.1f} | {fr} | " + " | ".join(
+                    _ratio(ratios[lib]) if lib in ratios else "-" for lib in libs) + " |")
+            out.append("")
         for threads in doc["threads"]:
             rows = [r for r in doc["results"] if r["kernel"] == kernel and r["threads"] == threads]
             if not rows:
@@ -258,18 +273,5 @@ def markdown(doc):
                 frac = f"{frac:.2f}" if frac is not None else ""
                 out.append(f"| {case} | {r['library']} | `{variant}` | {_time(r['median_s']).strip()}"
                            f" | {r['gbps']:.2f} | {frac} | {mem} | {ratio} |")
-            out.append("")
-        summ = summary(doc, kernel)
-        if summ:
-            libs = sorted({lib for *_, ratios in summ for lib in ratios})
-            out.append(f"#### {kernel}: fastembed's fastest variant vs each library's fastest")
-            out.append("")
-            out.append("| case | threads | fastembed GB/s | of copy | "
-                       + " | ".join(f"vs {lib}" for lib in libs) + " |")
-            out.append("|---|---:|---:|---:|" + "---:|" * len(libs))
-            for case, threads, gbps, frac, ratios in summ:
-                fr = f"{frac:.2f}" if frac is not None else ""
-                out.append(f"| {case} | {threads} | {gbps:.1f} | {fr} | " + " | ".join(
-                    _ratio(ratios[lib]) if lib in ratios else "-" for lib in libs) + " |")
             out.append("")
     return "\n".join(out)
