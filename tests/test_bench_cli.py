@@ -312,6 +312,16 @@ def test_plot_without_matplotlib_says_so_before_running(tmp_path, monkeypatch, c
     assert not (tmp_path / "x.png").exists()
 
 
+def test_progress_bar(tmp_path, capsys):
+    assert main(["--size", "tiny", "--copy-mb", "1", "--only", "lookup", "--threads", "1,2",
+                 "--no-memory", "--progress", "on"]) == 0
+    err = capsys.readouterr().err
+    n_cases = len(core.families()["lookup"].cases("tiny"))
+    total = 2 * (1 + n_cases)
+    assert f"0/{total}" in err and f"{total - 1}/{total}" in err
+    assert "copy bandwidth, 2 threads" in err and "lookup 1Kx8" in err
+
+
 @pytest.mark.parametrize("args", [["--threads", "0"], ["--threads", "a"], ["--size", "huge"]])
 def test_bad_options(args):
     with pytest.raises(SystemExit) as exc:

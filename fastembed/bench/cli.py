@@ -99,11 +99,11 @@ def main(argv=None):
         kernels_info[kernel] = {"available": True, "cases": [c.name for c in cases]}
         plan.extend(cases)
 
-    total = len(threads) + sum(len(c.impls) * len(threads) for c in plan)
+    total = len(threads) * (1 + len(plan))
     progress = runner.Progress(total, {"auto": None, "on": True, "off": False}[args.progress])
     copy = []
     for t in threads:
-        progress.step(f"copy bandwidth, {t} thread(s)")
+        progress.step(f"copy bandwidth, {t} thread{'s' if t > 1 else ''}")
         copy.append(runner.measure_copy(copy_bytes, t, rounds))
 
     results = []
@@ -115,10 +115,9 @@ def main(argv=None):
         for t in threads:
             todo = [impl for impl in case.impls
                     if impl.threaded or (impl.library, impl.variant) not in once]
-            rows = runner.run_case(
-                case, todo, data, want, t, rounds, measure_memory=not args.no_memory,
-                on_checked=lambda impl: progress.step(
-                    f"{case.kernel} {case.name} {impl.library} {impl.variant} ({t}t)"))
+            progress.step(f"{case.kernel} {case.name}, {t} thread{'s' if t > 1 else ''}")
+            rows = runner.run_case(case, todo, data, want, t, rounds,
+                                   measure_memory=not args.no_memory)
             measured = {(row["library"], row["variant"]): row for row in rows}
             for impl in case.impls:
                 key = (impl.library, impl.variant)
@@ -129,7 +128,6 @@ def main(argv=None):
                         once[key] = row
                 else:
                     row = dict(once[key], threads=t)
-                    progress.step(f"{case.kernel} {case.name} {impl.variant} (timed once)")
                 results.append(row)
         del data, want
         gc.collect()

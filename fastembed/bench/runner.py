@@ -194,7 +194,7 @@ def _inner_calls(timed):
     return max(1, min(10_000, int(BATCH_SECONDS / max(first, 1e-7))))
 
 
-def run_case(case, impls, data, want, threads, rounds, measure_memory=True, on_checked=None):
+def run_case(case, impls, data, want, threads, rounds, measure_memory=True):
     """Every implementation in `impls` on one case at one thread count. Each is first
     checked against NumPy's result (`want`): one that disagrees is "wrong" and one that
     raises is "error", and neither is timed. The others are timed in interleaved rounds
@@ -219,8 +219,6 @@ def run_case(case, impls, data, want, threads, rounds, measure_memory=True, on_c
             del ret, got
         except Exception as exc:  # a peer that fails is reported, not fatal
             _failed(row, exc)
-        if on_checked is not None:
-            on_checked(impl)
     clock = time.perf_counter
     spent = 0.0
     n_rounds = 0
@@ -264,9 +262,12 @@ class Progress:
         self.start = time.perf_counter()
 
     def step(self, label):
+        """Show that the work named `label` starts (the bar counts what is finished)."""
+        if self.enabled:
+            self._draw(label)
         self.done += 1
-        if not self.enabled:
-            return
+
+    def _draw(self, label):
         width = 30
         filled = int(width * self.done / self.total)
         elapsed = time.perf_counter() - self.start
