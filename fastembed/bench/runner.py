@@ -256,7 +256,8 @@ def run_case(case, impls, data, want, threads, rounds, measure_memory=True):
 class Progress:
     """A one-line progress bar on stderr (only when stderr is a terminal, or forced)."""
 
-    def __init__(self, total, enabled=None, stream=sys.stderr):
+    def __init__(self, total, enabled=None, stream=None):
+        stream = sys.stderr if stream is None else stream  # the current one, at run time
         self.total, self.done, self.stream = max(total, 1), 0, stream
         self.enabled = stream.isatty() if enabled is None else enabled
         self.start = time.perf_counter()
