@@ -26,7 +26,7 @@ class Rounds:
 
 ROUNDS = {
     "full": Rounds(5, 31, 1.0),
-    "quick": Rounds(3, 11, 0.25),
+    "quick": Rounds(3, 9, 0.15),
     "tiny": Rounds(2, 3, 0.01),
 }
 BATCH_SECONDS = 2e-3  # calls faster than this are timed in loops (timer resolution)
