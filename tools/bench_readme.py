@@ -26,7 +26,7 @@ def section(doc, has_plot):
     m, cfg, v = doc["machine"], doc["fastembed_config"], doc["versions"]
     load = m.get("load_average_before")
     lines = [
-        f"Measured {doc['created']} with `{' '.join(doc['command'])}` (via `make bench`), "
+        f"Measured {doc.get('started', doc['created'])} with `{' '.join(doc['command'])}` (via `make bench`), "
         f"size `{doc['size']}`, threads {doc['threads']}.",
         "",
         f"- Machine: {m['cpu']}, {m['cpus_available']} CPUs available "

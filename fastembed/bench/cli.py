@@ -84,6 +84,7 @@ def main(argv=None):
         return 1 if output(doc, args) else 0
     threads = args.threads or sorted({1, fastembed.get_num_threads()})
     load_before = runner.load_average()
+    started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     rounds = runner.ROUNDS[size]
     copy_bytes = (int(args.copy_mb * 2**20) if args.copy_mb is not None
                   else runner.COPY_MIN_BYTES)
@@ -137,6 +138,7 @@ def main(argv=None):
     from fastembed._config import config_dict
     doc = {
         "schema": report.SCHEMA,
+        "started": started,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "command": ["python", "-m", "fastembed", "bench"] + list(argv if argv is not None
                                                                  else sys.argv[1:]),
