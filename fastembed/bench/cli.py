@@ -39,6 +39,8 @@ def build_parser():
                    help=f"run only this kernel (repeatable): {kernels}")
     p.add_argument("--threads", type=parse_threads, default=None, metavar="N[,N...]",
                    help="thread counts to run (default: 1 and fastembed.get_num_threads())")
+    p.add_argument("--without", action="append", choices=peers.OPTIONAL, default=[],
+                   metavar="LIB", help="leave out an installed optional peer (torch, jax)")
     p.add_argument("--json", metavar="PATH", help="write machine-readable results here")
     p.add_argument("--markdown", metavar="PATH", help="write the tables in Markdown here")
     p.add_argument("--plot", metavar="PATH", help="write a PNG plot here (needs matplotlib)")
@@ -56,6 +58,7 @@ def build_parser():
 def main(argv=None):
     args = build_parser().parse_args(argv)
     size = args.size or ("quick" if args.quick else "full")
+    peers.without(args.without)
     fams = families()
     if args.only:
         unknown = [k for k in args.only if k not in fams]

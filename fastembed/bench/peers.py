@@ -3,16 +3,33 @@ import functools
 
 from fastembed.bench.core import optional_import
 
+OPTIONAL = ("torch", "jax")
+_without = set()
+
+
+def without(libraries):
+    """Run with every installed optional peer except `libraries` (those are not even
+    imported): replaces what an earlier call left out."""
+    unknown = set(libraries) - set(OPTIONAL)
+    if unknown:
+        raise ValueError(f"unknown peer(s) {sorted(unknown)}; optional peers: {OPTIONAL}")
+    _without.clear()
+    _without.update(libraries)
+    torch.cache_clear()
+    jax.cache_clear()
+
 
 @functools.lru_cache(maxsize=None)
 def torch():
-    return optional_import("torch")
+    return None if "torch" in _without else optional_import("torch")
 
 
 @functools.lru_cache(maxsize=None)
 def jax():
     """JAX with float64 enabled (the float64 cases compare against NumPy bit for bit), or
     None. Returns the `jax` module; use ``jax.numpy`` from it."""
+    if "jax" in _without:
+        return None
     jax = optional_import("jax")
     if jax is None:
         return None
