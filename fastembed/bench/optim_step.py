@@ -1,7 +1,8 @@
 """A full sparse training step on an embedding table: the gradient of a lookup
 (`accumulate`) and an Adagrad update of the touched rows (`fastembed.optimizers.Adagrad`),
-against NumPy (np.unique + np.add.at, then the update by fancy indexing) and PyTorch
-(sparse embedding backward, coalesced, then torch.optim.Adagrad's sparse step).
+against NumPy (np.unique + np.add.at, then the update by fancy indexing), PyTorch
+(sparse embedding backward, then torch.optim.Adagrad's sparse step) and JAX (dense
+scatter-add and update under jit, table and accumulator donated).
 
 Steps are timed back to back on the same batch without restoring anything: that is
 steady-state training (every step touches the same rows and does the same work). The
@@ -107,6 +108,9 @@ def _impls():
     ]
     if peers.torch() is not None:
         impls.append(Impl("torch", "sparse backward + optim.Adagrad", _torch, threaded=True))
+    if peers.jax() is not None:
+        impls.append(Impl("jax", "jit(dense scatter-add + Adagrad), donated", _jax,
+                          own_threads=True))
     return impls
 
 
@@ -143,3 +147,25 @@ def _torch(d, threads):
         param.grad = torch.ops.aten.embedding_backward(gt, it, n_rows, -1, False, True)
         opt.step()
     return Timed(call, output=lambda _: w)
+
+
+def _jax(d, threads):
+    """The way JAX trains a table (optax-style): a dense gradient from a scatter-add, then
+    Adagrad over the whole table (rows with a zero gradient do not move); the table and
+    the accumulator are donated so XLA updates them in place."""
+    jax = peers.jax()
+    jnp = jax.numpy
+    ids, grad_output = jnp.asarray(d["ids"]), jnp.asarray(d["grad_output"])
+
+    def step(w, acc, ids, g):
+        dense = jnp.zeros_like(w).at[ids].add(g)
+        acc = acc + dense * dense
+        return w - LEARNING_RATE * dense / (jnp.sqrt(acc) + EPSILON), acc
+    f = jax.jit(step, donate_argnums=(0, 1))
+    state = {"w": jnp.array(d["table"]),
+             "acc": jnp.full(d["table"].shape, INITIAL_ACCUMULATOR, d["table"].dtype)}
+
+    def call():
+        state["w"], state["acc"] = f(state["w"], state["acc"], ids, grad_output)
+        return peers.jax_block(state["w"])
+    return Timed(call, output=np.asarray)
