@@ -248,9 +248,9 @@ class _Adagrad:
 STAND_INS = {"lookup_bag": {"lookup_bag": _lookup_bag}, "accumulate": {"accumulate": _accumulate},
              "accumulate_bag": {"accumulate_bag": _accumulate_bag},
              "renorm_": {"renorm_": _renorm_},
-             "adagrad step": {"accumulate": _accumulate,
+             "adagrad_step": {"accumulate": _accumulate,
                               "optimizers": type(sys)("fastembed.optimizers")}}
-STAND_INS["adagrad step"]["optimizers"].Adagrad = _Adagrad
+STAND_INS["adagrad_step"]["optimizers"].Adagrad = _Adagrad
 
 
 @pytest.mark.parametrize("kernel", sorted(STAND_INS))

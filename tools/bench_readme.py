@@ -17,7 +17,7 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from fastembed.bench import report  # noqa: E402
+from fastembed.bench import families, report  # noqa: E402
 
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 
@@ -54,12 +54,13 @@ def section(doc, has_plot):
     body = report.markdown(doc)
     lines.append(body.replace("\n### ", "\n\n### ").rstrip())
     lines.append("")
-    for kernel, info in doc["kernels"].items():
-        if not info["available"]:
+    for kernel, family in families().items():  # registered now, not measured in this run
+        info = doc["kernels"].get(kernel)
+        if info is None or not info["available"]:
             lines += [f"### {kernel}", "",
-                      f"**TO FILL (lead):** not measured yet ({info['reason']}). After merging "
-                      "it: `make bench`, then `python tools/bench_readme.py "
-                      "build/bench/results.json`.", ""]
+                      f"**TO FILL (lead):** not measured yet (needs {family.requires}). "
+                      "After merging it: `make bench`, then "
+                      "`python tools/bench_readme.py build/bench/results.json`.", ""]
     return "\n".join(lines)
 
 

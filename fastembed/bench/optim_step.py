@@ -48,7 +48,7 @@ def _available():
     return hasattr(fastembed, "accumulate") and opt is not None and hasattr(opt, "Adagrad")
 
 
-@register("adagrad step", available=_available,
+@register("adagrad_step", available=_available,
           requires="fastembed.accumulate and fastembed.optimizers.Adagrad")
 def cases(size):
     return [_case(*shape) for shape in SHAPES[size]]
@@ -88,7 +88,7 @@ def _case(n_rows, dim, n_ids, dtype, dist):
         return d["ids"].nbytes + d["grad_output"].nbytes + d["n_unique"] * 6 * row
 
     return Case(
-        kernel="adagrad step",
+        kernel="adagrad_step",
         name=f"{short(n_rows)}x{dim} {DTYPE_NAMES[dtype]} {short(n_ids)} ids {dist}",
         params={"n_rows": n_rows, "dim": dim, "n_ids": n_ids, "dtype": dtype.name,
                 "ids": dist, "optimizer": "Adagrad", "learning_rate": LEARNING_RATE,
