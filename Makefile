@@ -1,12 +1,13 @@
 # Everything a fresh machine needs (Python 3.10+ and a C compiler) is set up by these targets.
-#   make bench   build into .venv and run the benchmark comparison (the main job)
+#   make bench   build into .venv and run the benchmark comparison (the main job;
+#                BENCH_ARGS=--quick for the one-minute version, JAX=1 to add the JAX peer)
 #   make test    build into .venv and run the whole test suite
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 SOURCES := setup.py $(wildcard csrc/*.c csrc/*.h fastembed/*.pyx fastembed/*.pxd fastembed/*.pxi)
 
-.PHONY: build test test-serial test-asan fuzz leakcheck bench clean
+.PHONY: build test test-serial test-asan fuzz leakcheck bench bench-pytest clean
 FUZZ_SECONDS ?= 60
 LEAK_K ?= 200
 
@@ -53,7 +54,28 @@ fuzz: $(VENV)/.installed
 leakcheck: build
 	$(BIN)/python tools/leakcheck.py --k $(LEAK_K)
 
-bench: build
+# The peers the comparison runs against besides NumPy and SciPy: PyTorch (CPU) and
+# matplotlib for the plot; JAX only when asked (JAX=1: about 600 MB). A peer that cannot be
+# installed is left out of the comparison, not an error.
+BENCH_OUT ?= build/bench
+BENCH_ARGS ?=
+$(VENV)/.bench-peers: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet torch==2.13.0 || echo "torch unavailable: the torch peer is left out"
+	$(BIN)/python -m pip install --quiet 'matplotlib>=3.5' || echo "matplotlib unavailable: no plot"
+	touch $@
+
+# The main job: every kernel against its peers, tables on stdout, the JSON (machine, library
+# versions, every figure) and the plot in $(BENCH_OUT). See benchmarks/README.md.
+bench: build $(VENV)/.bench-peers
+	if [ -n "$(JAX)" ]; then $(BIN)/python -c "import jax" 2>/dev/null \
+		|| $(BIN)/python -m pip install --quiet jax || echo "jax unavailable: the jax peer is left out"; fi
+	mkdir -p $(BENCH_OUT)
+	$(BIN)/python -m fastembed bench --json $(BENCH_OUT)/results.json \
+		$$($(BIN)/python -c "import matplotlib" 2>/dev/null && echo --plot $(BENCH_OUT)/results.png) \
+		$(BENCH_ARGS)
+
+# The pytest-benchmark suites (per kernel, grouped by case) for development.
+bench-pytest: build
 	$(BIN)/python -m pytest benchmarks --benchmark-only --benchmark-group-by=group \
 		--benchmark-columns=median,iqr,ops --benchmark-sort=name -q
 

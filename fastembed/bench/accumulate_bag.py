@@ -1,0 +1,153 @@
+"""accumulate_bag: the row-sparse gradient of lookup_bag (sum, mean) against NumPy (repeat
+per position, then np.unique + np.add.at), SciPy ((bags x rows)^T @ grad), torch's
+embedding_bag backward (sparse, coalesced) and JAX's scatter-add.
+Registered when fastembed exports `accumulate_bag` (API.md)."""
+import numpy as np
+import scipy.sparse as sp
+
+import fastembed
+from fastembed.bench import peers
+from fastembed.bench.accumulate import dense_rows, numpy_unique_add_at, rows_of, sparse_close
+from fastembed.bench.core import (DTYPE_NAMES, Case, Impl, Timed, make_ids, random_table,
+                                  register, short, written_empty)
+from fastembed.bench.lookup_bag import bag_lengths
+
+# (n_rows, dim, n_bags, mean bag length, dtype, id distribution, mode)
+SHAPES = {
+    "full": [
+        (1_000_000, 64, 100_000, 20, np.float32, "uniform", "sum"),
+        (1_000_000, 64, 100_000, 20, np.float32, "zipf", "sum"),
+        (1_000_000, 64, 100_000, 20, np.float32, "uniform", "mean"),
+    ],
+    "quick": [
+        (1_000_000, 64, 20_000, 20, np.float32, "zipf", "sum"),
+    ],
+    "tiny": [
+        (1_000, 8, 40, 5, np.float32, "uniform", "sum"),
+        (1_000, 8, 40, 5, np.float64, "zipf", "mean"),
+    ],
+}
+
+
+@register("accumulate_bag", available=lambda: hasattr(fastembed, "accumulate_bag"))
+def cases(size):
+    return [_case(*shape) for shape in SHAPES[size]]
+
+
+def numpy_grad(d, mode):
+    """Every position's gradient row (its bag's, divided by the bag's length for mean),
+    then summed per distinct id."""
+    g = d["grad_output"]
+    if mode == "mean":
+        g = g / d["lengths"][:, None].astype(g.dtype)
+    return numpy_unique_add_at(d["ids"], np.repeat(g, d["lengths"], axis=0))
+
+
+def _case(n_rows, dim, n_bags, mean_len, dtype, dist, mode):
+    dtype = np.dtype(dtype)
+
+    def make():
+        rng = np.random.default_rng(0)
+        lengths = bag_lengths(rng, n_bags, mean_len)
+        offsets = np.zeros(n_bags, np.int64)
+        np.cumsum(lengths[:-1], out=offsets[1:])
+        ids = make_ids(rng, dist, int(lengths.sum()), n_rows)
+        grad = random_table(rng, n_bags, dim, dtype) - 0.5
+        return {"ids": ids, "offsets": offsets, "lengths": lengths, "grad_output": grad,
+                "n_rows": n_rows, "unique": np.unique(ids),
+                # torch's autograd needs the table (its values do not matter for sum/mean)
+                "weights": written_empty((n_rows, dim), dtype) if peers.torch() else None}
+
+    def moved(d):  # ids, offsets, grad_output read; one (index, row) per distinct id written
+        nnz = d["unique"].size
+        return (d["ids"].nbytes + d["offsets"].nbytes + d["grad_output"].nbytes
+                + nnz * (8 + dim * dtype.itemsize))
+
+    return Case(
+        kernel="accumulate_bag",
+        name=f"{short(n_rows)}x{dim} {DTYPE_NAMES[dtype]} {short(n_bags)} bags~{mean_len} "
+             f"{dist} {mode}",
+        params={"n_rows": n_rows, "dim": dim, "n_bags": n_bags, "mean_bag": mean_len,
+                "dtype": dtype.name, "ids": dist, "mode": mode},
+        make=make,
+        reference=lambda d: numpy_grad(d, mode),
+        bytes_moved=moved,
+        impls=_impls(mode),
+        compare=sparse_close,
+    )
+
+
+def _impls(mode):
+    impls = [
+        Impl("fastembed", "accumulate_bag", _fastembed(mode), threaded=True),
+        Impl("numpy", "repeat + np.unique + np.add.at",
+             lambda d, t: Timed(lambda: numpy_grad(d, mode))),
+        Impl("scipy", "csr(bags x rows).T @ grad (dense)", _scipy(mode)),
+    ]
+    if peers.torch() is not None:
+        impls.append(Impl("torch", "embedding_bag backward(sparse)", _torch(mode),
+                          threaded=True))
+    if peers.jax() is not None:
+        impls.append(Impl("jax", "jit(zeros.at[ids].add) (dense)", _jax(mode),
+                          own_threads=True))
+    return impls
+
+
+def _fastembed(mode):
+    def prepare(d, threads):
+        ids, offsets, grad, n_rows = d["ids"], d["offsets"], d["grad_output"], d["n_rows"]
+        return Timed(lambda: fastembed.accumulate_bag(ids, offsets, grad, n_rows, mode=mode,
+                                                      num_threads=threads),
+                     output=rows_of)
+    return prepare
+
+
+def _scipy(mode):
+    def prepare(d, threads):
+        ids, offsets, lengths, grad = d["ids"], d["offsets"], d["lengths"], d["grad_output"]
+        indptr = np.append(offsets, ids.size)
+        shape = (offsets.size, d["n_rows"])
+
+        def call():
+            if mode == "mean":
+                data = np.repeat((1 / lengths).astype(grad.dtype), lengths)
+            else:
+                data = np.ones(ids.size, grad.dtype)
+            return sp.csr_array((data, ids, indptr), shape=shape).T @ grad
+        return Timed(call, output=dense_rows(d["unique"]))
+    return prepare
+
+
+def _torch(mode):
+    """The backward alone: the forward graph is built once, untimed, and kept."""
+    def prepare(d, threads):
+        torch = peers.torch()
+        w = torch.from_numpy(d["weights"]).requires_grad_(True)
+        it, ot = torch.from_numpy(d["ids"]), torch.from_numpy(d["offsets"])
+        gt = torch.from_numpy(d["grad_output"])
+        out = torch.nn.functional.embedding_bag(it, w, ot, mode=mode, sparse=True)
+
+        def call():
+            return torch.autograd.grad(out, w, gt, retain_graph=True)[0].coalesce()
+        return Timed(call, output=lambda s: (s.indices()[0].numpy(), s.values().numpy()))
+    return prepare
+
+
+def _jax(mode):
+    def prepare(d, threads):
+        jax = peers.jax()
+        jnp = jax.numpy
+        n_rows, dim = d["n_rows"], d["grad_output"].shape[1]
+        lengths = d["lengths"]
+        segments = jnp.asarray(np.repeat(np.arange(lengths.size), lengths))
+        scale = jnp.asarray((1 / lengths) if mode == "mean" else np.ones(lengths.size),
+                            d["grad_output"].dtype)
+        ids, grad = jnp.asarray(d["ids"]), jnp.asarray(d["grad_output"])
+
+        def backward(ids, segments, grad, scale):
+            rows = jnp.take(grad * scale[:, None], segments, axis=0)
+            return jnp.zeros((n_rows, dim), grad.dtype).at[ids].add(rows)
+        f = jax.jit(backward)
+        return Timed(lambda: peers.jax_block(f(ids, segments, grad, scale)),
+                     output=dense_rows(d["unique"]))
+    return prepare

@@ -1,0 +1,203 @@
+"""`python -m fastembed bench`: every kernel against its peers on the same data, checked
+against NumPy before it is timed, reported as tables (and JSON, and a plot, if asked)."""
+import argparse
+import json
+import datetime
+import gc
+import platform
+import sys
+
+import fastembed
+from fastembed.bench import peers, report, runner
+from fastembed.bench.core import SIZES, families
+
+
+def parse_threads(text):
+    try:
+        counts = sorted({int(t) for t in text.split(",") if t.strip()})
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--threads wants a comma-separated list of counts, "
+                                         f"got {text!r}") from None
+    if not counts or counts[0] < 1:
+        raise argparse.ArgumentTypeError(f"thread counts must be >= 1, got {text!r}")
+    return counts
+
+
+def build_parser():
+    kernels = ", ".join(families())
+    p = argparse.ArgumentParser(
+        prog="python -m fastembed bench",
+        description="Benchmark fastembed's kernels against NumPy, SciPy, and PyTorch and JAX "
+                    "when installed, on the same data; every result is checked against NumPy "
+                    "before it is timed. Throughput is compared with the memory copy "
+                    "bandwidth measured in the same run.")
+    p.add_argument("--quick", action="store_true",
+                   help="fewer and smaller cases, fewer rounds (about a minute)")
+    p.add_argument("--size", choices=SIZES, default=None,
+                   help="case sizes: full (default), quick (= --quick), tiny (a smoke test)")
+    p.add_argument("--only", action="append", metavar="KERNEL",
+                   help=f"run only this kernel (repeatable): {kernels}")
+    p.add_argument("--threads", type=parse_threads, default=None, metavar="N[,N...]",
+                   help="thread counts to run (default: 1 and fastembed.get_num_threads())")
+    p.add_argument("--without", action="append", choices=peers.OPTIONAL, default=[],
+                   metavar="LIB", help="leave out an installed optional peer (torch, jax)")
+    p.add_argument("--json", metavar="PATH", help="write machine-readable results here")
+    p.add_argument("--markdown", metavar="PATH", help="write the tables in Markdown here")
+    p.add_argument("--plot", metavar="PATH", help="write a PNG plot here (needs matplotlib)")
+    p.add_argument("--copy-mb", type=float, default=None,
+                   help="size of the copy that measures bandwidth, per buffer "
+                        f"(default {runner.COPY_MIN_BYTES >> 20} MB; smaller is cached)")
+    p.add_argument("--report", metavar="JSON",
+                   help="run nothing: print (and --markdown/--plot) a saved --json file")
+    p.add_argument("--no-memory", action="store_true", help="skip peak-memory measurement")
+    p.add_argument("--progress", choices=("auto", "on", "off"), default="auto",
+                   help="progress bar on stderr (auto: when stderr is a terminal)")
+    return p
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    size = args.size or ("quick" if args.quick else "full")
+    peers.without(args.without)
+    fams = families()
+    if args.only:
+        unknown = [k for k in args.only if k not in fams]
+        if unknown:
+            print(f"unknown kernel(s) {', '.join(unknown)}; choose from {', '.join(fams)}",
+                  file=sys.stderr)
+            return 2
+        fams = {k: fams[k] for k in args.only}
+    if args.plot:  # fail before a long run, not after it
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            print("--plot needs matplotlib: pip install 'fastembed-kernels[plot]'"
+                  " (or pip install matplotlib)", file=sys.stderr)
+            return 2
+    if args.report:
+        try:
+            with open(args.report) as f:
+                doc = json.load(f)
+        except (OSError, ValueError) as exc:
+            print(f"cannot read {args.report}: {exc}", file=sys.stderr)
+            return 2
+        if not isinstance(doc, dict) or doc.get("schema") != report.SCHEMA:
+            print(f"{args.report} is not a {report.SCHEMA} document", file=sys.stderr)
+            return 2
+        return 1 if output(doc, args) else 0
+    threads = args.threads or sorted({1, fastembed.get_num_threads()})
+    load_before = runner.load_average()
+    started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    rounds = runner.ROUNDS[size]
+    copy_bytes = (int(args.copy_mb * 2**20) if args.copy_mb is not None
+                  else runner.COPY_MIN_BYTES)
+
+    kernels_info, plan = {}, []
+    for kernel, fam in fams.items():
+        if not fam.available():
+            kernels_info[kernel] = {"available": False,
+                                    "reason": f"this fastembed ({fastembed.__version__}) "
+                                              f"has no {fam.requires}"}
+            continue
+        cases = fam.cases(size)
+        kernels_info[kernel] = {"available": True, "cases": [c.name for c in cases]}
+        plan.extend(cases)
+
+    total = len(threads) * (1 + len(plan))
+    progress = runner.Progress(total, {"auto": None, "on": True, "off": False}[args.progress])
+    copy = []
+    for t in threads:
+        progress.step(f"copy bandwidth, {t} thread{'s' if t > 1 else ''}")
+        copy.append(runner.measure_copy(copy_bytes, t, rounds))
+
+    results = []
+    for case in plan:
+        data = case.make()
+        want = case.reference(data)
+        moved = case.bytes_moved(data)
+        once = {}  # peers that ignore the thread count: timed once, shown at every count
+        for t in threads:
+            todo = [impl for impl in case.impls
+                    if impl.threaded or (impl.library, impl.variant) not in once]
+            progress.step(f"{case.kernel} {case.name}, {t} thread{'s' if t > 1 else ''}")
+            rows = runner.run_case(case, todo, data, want, t, rounds,
+                                   measure_memory=not args.no_memory)
+            measured = {(row["library"], row["variant"]): row for row in rows}
+            for impl in case.impls:
+                key = (impl.library, impl.variant)
+                if key in measured:
+                    row = measured[key]
+                    row["bytes_moved"] = int(moved)
+                    if not impl.threaded:
+                        once[key] = row
+                else:
+                    row = dict(once[key], threads=t)
+                results.append(row)
+        del data, want
+        gc.collect()
+    progress.close()
+    peers.set_threads("torch", fastembed.get_num_threads())
+
+    from fastembed._config import config_dict
+    doc = {
+        "schema": report.SCHEMA,
+        "started": started,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "command": ["python", "-m", "fastembed", "bench"] + list(argv if argv is not None
+                                                                 else sys.argv[1:]),
+        "size": size,
+        "threads": threads,
+        "machine": {
+            "cpu": runner.cpu_model(),
+            "cpu_count": __import__("os").cpu_count(),
+            "cpus_available": fastembed._threads.available_cpus(),
+            "memory_bytes": runner.memory_total(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            # other processes' load: the 1, 5 and 15 minute averages before and after
+            "load_average_before": load_before,
+            "load_average_after": runner.load_average(),
+        },
+        "versions": dict(peers.versions(), fastembed=fastembed.__version__),
+        "fastembed_config": config_dict(),
+        "copy_bandwidth": copy,
+        "kernels": kernels_info,
+        "results": report.derive(results, {c["threads"]: c for c in copy}),
+    }
+    failures = [r for r in results if r["library"] == "fastembed" and r["status"] != "ok"]
+    doc["fastembed_failures"] = len(failures)
+    doc["peer_failures"] = sum(r["library"] != "fastembed" and r["status"] != "ok"
+                               for r in results)
+
+    failures = output(doc, args)
+    if failures:
+        print(f"\nFAILED: {len(failures)} fastembed result(s) wrong or raising:", file=sys.stderr)
+        for r in failures:
+            print(f"  {r['kernel']} {r['case']} {r['variant']} ({r['threads']}t): {r['error']}",
+                  file=sys.stderr)
+        return 1
+    return 0
+
+
+def output(doc, args):
+    """Print the tables, write what was asked; returns fastembed's failed results."""
+    print(f"fastembed {doc['versions']['fastembed']} | {doc['machine']['cpu']} | "
+          f"{doc['machine']['cpus_available']} CPUs | threads {doc['threads']} | "
+          f"size {doc['size']} | "
+          + " ".join(f"{k} {v}" for k, v in doc["versions"].items() if k != "fastembed"))
+    busy = report.busy_warning(doc)
+    if busy:
+        print(busy)
+    print()
+    print(report.tables(doc))
+    if args.json and not args.report:
+        report.write_json(doc, args.json)
+        print(f"\nJSON written to {args.json}")
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write(report.markdown(doc) + "\n")
+        print(f"Markdown tables written to {args.markdown}")
+    if args.plot:
+        report.plot(doc, args.plot)
+        print(f"plot written to {args.plot}")
+    return [r for r in doc["results"] if r["library"] == "fastembed" and r["status"] != "ok"]

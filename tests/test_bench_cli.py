@@ -1,0 +1,361 @@
+"""`python -m fastembed bench`: JSON structure, correctness checks before timing, exit
+status, failing peers reported (not fatal), plot, memory measurement. Tiny sizes only:
+these tests check behaviour, never speed."""
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import fastembed
+from fastembed.bench import core, main, runner
+from fastembed.bench.accumulate import numpy_unique_add_at
+from fastembed.bench.renorm import numpy_renorm_
+
+TINY = ["--size", "tiny", "--copy-mb", "2", "--progress", "off"]
+if os.environ.get("FASTEMBED_ASAN"):
+    # under make test-asan: JAX's C++ exceptions abort with ASan's runtime preloaded
+    TINY += ["--without", "jax"]
+ROW_KEYS = {"kernel", "case", "params", "library", "variant", "threads", "threads_used",
+            "status", "error", "bytes_moved"}
+TIMED_KEYS = {"median_s", "iqr_s", "min_s", "rounds", "gbps", "copy_fraction",
+              "fastembed_speedup", "peak_extra_bytes", "memory_method"}
+
+
+def run_bench(tmp_path, *args):
+    path = tmp_path / "bench.json"
+    rc = main(TINY + ["--json", str(path)] + list(args))
+    return rc, json.loads(path.read_text())
+
+
+@pytest.fixture
+def fake_kernel():
+    """Registers a kernel "fake" for the test and removes it afterwards."""
+    added = []
+
+    def add(impls, compare=None):
+        core.register("fake")(lambda size: [core.Case(
+            kernel="fake", name="tiny fake", params={"n": 8},
+            make=lambda: {"x": np.arange(8.0)}, reference=lambda d: d["x"] * 2,
+            bytes_moved=lambda d: 2 * d["x"].nbytes, impls=impls, compare=compare)])
+        added.append("fake")
+    yield add
+    for name in added:
+        core._FAMILIES.pop(name, None)
+
+
+def counting(fn, calls, key):
+    def prepare(d, threads):
+        def call():
+            calls[key] = calls.get(key, 0) + 1
+            return fn(d)
+        return core.Timed(call)
+    return prepare
+
+
+# ---- the real suite on tiny sizes ----------------------------------------------------------
+
+def test_json_structure_and_every_result_checked(tmp_path):
+    rc, doc = run_bench(tmp_path, "--only", "lookup", "--threads", "1,2")
+    assert rc == 0
+    assert doc["schema"] == "fastembed-bench/1"
+    assert doc["size"] == "tiny" and doc["threads"] == [1, 2]
+    assert {"cpu", "cpu_count", "cpus_available", "memory_bytes", "platform",
+            "python", "load_average_before", "load_average_after"} <= set(doc["machine"])
+    assert doc["versions"]["numpy"] == np.__version__
+    assert doc["versions"]["fastembed"] == fastembed.__version__
+    assert doc["fastembed_config"]["version"] == fastembed.__version__
+    assert "openmp" in doc["fastembed_config"]
+    assert [c["threads"] for c in doc["copy_bandwidth"]] == [1, 2]
+    for c in doc["copy_bandwidth"]:
+        assert c["bytes"] >= 2 * 2 * 2**20 and c["gbps"] > 0 and c["median_s"] > 0
+    assert doc["kernels"]["lookup"]["available"]
+    results = doc["results"]
+    assert results and all(ROW_KEYS <= set(r) for r in results)
+    # every implementation of every case appears at every thread count, and all agreed
+    # with NumPy (fastembed and the peers are correct on these inputs)
+    libraries = {r["library"] for r in results}
+    assert {"fastembed", "numpy", "scipy"} <= libraries
+    for case in doc["kernels"]["lookup"]["cases"]:
+        per_thread = [sorted((r["library"], r["variant"]) for r in results
+                             if r["case"] == case and r["threads"] == t) for t in (1, 2)]
+        assert per_thread[0] and per_thread[0] == per_thread[1]
+    assert all(r["status"] == "ok" for r in results), [r for r in results if r["status"] != "ok"]
+    assert doc["fastembed_failures"] == 0 and doc["peer_failures"] == 0
+    for r in results:
+        assert TIMED_KEYS <= set(r)
+        assert r["median_s"] > 0 and r["rounds"] >= 2 and r["peak_extra_bytes"] >= 0
+        assert r["gbps"] == pytest.approx(r["bytes_moved"] / r["median_s"] / 1e9)
+        copy = next(c for c in doc["copy_bandwidth"] if c["threads"] == r["threads"])
+        assert r["copy_fraction"] == pytest.approx(r["gbps"] / copy["gbps"])
+        fes = [x for x in results if x["case"] == r["case"] and x["threads"] == r["threads"]
+               and x["library"] == "fastembed"]
+        fe = next((x for x in fes if x["variant"] == r["compare_to"]), fes[0])
+        assert r["fastembed_compared"] == fe["variant"]
+        assert r["fastembed_speedup"] == pytest.approx(r["median_s"] / fe["median_s"])
+        if r["library"] in ("numpy", "scipy"):
+            assert r["threads_used"] == 1
+        if r["library"] == "fastembed":
+            assert r["threads_used"] == r["threads"]
+    # a peer writing into out= is compared with fastembed's out= variant
+    assert any(r["compare_to"] == "lookup(out=)" and r["fastembed_compared"] == "lookup(out=)"
+               for r in results)
+
+
+def test_kernels_not_exported_are_listed_not_run(tmp_path):
+    rc, doc = run_bench(tmp_path, "--threads", "1")
+    assert rc == 0
+    assert set(doc["kernels"]) == set(core.families())
+    for kernel, info in doc["kernels"].items():
+        assert info["available"] == hasattr(fastembed, kernel)
+        ran = any(r["kernel"] == kernel for r in doc["results"])
+        assert ran == info["available"]
+
+
+def test_module_entry_point(tmp_path):
+    path = tmp_path / "out.json"
+    proc = subprocess.run([sys.executable, "-m", "fastembed", "bench", *TINY, "--only",
+                           "lookup", "--threads", "1", "--no-memory", "--json", str(path)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "lookup, 1 thread" in proc.stdout and "GB/s" in proc.stdout
+    doc = json.loads(path.read_text())
+    assert all("peak_extra_bytes" not in r for r in doc["results"])
+    bad = subprocess.run([sys.executable, "-m", "fastembed", "bench", "--only", "nosuch"],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "unknown kernel" in bad.stderr
+
+
+# ---- wrong results: checked before timing ----------------------------------------------------
+
+def test_wrong_fastembed_result_fails_the_run(tmp_path, monkeypatch, capsys):
+    real = fastembed.lookup
+    monkeypatch.setattr(fastembed, "lookup", lambda w, ids, **kw: real(w, ids, **kw) + 1)
+    rc, doc = run_bench(tmp_path, "--only", "lookup", "--threads", "1")
+    assert rc == 1
+    fe = [r for r in doc["results"] if r["library"] == "fastembed"]
+    assert fe and all(r["status"] == "wrong" and "median_s" not in r for r in fe)
+    assert doc["fastembed_failures"] == len(fe)
+    # the peers were still checked and timed
+    assert all(r["status"] == "ok" and r["median_s"] > 0 for r in doc["results"]
+               if r["library"] != "fastembed")
+    assert "FAILED" in capsys.readouterr().err
+
+
+def test_failing_peers_are_reported_not_fatal(tmp_path, fake_kernel, capsys):
+    calls = {}
+
+    def boom(d):
+        raise RuntimeError("peer exploded")
+    fake_kernel([
+        core.Impl("fastembed", "good", counting(lambda d: d["x"] * 2, calls, "good")),
+        core.Impl("numpy", "wrong", counting(lambda d: d["x"] * 3, calls, "wrong")),
+        core.Impl("torch", "raises", counting(boom, calls, "raises")),
+    ])
+    rc, doc = run_bench(tmp_path, "--only", "fake", "--threads", "1")
+    assert rc == 0
+    by = {r["variant"]: r for r in doc["results"]}
+    assert by["good"]["status"] == "ok" and by["good"]["median_s"] > 0
+    assert by["wrong"]["status"] == "wrong" and "median_s" not in by["wrong"]
+    assert by["raises"]["status"] == "error" and "peer exploded" in by["raises"]["error"]
+    assert doc["peer_failures"] == 2 and doc["fastembed_failures"] == 0
+    # the wrong peer ran once (its check) and was never timed; the good one was timed
+    assert calls["wrong"] == 1 and calls["raises"] == 1 and calls["good"] > 2
+    out = capsys.readouterr().out
+    assert "WRONG" in out and "ERROR: RuntimeError: peer exploded" in out
+
+
+def test_fastembed_raising_fails_the_run(tmp_path, fake_kernel):
+    def boom(d):
+        raise MemoryError("no")
+    fake_kernel([core.Impl("fastembed", "raises", counting(boom, {}, "x")),
+                 core.Impl("numpy", "ok", counting(lambda d: d["x"] * 2, {}, "y"))])
+    rc, doc = run_bench(tmp_path, "--only", "fake", "--threads", "1")
+    assert rc == 1 and doc["fastembed_failures"] == 1
+
+
+def test_single_threaded_peers_timed_once(tmp_path, fake_kernel):
+    calls = {}
+    fake_kernel([core.Impl("fastembed", "fe", counting(lambda d: d["x"] * 2, calls, "fe"),
+                           threaded=True),
+                 core.Impl("numpy", "np", counting(lambda d: d["x"] * 2, calls, "np"))])
+    rc, doc = run_bench(tmp_path, "--only", "fake", "--threads", "1,2", "--no-memory")
+    assert rc == 0
+    np_rows = [r for r in doc["results"] if r["library"] == "numpy"]
+    assert [r["threads"] for r in np_rows] == [1, 2]
+    assert np_rows[0]["median_s"] == np_rows[1]["median_s"]
+    fe_rows = [r for r in doc["results"] if r["library"] == "fastembed"]
+    assert [r["threads_used"] for r in fe_rows] == [1, 2]
+
+
+# ---- kernels not merged yet: their registrations run against NumPy stand-ins ------------------
+
+class _RowSparse:
+    def __init__(self, indices, values):
+        self.indices, self.values = indices, values
+
+
+def _lookup_bag(weights, ids, offsets=None, *, mode="sum", per_sample_weights=None,
+                out=None, num_threads=None, **kw):
+    ends = np.append(offsets, ids.size)
+    res = np.zeros((offsets.size, weights.shape[1]), weights.dtype)
+    for b in range(offsets.size):
+        rows = weights[ids[ends[b]:ends[b + 1]]].astype(np.float64)
+        if mode == "max":
+            res[b] = rows.max(0)
+            continue
+        p = (np.ones(len(rows)) if per_sample_weights is None
+             else per_sample_weights[ends[b]:ends[b + 1]].astype(np.float64))
+        res[b] = (rows * p[:, None]).sum(0) / (p.sum() if mode == "mean" else 1)
+    if out is not None:
+        out[...] = res
+        return out
+    return res
+
+
+def _accumulate(ids, grad_output, n_rows, *, num_threads=None, **kw):
+    return _RowSparse(*numpy_unique_add_at(ids, grad_output))
+
+
+def _accumulate_bag(ids, offsets, grad_output, n_rows, *, mode="sum", num_threads=None, **kw):
+    lengths = np.diff(np.append(offsets, ids.size))
+    g = grad_output / lengths[:, None] if mode == "mean" else grad_output
+    return _accumulate(ids, np.repeat(g, lengths, axis=0).astype(grad_output.dtype), n_rows)
+
+
+def _renorm_(weights, ids, max_norm, *, norm_type=2.0, num_threads=None):
+    numpy_renorm_(weights, ids, max_norm)
+
+
+class _Adagrad:
+    """API.md's fastembed.optimizers.Adagrad, in NumPy (state created on first apply)."""
+
+    def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7):
+        self.lr, self.init, self.eps, self.acc = (learning_rate, initial_accumulator_value,
+                                                  epsilon, None)
+
+    def apply(self, target, grad):
+        if self.acc is None:
+            self.acc = np.full_like(target, self.init)
+        rows, g = grad.indices, grad.values
+        self.acc[rows] += g * g
+        target[rows] -= self.lr * g / (np.sqrt(self.acc[rows]) + self.eps)
+
+
+STAND_INS = {"lookup_bag": {"lookup_bag": _lookup_bag}, "accumulate": {"accumulate": _accumulate},
+             "accumulate_bag": {"accumulate_bag": _accumulate_bag},
+             "renorm_": {"renorm_": _renorm_},
+             "adagrad_step": {"accumulate": _accumulate,
+                              "optimizers": type(sys)("fastembed.optimizers")}}
+STAND_INS["adagrad_step"]["optimizers"].Adagrad = _Adagrad
+
+
+@pytest.mark.parametrize("kernel", sorted(STAND_INS))
+def test_registered_kernels_and_their_peers(tmp_path, monkeypatch, kernel):
+    """Each registration (written from API.md) runs, and every peer agrees with NumPy."""
+    for name, stand_in in STAND_INS[kernel].items():
+        if name == "optimizers":
+            if importlib.util.find_spec("fastembed.optimizers") is None:
+                monkeypatch.setitem(sys.modules, "fastembed.optimizers", stand_in)
+            continue
+        if not hasattr(fastembed, name):
+            monkeypatch.setattr(fastembed, name, stand_in, raising=False)
+    rc, doc = run_bench(tmp_path, "--only", kernel, "--threads", "2", "--no-memory")
+    assert rc == 0
+    assert doc["kernels"][kernel]["available"]
+    rows = doc["results"]
+    assert rows and {"fastembed", "numpy"} <= {r["library"] for r in rows}
+    assert all(r["status"] == "ok" for r in rows), [r for r in rows if r["status"] != "ok"]
+
+
+def test_in_place_kernel_restored_before_every_timed_call(tmp_path, monkeypatch):
+    """renorm_ changes its table: every timed call must start from the original table
+    (else later calls find nothing to scale). Count calls that saw a modified table."""
+    seen = []
+
+    def renorm(weights, ids, max_norm, **kw):
+        seen.append(float(np.linalg.norm(weights[ids], axis=1).max()) > max_norm)
+        numpy_renorm_(weights, ids, max_norm)
+    monkeypatch.setattr(fastembed, "renorm_", renorm, raising=False)
+    rc, _ = run_bench(tmp_path, "--only", "renorm_", "--threads", "1", "--no-memory")
+    assert rc == 0 and len(seen) >= 3 and all(seen)
+
+
+# ---- options ------------------------------------------------------------------------------
+
+def test_without_leaves_a_peer_out(tmp_path):
+    rc, doc = run_bench(tmp_path, "--only", "lookup", "--threads", "1", "--no-memory",
+                        "--without", "torch", "--without", "jax")
+    assert rc == 0
+    assert {r["library"] for r in doc["results"]} == {"fastembed", "numpy", "scipy"}
+    assert "torch" not in doc["versions"] and "jax" not in doc["versions"]
+
+
+def test_report_rerenders_a_saved_run(tmp_path, capsys):
+    rc, doc = run_bench(tmp_path, "--only", "lookup", "--threads", "1", "--no-memory")
+    capsys.readouterr()
+    md = tmp_path / "tables.md"
+    assert main(["--report", str(tmp_path / "bench.json"), "--markdown", str(md)]) == 0
+    assert "lookup, 1 thread" in capsys.readouterr().out
+    text = md.read_text()
+    assert "| case | library | variant | median |" in text
+    assert text.count("| fastembed |") == sum(r["library"] == "fastembed" for r in doc["results"])
+    (tmp_path / "bad.json").write_text("{}")
+    assert main(["--report", str(tmp_path / "bad.json")]) == 2
+
+
+def test_plot(tmp_path):
+    pytest.importorskip("matplotlib")
+    png = tmp_path / "bench.png"
+    rc, _ = run_bench(tmp_path, "--only", "lookup", "--threads", "1", "--no-memory",
+                      "--plot", str(png))
+    assert rc == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
+
+
+def test_plot_without_matplotlib_says_so_before_running(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    rc = main(TINY + ["--plot", str(tmp_path / "x.png")])
+    assert rc == 2
+    assert "matplotlib" in capsys.readouterr().err
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_progress_bar(tmp_path, capsys):
+    assert main(TINY + ["--only", "lookup", "--threads", "1,2", "--no-memory",
+                        "--progress", "on"]) == 0
+    err = capsys.readouterr().err
+    n_cases = len(core.families()["lookup"].cases("tiny"))
+    total = 2 * (1 + n_cases)
+    assert f"0/{total}" in err and f"{total - 1}/{total}" in err
+    assert "copy bandwidth, 2 threads" in err and "lookup 1Kx8" in err
+
+
+@pytest.mark.parametrize("args", [["--threads", "0"], ["--threads", "a"], ["--size", "huge"]])
+def test_bad_options(args):
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    assert exc.value.code == 2
+
+
+def test_peak_memory_counts_temporaries_not_the_result():
+    if not runner._can_reset_hwm():
+        pytest.skip("peak RSS cannot be reset here (not Linux)")
+    n = 64 * 2**20 // 8
+
+    def call():
+        tmp = np.ones(n)          # 64 MB temporary, freed before returning
+        return np.full(4, tmp[0])
+    extra, method = runner.peak_extra_bytes(core.Timed(call), {})
+    assert method == "rss" and extra >= 56 * 2**20
+    big = runner.peak_extra_bytes(core.Timed(lambda: np.ones(n)), {})[0]  # only a result
+    assert big < 8 * 2**20
+
+
+def test_copy_bandwidth_counts_read_and_written_bytes():
+    stats = runner.measure_copy(2**20, 2, runner.ROUNDS["tiny"])
+    assert stats["bytes"] == 2 * 2**20 and stats["threads"] == 2
+    assert stats["gbps"] == pytest.approx(stats["bytes"] / stats["median_s"] / 1e9)
