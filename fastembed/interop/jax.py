@@ -1,6 +1,9 @@
 """JAX functions backed by fastembed kernels: differentiable (a custom VJP whose backward is
-fastembed's accumulate) and usable under ``jax.jit`` (the kernels run on the host through
-``jax.pure_callback``; JAX hands them NumPy views of CPU buffers)."""
+fastembed's accumulate) and usable under ``jax.jit``. The kernels run on the host inside
+the compiled computation through ``jax.experimental.buffer_callback``, which hands them
+JAX's own CPU buffers (no copy of the table, results written in place); on a JAX without
+it, through ``jax.pure_callback`` (which copies the operands). Under ``jit`` a bad id
+raises JAX's runtime error carrying fastembed's IndexError message."""
 import functools
 
 import jax
@@ -11,9 +14,25 @@ import fastembed
 __all__ = ["lookup", "lookup_bag"]
 
 
-def _callback(fn, shape, dtype, *args):
-    return jax.pure_callback(fn, jax.ShapeDtypeStruct(shape, dtype), *args,
-                             vmap_method="sequential")
+try:  # zero-copy host buffers (JAX >= 0.7); pure_callback copies every operand, table included
+    from jax.experimental.buffer_callback import buffer_callback as _buffer_callback
+except ImportError:
+    _buffer_callback = None
+
+
+def _host(fn, shape, dtype, *args):
+    """Run ``fn(out, *args)`` on NumPy views of the operands, filling ``out`` in place."""
+    result = jax.ShapeDtypeStruct(shape, dtype)
+    if _buffer_callback is not None:
+        def call(ctx, out, *bufs):
+            fn(np.asarray(out), *(None if b is None else np.asarray(b) for b in bufs))
+        return _buffer_callback(call, result, vmap_method="sequential")(*args)
+
+    def call(*arrays):
+        out = np.empty(shape, dtype)
+        fn(out, *arrays)
+        return out
+    return jax.pure_callback(call, result, *args, vmap_method="sequential")
 
 
 @jax.custom_vjp
@@ -25,8 +44,8 @@ def lookup(weights, ids):
 
 
 def _lookup_fwd(weights, ids):
-    out = _callback(lambda w, i: fastembed.lookup(np.asarray(w), np.asarray(i)),
-                    ids.shape + weights.shape[1:], weights.dtype, weights, ids)
+    out = _host(lambda o, w, i: fastembed.lookup(w, i, out=o),
+                ids.shape + weights.shape[1:], weights.dtype, weights, ids)
     return out, (ids, weights)  # weights: a reference for the shape, not a copy
 
 
@@ -34,10 +53,10 @@ def _lookup_bwd(res, g):
     ids, weights = res
     n_rows, dim = weights.shape
 
-    def grad(i, go):
-        return fastembed.accumulate(np.asarray(i), np.asarray(go), n_rows).to_dense()
+    def grad(out, i, go):
+        fastembed.accumulate(i, go, n_rows).to_dense(out=out)
 
-    return _callback(grad, (n_rows, dim), g.dtype, ids, g), None
+    return _host(grad, (n_rows, dim), g.dtype, ids, g), None
 
 
 lookup.defvjp(_lookup_fwd, _lookup_bwd)
@@ -55,26 +74,25 @@ def _n_bags(ids, offsets, include_last_offset):
 
 
 def _bag_fwd(weights, ids, offsets, mode, padding_idx, include_last_offset):
-    def run(w, i, o):
-        return fastembed.lookup_bag(np.asarray(w), np.asarray(i), None if o is None else np.asarray(o),
-                                    mode=mode, padding_idx=padding_idx,
-                                    include_last_offset=include_last_offset)
+    def run(out, w, i, o):
+        fastembed.lookup_bag(w, i, o, mode=mode, padding_idx=padding_idx,
+                             include_last_offset=include_last_offset, out=out)
 
     shape = (_n_bags(ids, offsets, include_last_offset), weights.shape[1])
-    out = _callback(run, shape, weights.dtype, weights, ids, offsets)
+    out = _host(run, shape, weights.dtype, weights, ids, offsets)
     return out, (weights, ids, offsets)
 
 
 def _bag_bwd(mode, padding_idx, include_last_offset, res, g):
     weights, ids, offsets = res
 
-    def grad(w, i, o, go):
-        return fastembed.accumulate_bag(
-            np.asarray(i), None if o is None else np.asarray(o), np.asarray(go), w.shape[0],
-            mode=mode, padding_idx=padding_idx, include_last_offset=include_last_offset,
-            weights=np.asarray(w) if mode == "max" else None).to_dense()
+    def grad(out, w, i, o, go):
+        fastembed.accumulate_bag(
+            i, o, go, w.shape[0], mode=mode, padding_idx=padding_idx,
+            include_last_offset=include_last_offset,
+            weights=w if mode == "max" else None).to_dense(out=out)
 
-    return _callback(grad, weights.shape, weights.dtype, weights, ids, offsets, g), None, None
+    return _host(grad, weights.shape, weights.dtype, weights, ids, offsets, g), None, None
 
 
 _bag.defvjp(_bag_fwd, _bag_bwd)
