@@ -34,9 +34,17 @@ def _from_dlpack(x, name):
                              "fastembed runs on the CPU: move it to host memory first")
     try:
         return np.from_dlpack(x)
-    except (BufferError, TypeError, RuntimeError):
-        # e.g. a tensor that requires grad or is read-only: fall back to __array__ if present
-        return np.asarray(x)
+    except (BufferError, TypeError, RuntimeError) as exc:
+        if getattr(x, "requires_grad", False):
+            # a silent detach would cut the user's autograd graph without a word
+            raise ValueError(
+                f"{name} is a tensor that requires grad: pass {name}.detach() to a kernel, "
+                "or use the autograd-aware modules in fastembed.interop.torch") from exc
+        # e.g. a read-only exporter or an unsupported dtype: __array__ when present
+        try:
+            return np.asarray(x)
+        except Exception as exc2:
+            raise TypeError(f"{name} could not be read as an array ({exc2})") from exc
 
 
 def as_table(weights, name="weights", writable=False):
@@ -120,7 +128,7 @@ def check_out(out, shape, dtype, inputs, name="out"):
     """Validate a caller's output array: exact shape and dtype, C order, writable, and no
     memory shared with any input. Returns it unchanged."""
     if not isinstance(out, np.ndarray):
-        raise TypeError(f"{name} must be a numpy.ndarray, got {type(out).__name__}")
+        out = _writable_view(out, name)
     if out.shape != tuple(shape):
         raise ValueError(f"{name} has shape {out.shape}, expected {tuple(shape)}")
     if out.dtype != dtype:
@@ -208,3 +216,22 @@ def as_weights_for(psw, ids, dtype, name="per_sample_weights"):
     if arr.dtype != dtype or not (arr.flags.c_contiguous and arr.flags.aligned):
         arr = np.array(arr, dtype=dtype, order="C", copy=True)
     return arr
+
+
+def _writable_view(obj, name):
+    """A zero-copy ndarray view of a caller's writable buffer (a torch tensor, anything with
+    ``__dlpack__`` on the CPU or the buffer protocol). Anything that could only be read
+    through a copy (``__array__``, lists) is refused: results written into a copy would be
+    lost."""
+    if hasattr(obj, "__dlpack__"):
+        arr = _from_dlpack(obj, name)
+        if not (hasattr(obj, "data_ptr") and arr.size
+                and arr.__array_interface__["data"][0] != obj.data_ptr()):
+            return arr
+    else:
+        try:
+            return np.asarray(memoryview(obj))
+        except TypeError:
+            pass
+    raise TypeError(f"{name} must be a numpy.ndarray or a writable CPU buffer "
+                    f"(DLPack or buffer protocol), got {type(obj).__name__}")

@@ -23,9 +23,10 @@ def lookup(weights, ids, *, out=None, num_threads=None):
     ids : array_like of integers, any shape
         Row ids, each in ``[0, n_rows)``. int32 and int64 are used without a copy when
         C-contiguous; other integer dtypes are converted with a range check.
-    out : ndarray, shape ``ids.shape + (dim,)``, optional
+    out : ndarray or writable CPU buffer, shape ``ids.shape + (dim,)``, optional
         Destination, same dtype as `weights`, C-contiguous, writable, sharing no memory
-        with the inputs. Left unchanged when the call raises.
+        with the inputs; a torch tensor or other DLPack/buffer-protocol object is written
+        in place and returned as it is. Left unchanged when the call raises.
     num_threads : int, optional
         Threads for this call; default `fastembed.get_num_threads()`.
 
@@ -48,10 +49,10 @@ def lookup(weights, ids, *, out=None, num_threads=None):
     n_threads = _resolve_threads(num_threads)
     shape = idx.shape + (table.shape[1],)
     if out is None:
-        out = np.empty(shape, table.dtype)
-    else:
-        check_out(out, shape, table.dtype, (table, idx, original, weights))
-    _kernels.lookup(table, idx, out, n_threads, original)  # flat C-contiguous buffers
+        out = dest = np.empty(shape, table.dtype)
+    else:  # returned as given (a torch tensor stays one); written through a view
+        dest = check_out(out, shape, table.dtype, (table, idx, original, weights))
+    _kernels.lookup(table, idx, dest, n_threads, original)  # flat C-contiguous buffers
     return out
 
 

@@ -1,0 +1,238 @@
+"""fastembed.interop.torch against torch's own nn.Embedding / nn.EmbeddingBag: same outputs,
+same gradients, same training trajectory."""
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+fit = pytest.importorskip("fastembed.interop.torch")
+
+import fastembed  # noqa: E402
+
+N_ROWS, DIM = 40, 6
+
+
+def pair(torch_cls, fe_cls, dtype=torch.float32, **kwargs):
+    """A torch module and a fastembed one with the same arguments and the same weights."""
+    torch.manual_seed(0)
+    ref = torch_cls(N_ROWS, DIM, dtype=dtype, **kwargs)
+    ours = fe_cls(N_ROWS, DIM, dtype=dtype, **kwargs)
+    with torch.no_grad():
+        ours.weight.copy_(ref.weight * 3)  # norms above 1 so max_norm bites
+        ref.weight.copy_(ours.weight)
+    return ref, ours
+
+
+def dense(g):
+    return g.to_dense() if g.is_sparse else g
+
+
+def ids_with_duplicates(shape=(5, 7), n_rows=N_ROWS, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    ids = torch.randint(0, n_rows, shape, generator=g)
+    ids.view(-1)[:4] = torch.tensor([3, 3, 2, 3])  # duplicates and the padding row
+    return ids
+
+
+EMBEDDING_ARGS = [
+    {},
+    {"padding_idx": 2},
+    {"padding_idx": -1},
+    {"max_norm": 1.0},
+    {"max_norm": 1.5, "norm_type": 1.0},
+    {"scale_grad_by_freq": True},
+    {"sparse": True},
+    {"sparse": True, "padding_idx": 2, "scale_grad_by_freq": True},
+]
+
+
+@pytest.mark.parametrize("kwargs", EMBEDDING_ARGS, ids=str)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_embedding_equals_torch(kwargs, dtype):
+    ref, ours = pair(torch.nn.Embedding, fit.Embedding, dtype, **kwargs)
+    if kwargs.get("sparse") and kwargs.get("scale_grad_by_freq"):
+        # torch refuses this pair ("not supported with sparse gradients"); fastembed does
+        # it: the reference is torch's dense gradient
+        ref = pair(torch.nn.Embedding, fit.Embedding, dtype,
+                   **dict(kwargs, sparse=False))[0]
+    ids = ids_with_duplicates()
+    if kwargs.get("padding_idx") == -1:
+        ids.view(-1)[5] = N_ROWS - 1
+    g_out = torch.randn(5, 7, DIM, dtype=dtype, generator=torch.Generator().manual_seed(2))
+    a, b = ref(ids), ours(ids)
+    assert isinstance(ours, torch.nn.Embedding)
+    if "max_norm" in kwargs:  # fastembed takes row norms in float64, torch in the row's dtype
+        torch.testing.assert_close(b, a, rtol=1e-6, atol=1e-6)
+    else:
+        assert torch.equal(a, b)
+    torch.testing.assert_close(ours.weight, ref.weight, rtol=0, atol=1e-6)  # max_norm renorm
+    a.backward(g_out)
+    b.backward(g_out)
+    assert ours.weight.grad.is_sparse == bool(kwargs.get("sparse"))
+    torch.testing.assert_close(dense(ours.weight.grad), dense(ref.weight.grad))
+
+
+def test_from_pretrained_and_weight_argument_are_torchs():
+    w = torch.randn(N_ROWS, DIM)
+    frozen = fit.Embedding.from_pretrained(w, padding_idx=1)
+    assert isinstance(frozen, fit.Embedding) and not frozen.weight.requires_grad
+    assert frozen.padding_idx == 1 and torch.equal(frozen.weight, w)
+    assert torch.equal(frozen(torch.tensor([4, 1])), w[[4, 1]])
+    m = fit.Embedding(N_ROWS, DIM, _weight=w.clone())
+    assert torch.equal(m.weight, w)
+    # state dicts are interchangeable with torch's module
+    ref = torch.nn.Embedding(N_ROWS, DIM)
+    ref.load_state_dict(m.state_dict())
+    assert torch.equal(ref.weight, w)
+
+
+def test_gradcheck_float64():
+    m = fit.Embedding(10, 3, dtype=torch.float64)
+    ids = torch.tensor([[1, 2, 1], [9, 0, 1]])
+
+    def f(weight):
+        return fit._LookupFunction.apply(weight, ids, m)
+
+    w = torch.randn(10, 3, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(f, (w,))
+
+
+def test_gradcheck_bag_float64_with_per_sample_weights():
+    m = fit.EmbeddingBag(10, 3, mode="sum", dtype=torch.float64)
+    ids = torch.tensor([1, 2, 1, 9, 0, 1])
+    offsets = torch.tensor([0, 2, 2, 5])
+
+    def f(weight, psw):
+        return fit._BagFunction.apply(weight, psw, ids, offsets, m)
+
+    w = torch.randn(10, 3, dtype=torch.float64, requires_grad=True)
+    psw = torch.rand(6, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(f, (w, psw))
+
+
+BAG_CASES = [
+    dict(mode="sum"), dict(mode="mean"), dict(mode="max"),
+    dict(mode="sum", include_last_offset=True), dict(mode="mean", padding_idx=2),
+    dict(mode="max", padding_idx=2), dict(mode="sum", max_norm=1.0), dict(mode="sum", sparse=True),
+    dict(mode="mean", sparse=True, padding_idx=3),
+]
+
+
+@pytest.mark.parametrize("kwargs", BAG_CASES, ids=str)
+@pytest.mark.parametrize("two_d", [False, True])
+def test_embedding_bag_equals_torch(kwargs, two_d):
+    ref, ours = pair(torch.nn.EmbeddingBag, fit.EmbeddingBag, torch.float64, **kwargs)
+    ids = ids_with_duplicates((24,))
+    if two_d:
+        if kwargs.get("include_last_offset"):
+            pytest.skip("include_last_offset applies to 1-D input")
+        ids, offsets = ids.view(4, 6), None
+    else:
+        offsets = torch.tensor([0, 5, 5, 11, 24] if kwargs.get("include_last_offset")
+                               else [0, 5, 5, 11])
+    a, b = ref(ids, offsets), ours(ids, offsets)
+    assert isinstance(ours, torch.nn.EmbeddingBag)
+    torch.testing.assert_close(b, a, rtol=1e-12, atol=1e-12)
+    g_out = torch.randn_like(a)
+    a.backward(g_out)
+    b.backward(g_out)
+    torch.testing.assert_close(dense(ours.weight.grad), dense(ref.weight.grad))
+
+
+def test_embedding_bag_per_sample_weights_gradient_equals_torch():
+    ref, ours = pair(torch.nn.EmbeddingBag, fit.EmbeddingBag, torch.float64, mode="sum")
+    ids = ids_with_duplicates((24,))
+    offsets = torch.tensor([0, 5, 5, 11])
+    psw_a = torch.rand(24, dtype=torch.float64, requires_grad=True)
+    psw_b = psw_a.detach().clone().requires_grad_()
+    a, b = ref(ids, offsets, psw_a), ours(ids, offsets, psw_b)
+    torch.testing.assert_close(b, a)
+    g_out = torch.randn_like(a)
+    a.backward(g_out)
+    b.backward(g_out)
+    torch.testing.assert_close(ours.weight.grad, ref.weight.grad)
+    torch.testing.assert_close(psw_b.grad, psw_a.grad)
+
+
+def model(cls, sparse):
+    torch.manual_seed(3)
+    return torch.nn.Sequential(cls(200, 8, sparse=sparse), torch.nn.Flatten(),
+                               torch.nn.Linear(8 * 5, 1)).double()
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_swapping_the_module_changes_nothing_but_speed(sparse):
+    ref, ours = model(torch.nn.Embedding, sparse), model(fit.Embedding, sparse)
+    ours.load_state_dict(ref.state_dict())
+    g = torch.Generator().manual_seed(4)
+    batches = [(torch.randint(0, 200, (16, 5), generator=g), torch.randn(16, 1, generator=g,
+                                                                            dtype=torch.float64))
+               for _ in range(20)]
+    losses = []
+    for m in (ref, ours):
+        opt = torch.optim.SGD(m.parameters(), lr=0.1)
+        run = []
+        for x, y in batches:
+            opt.zero_grad()
+            loss = torch.nn.functional.mse_loss(m(x), y)
+            loss.backward()
+            opt.step()
+            run.append(loss.item())
+        losses.append(run)
+    np.testing.assert_allclose(losses[1], losses[0], rtol=1e-5)
+    start = model(torch.nn.Embedding, sparse)[0].weight
+    assert not torch.equal(ours[0].weight, start)  # it trained
+    torch.testing.assert_close(ours[0].weight, ref[0].weight, rtol=1e-5, atol=1e-7)
+
+
+def test_sparse_gradients_feed_torch_sparse_adam():
+    ref, ours = pair(torch.nn.Embedding, fit.Embedding, sparse=True)
+    opts = [torch.optim.SparseAdam(m.parameters(), lr=0.05) for m in (ref, ours)]
+    for step in range(5):
+        ids = ids_with_duplicates(seed=step)
+        for m, opt in zip((ref, ours), opts):
+            opt.zero_grad()
+            (m(ids) ** 2).sum().backward()
+            opt.step()
+    torch.testing.assert_close(ours.weight, ref.weight)
+
+
+def test_sparse_optimizer_fused_step_equals_accumulate_then_apply():
+    optimizers = pytest.importorskip("fastembed.optimizers")
+    _, ours = pair(torch.nn.Embedding, fit.Embedding)
+    weights = ours.weight.detach().numpy().copy()
+    fused = fit.SparseOptimizer([ours], optimizers.Adam(learning_rate=0.05))
+    plain = optimizers.Adam(learning_rate=0.05)
+    for step in range(3):
+        ids = ids_with_duplicates(seed=step)
+        g_out = torch.randn(5, 7, DIM, generator=torch.Generator().manual_seed(step))
+        fused.zero_grad()
+        ours(ids).backward(g_out)
+        assert ours.weight.grad is None  # no gradient tensor was built
+        fused.step()
+        plain.apply(weights, fastembed.accumulate(ids.numpy(), g_out.numpy(), N_ROWS))
+    np.testing.assert_array_equal(ours.weight.detach().numpy(), weights)
+
+
+def test_sparse_optimizer_drives_bags_too():
+    optimizers = pytest.importorskip("fastembed.optimizers")
+    _, ours = pair(torch.nn.EmbeddingBag, fit.EmbeddingBag, mode="mean")
+    weights = ours.weight.detach().numpy().copy()
+    fused = fit.SparseOptimizer([ours], optimizers.SGD(learning_rate=0.5))
+    ids, offsets = ids_with_duplicates((24,)), torch.tensor([0, 5, 5, 11])
+    g_out = torch.randn(4, DIM, generator=torch.Generator().manual_seed(7))
+    ours(ids, offsets).backward(g_out)
+    fused.step()
+    grad = fastembed.accumulate_bag(ids.numpy(), offsets.numpy(), g_out.numpy(), N_ROWS,
+                                    mode="mean")
+    optimizers.SGD(learning_rate=0.5).apply(weights, grad)
+    np.testing.assert_array_equal(ours.weight.detach().numpy(), weights)
+
+
+def test_module_refuses_other_devices_and_bad_ids():
+    m = fit.Embedding(N_ROWS, DIM)
+    before = m.weight.detach().clone()
+    with pytest.raises(IndexError, match="out of range"):
+        m(torch.tensor([0, N_ROWS]))
+    assert torch.equal(m.weight, before)
+    with pytest.raises(TypeError):
+        fit.SparseOptimizer([torch.nn.Embedding(3, 2)], None)
