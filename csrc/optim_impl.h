@@ -2,59 +2,64 @@
  * FE_VT (float/double) and FE_VSUF (f32/f64). */
 
 /* One touched row: `g_in` is its summed gradient (as accumulate returns it), `gb` dim
- * doubles of scratch, `s1`/`s2` its state rows. */
+ * doubles of scratch, `s1`/`s2` its state rows. Each rule is its own branch-free loop over
+ * the row, so that it vectorises. */
 static void FE_NAME(fe_opt_row, FE_VSUF)(FE_VT *restrict w, const FE_VT *restrict g_in,
                                          double *restrict gb, FE_VT *restrict s1,
                                          FE_VT *restrict s2, int64_t dim, const fe_opt *o)
 {
-    const double lr = o->lr;
-    double sq = 0;
+    const double lr = o->lr, l1 = o->l1, l2 = o->l2, wd = o->weight_decay;
+    const double decay = o->decoupled ? 1.0 - lr * wd : 1.0; /* AdamW shrink, outside g */
+    const double wd_g = o->decoupled ? 0.0 : wd;              /* L2 into the gradient */
     for (int64_t d = 0; d < dim; d++) {
-        double x = (double)w[d], g = (double)g_in[d];
-        if (o->l1 > 0 || o->l2 > 0) /* the embeddings regularizer, on touched rows ("lazy") */
-            g += o->l1 * ((x > 0) - (x < 0)) + 2 * o->l2 * x;
-        if (o->weight_decay > 0 && !o->decoupled) /* L2 into the gradient */
-            g += o->weight_decay * x;
-        gb[d] = g;
-        sq += g * g;
+        double x = (double)w[d];
+        /* the embeddings regularizer on the touched row ("lazy" regularization) */
+        gb[d] = (double)g_in[d] + l1 * (double)((x > 0) - (x < 0)) + (2 * l2 + wd_g) * x;
     }
-    double row_step = 0;
-    if (o->kind == FE_OPT_ROWWISE_ADAGRAD) { /* one accumulator per row: += mean(g^2) */
-        s1[0] = (FE_VT)((double)s1[0] + (dim ? sq / (double)dim : 0.0));
-        row_step = lr / (sqrt((double)s1[0]) + o->eps);
-    }
-    for (int64_t d = 0; d < dim; d++) {
-        double x = (double)w[d], g = gb[d];
-        if (o->weight_decay > 0 && o->decoupled) /* AdamW: shrink the weight, not via g */
-            x -= lr * o->weight_decay * x;
-        switch (o->kind) {
-        case FE_OPT_SGD:
-            if (o->momentum == 0) {
-                x -= lr * g;
-            } else { /* Keras: v = m v - lr g; w += v (nesterov: w += m v - lr g) */
-                double v = o->momentum * (double)s1[d] - lr * g;
+    switch (o->kind) {
+    case FE_OPT_SGD:
+        if (o->momentum == 0) {
+            for (int64_t d = 0; d < dim; d++)
+                w[d] = (FE_VT)(decay * (double)w[d] - lr * gb[d]);
+        } else { /* Keras: v = m v - lr g; w += v (nesterov: w += m v - lr g) */
+            const double m = o->momentum, nest = o->nesterov ? 1.0 : 0.0;
+            for (int64_t d = 0; d < dim; d++) {
+                double v = m * (double)s1[d] - lr * gb[d];
                 s1[d] = (FE_VT)v;
-                x += o->nesterov ? o->momentum * v - lr * g : v;
+                double vs = (double)s1[d];
+                w[d] = (FE_VT)(decay * (double)w[d] + (nest ? m * vs - lr * gb[d] : vs));
             }
-            break;
-        case FE_OPT_ADAGRAD: {
-            double a = (double)s1[d] + g * g;
-            s1[d] = (FE_VT)a;
-            x -= lr * g / (sqrt(a) + o->eps);
-            break;
         }
-        case FE_OPT_ROWWISE_ADAGRAD:
-            x -= row_step * g;
-            break;
-        case FE_OPT_ADAM: { /* lazy: only this row's moments move; bias by the global step */
-            double m = o->beta1 * (double)s1[d] + (1 - o->beta1) * g;
-            double v = o->beta2 * (double)s2[d] + (1 - o->beta2) * g * g;
-            s1[d] = (FE_VT)m;
-            s2[d] = (FE_VT)v;
-            x -= o->alpha * m / (sqrt(v) + o->eps);
-            break;
+        break;
+    case FE_OPT_ADAGRAD:
+        for (int64_t d = 0; d < dim; d++) {
+            s1[d] = (FE_VT)((double)s1[d] + gb[d] * gb[d]);
+            w[d] = (FE_VT)(decay * (double)w[d] - lr * gb[d] / (sqrt((double)s1[d]) + o->eps));
         }
-        case FE_OPT_FTRL: { /* Keras's FTRL: s1 = accumulator, s2 = linear */
+        break;
+    case FE_OPT_ROWWISE_ADAGRAD: { /* one accumulator per row: += mean(g^2) */
+        double sq = 0;
+        for (int64_t d = 0; d < dim; d++)
+            sq += gb[d] * gb[d];
+        s1[0] = (FE_VT)((double)s1[0] + (dim ? sq / (double)dim : 0.0));
+        const double step = lr / (sqrt((double)s1[0]) + o->eps);
+        for (int64_t d = 0; d < dim; d++)
+            w[d] = (FE_VT)(decay * (double)w[d] - step * gb[d]);
+        break;
+    }
+    case FE_OPT_ADAM: { /* lazy: only this row's moments move; bias by the global step */
+        const double b1 = o->beta1, b2 = o->beta2, alpha = o->alpha, eps = o->eps;
+        for (int64_t d = 0; d < dim; d++) {
+            s1[d] = (FE_VT)(b1 * (double)s1[d] + (1 - b1) * gb[d]);
+            s2[d] = (FE_VT)(b2 * (double)s2[d] + (1 - b2) * gb[d] * gb[d]);
+            w[d] = (FE_VT)(decay * (double)w[d]
+                           - alpha * (double)s1[d] / (sqrt((double)s2[d]) + eps));
+        }
+        break;
+    }
+    case FE_OPT_FTRL: /* Keras's FTRL: s1 = accumulator, s2 = linear */
+        for (int64_t d = 0; d < dim; d++) {
+            double x = decay * (double)w[d], g = gb[d];
             double n_old = (double)s1[d], gs = g + 2 * o->l2_shrinkage * x;
             double n_new = n_old + g * g;
             double p_new = pow(n_new, -o->lr_power), p_old = pow(n_old, -o->lr_power);
@@ -63,11 +68,9 @@ static void FE_NAME(fe_opt_row, FE_VSUF)(FE_VT *restrict w, const FE_VT *restric
             double c = lin > o->ftrl_l1 ? o->ftrl_l1 : (lin < -o->ftrl_l1 ? -o->ftrl_l1 : lin);
             s1[d] = (FE_VT)n_new;
             s2[d] = (FE_VT)lin;
-            x = (c - lin) / quad;
-            break;
+            w[d] = (FE_VT)((c - lin) / quad);
         }
-        }
-        w[d] = (FE_VT)x;
+        break;
     }
 }
 
@@ -102,6 +105,8 @@ fe_status FE_NAME(fe_sparse_step, FE_VSUF)(
         return FE_OK;
     int64_t work = (perm ? starts[n_groups] : n_touched) * dim * (int64_t)sizeof(FE_VT);
     int nt = fe_plan_threads(n_threads, work);
+    const int64_t row_bytes = dim * (int64_t)sizeof(FE_VT);
+    const int64_t n_perm = perm ? starts[n_groups] : 0;
     /* per-thread scratch, allocated before the first write so that a failure changes nothing */
     double *gbs = (double *)malloc((size_t)nt * (size_t)dim * sizeof(double));
     FE_VT *sums = (FE_VT *)malloc((size_t)nt * (size_t)dim * sizeof(FE_VT));
@@ -115,11 +120,21 @@ fe_status FE_NAME(fe_sparse_step, FE_VSUF)(
         double *gb = gbs + (int64_t)t * dim;
         for (int64_t r = lo; r < hi; r++) {
             const FE_VT *g;
+            if (r + FE_OPT_PF_ROWS < hi) { /* the rows and state rows updated a little later */
+                int64_t ahead = rows[r + FE_OPT_PF_ROWS];
+                fe_opt_prefetch_row(table + ahead * row_stride, row_bytes);
+                if (s1)
+                    fe_opt_prefetch_row(s1 + ahead * state_row, state_row * (int64_t)sizeof(FE_VT));
+                if (s2)
+                    fe_opt_prefetch_row(s2 + ahead * state_row, state_row * (int64_t)sizeof(FE_VT));
+            }
             if (perm) { /* fused: the row's gradient summed as accumulate sums it */
                 int64_t grp = r + (skip_group >= 0 && r >= skip_group);
                 for (int64_t d = 0; d < dim; d++)
                     sum[d] = 0;
                 for (int64_t k = starts[grp]; k < starts[grp + 1]; k++) {
+                    if (k + FE_OPT_PF_GRAD < n_perm) /* gradient rows come in perm order */
+                        fe_opt_prefetch_row(grad + perm[k + FE_OPT_PF_GRAD] * dim, row_bytes);
                     const FE_VT *src = grad + perm[k] * dim;
                     for (int64_t d = 0; d < dim; d++)
                         sum[d] += src[d];
