@@ -65,7 +65,9 @@ class BuildExt(build_ext):
                 file=sys.stderr,
             )
 
-        cflags = ["/O2"] if is_msvc else ["-O3", "-std=c99", "-fno-strict-aliasing", "-Wall"]
+        # -fno-math-errno: sqrt may then vectorise (no kernel reads errno)
+        cflags = ["/O2"] if is_msvc else ["-O3", "-std=c99", "-fno-strict-aliasing",
+                                          "-fno-math-errno", "-Wall"]
         ldflags = []
         if use_openmp:
             cflags += omp_flags

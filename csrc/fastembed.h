@@ -237,4 +237,42 @@ fe_status fe_bag_dots_f64_i64(const char *table, int64_t n_rows, int64_t dim, in
                               const int64_t *ids, int64_t n_ids, const int64_t *bag_of,
                               const double *grad, int64_t n_bags, double *dots, int n_threads);
 
+/* ---- optim.c: fused sparse optimizer steps ---------------------------------------------- *
+ *   for r in range(n_touched):                       # rows strictly increasing, distinct
+ *       g = grad[r]                                  # perm == NULL: summed gradient rows
+ *                                                    # (n_grad == n_touched)
+ *       or g = 0 + grad[perm[k]] + ... over k in the r-th group of (perm, starts), skipping
+ *              group skip_group (fused: accumulate's sums, bit for bit)
+ *       g += l1 * sign(w) + 2 * l2 * w               # lazy embeddings regularizer
+ *       weight decay: g += wd * w, or (decoupled) w -= lr * wd * w
+ *       w = rule(w, g, state rows s1[row], s2[row])  # in double, stored in the value type
+ * Rules (Keras's formulas): SGD (momentum, nesterov), Adagrad, RowwiseAdagrad (one
+ * accumulator per row, += mean(g^2), as FBGEMM), Adam (lazy; alpha = lr * sqrt(1 - b2^t) /
+ * (1 - b1^t) given), FTRL (s1 accumulator, s2 linear). State rows are state_row elements
+ * apart (dim, or 1 for RowwiseAdagrad).
+ * Bad input:  rows out of range or not increasing -> FE_ERR_INDEX; a bad kind or sizes ->
+ *             FE_ERR_VALUE; all checked before the first write. Threads: rows split in
+ *             contiguous chunks, each row one thread's: bit-identical for any count. */
+enum { FE_OPT_SGD = 0, FE_OPT_ADAGRAD = 1, FE_OPT_ROWWISE_ADAGRAD = 2, FE_OPT_ADAM = 3,
+       FE_OPT_FTRL = 4 };
+typedef struct {
+    int kind, nesterov, decoupled;
+    double lr, momentum, eps, beta1, beta2, alpha;
+    double lr_power, ftrl_l1, ftrl_l2, l2_shrinkage;
+    double weight_decay, l1, l2;
+} fe_opt;
+fe_status fe_sparse_step_f32(float *table, int64_t n_rows, int64_t dim, int64_t row_stride,
+                             const int64_t *rows, int64_t n_touched, const float *grad,
+                             int64_t n_grad, const int64_t *perm, const int64_t *starts, int64_t skip_group,
+                             float *s1, float *s2, int64_t state_row, const fe_opt *o,
+                             int n_threads);
+fe_status fe_sparse_step_f64(double *table, int64_t n_rows, int64_t dim, int64_t row_stride,
+                             const int64_t *rows, int64_t n_touched, const double *grad,
+                             int64_t n_grad, const int64_t *perm, const int64_t *starts, int64_t skip_group,
+                             double *s1, double *s2, int64_t state_row, const fe_opt *o,
+                             int n_threads);
+/* The first position of a NaN or infinity in x[0:n] (any thread count: the lowest), or -1. */
+int64_t fe_first_nonfinite_f32(const float *x, int64_t n, int n_threads);
+int64_t fe_first_nonfinite_f64(const double *x, int64_t n, int n_threads);
+
 #endif /* FASTEMBED_H */

@@ -122,3 +122,22 @@ cdef extern from "fe_internal.h" nogil:
                                   int64_t row_stride, const int64_t *ids, int64_t n_ids,
                                   const int64_t *bag_of, const double *grad, int64_t n_bags,
                                   double *dots, int n_threads)
+
+cdef extern from "fastembed.h" nogil:
+    ctypedef struct fe_opt:
+        int kind, nesterov, decoupled
+        double lr, momentum, eps, beta1, beta2, alpha
+        double lr_power, ftrl_l1, ftrl_l2, l2_shrinkage
+        double weight_decay, l1, l2
+    fe_status fe_sparse_step_f32(float *table, int64_t n_rows, int64_t dim, int64_t row_stride,
+                                 const int64_t *rows, int64_t n_touched, const float *grad,
+                                 int64_t n_grad, const int64_t *perm, const int64_t *starts,
+                                 int64_t skip_group, float *s1, float *s2, int64_t state_row,
+                                 const fe_opt *o, int n_threads)
+    fe_status fe_sparse_step_f64(double *table, int64_t n_rows, int64_t dim, int64_t row_stride,
+                                 const int64_t *rows, int64_t n_touched, const double *grad,
+                                 int64_t n_grad, const int64_t *perm, const int64_t *starts,
+                                 int64_t skip_group, double *s1, double *s2, int64_t state_row,
+                                 const fe_opt *o, int n_threads)
+    int64_t fe_first_nonfinite_f32(const float *x, int64_t n, int n_threads)
+    int64_t fe_first_nonfinite_f64(const double *x, int64_t n, int n_threads)

@@ -83,3 +83,4 @@ def first_bad_id(ids, int64_t n_rows, int n_threads):
 include "_lookup.pxi"
 include "_bag.pxi"
 include "_accumulate.pxi"
+include "_optim.pxi"

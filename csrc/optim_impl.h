@@ -1,0 +1,179 @@
+/* Body of the fused sparse optimizer step for one value type; included by optim.c with
+ * FE_VT (float/double) and FE_VSUF (f32/f64). */
+
+/* One touched row: `g_in` is its summed gradient (as accumulate returns it), `gb` dim
+ * doubles of scratch, `s1`/`s2` its state rows. Each rule is its own branch-free loop over
+ * the row, so that it vectorises. */
+static void FE_NAME(fe_opt_row, FE_VSUF)(FE_VT *restrict w, const FE_VT *restrict g_in,
+                                         double *restrict gb, FE_VT *restrict s1,
+                                         FE_VT *restrict s2, int64_t dim, const fe_opt *o)
+{
+    const double lr = o->lr, l1 = o->l1, l2 = o->l2, wd = o->weight_decay;
+    const double decay = o->decoupled ? 1.0 - lr * wd : 1.0; /* AdamW shrink, outside g */
+    const double wd_g = o->decoupled ? 0.0 : wd;              /* L2 into the gradient */
+    for (int64_t d = 0; d < dim; d++) {
+        double x = (double)w[d];
+        /* the embeddings regularizer on the touched row ("lazy" regularization) */
+        gb[d] = (double)g_in[d] + l1 * (double)((x > 0) - (x < 0)) + (2 * l2 + wd_g) * x;
+    }
+    switch (o->kind) {
+    case FE_OPT_SGD:
+        if (o->momentum == 0) {
+            for (int64_t d = 0; d < dim; d++)
+                w[d] = (FE_VT)(decay * (double)w[d] - lr * gb[d]);
+        } else { /* Keras: v = m v - lr g; w += v (nesterov: w += m v - lr g) */
+            const double m = o->momentum, nest = o->nesterov ? 1.0 : 0.0;
+            for (int64_t d = 0; d < dim; d++) {
+                double v = m * (double)s1[d] - lr * gb[d];
+                s1[d] = (FE_VT)v;
+                double vs = (double)s1[d];
+                w[d] = (FE_VT)(decay * (double)w[d] + (nest ? m * vs - lr * gb[d] : vs));
+            }
+        }
+        break;
+    case FE_OPT_ADAGRAD:
+        for (int64_t d = 0; d < dim; d++) {
+            s1[d] = (FE_VT)((double)s1[d] + gb[d] * gb[d]);
+            w[d] = (FE_VT)(decay * (double)w[d] - lr * gb[d] / (sqrt((double)s1[d]) + o->eps));
+        }
+        break;
+    case FE_OPT_ROWWISE_ADAGRAD: { /* one accumulator per row: += mean(g^2) */
+        double sq = 0;
+        for (int64_t d = 0; d < dim; d++)
+            sq += gb[d] * gb[d];
+        s1[0] = (FE_VT)((double)s1[0] + (dim ? sq / (double)dim : 0.0));
+        const double step = lr / (sqrt((double)s1[0]) + o->eps);
+        for (int64_t d = 0; d < dim; d++)
+            w[d] = (FE_VT)(decay * (double)w[d] - step * gb[d]);
+        break;
+    }
+    case FE_OPT_ADAM: { /* lazy: only this row's moments move; bias by the global step */
+        const double b1 = o->beta1, b2 = o->beta2, alpha = o->alpha, eps = o->eps;
+        for (int64_t d = 0; d < dim; d++) {
+            s1[d] = (FE_VT)(b1 * (double)s1[d] + (1 - b1) * gb[d]);
+            s2[d] = (FE_VT)(b2 * (double)s2[d] + (1 - b2) * gb[d] * gb[d]);
+            w[d] = (FE_VT)(decay * (double)w[d]
+                           - alpha * (double)s1[d] / (sqrt((double)s2[d]) + eps));
+        }
+        break;
+    }
+    case FE_OPT_FTRL: /* Keras's FTRL: s1 = accumulator, s2 = linear */
+        for (int64_t d = 0; d < dim; d++) {
+            double x = decay * (double)w[d], g = gb[d];
+            double n_old = (double)s1[d], gs = g + 2 * o->l2_shrinkage * x;
+            double n_new = n_old + g * g;
+            double p_new = pow(n_new, -o->lr_power), p_old = pow(n_old, -o->lr_power);
+            double lin = (double)s2[d] + gs - (p_new - p_old) / lr * x;
+            double quad = p_new / lr + 2 * o->ftrl_l2;
+            double c = lin > o->ftrl_l1 ? o->ftrl_l1 : (lin < -o->ftrl_l1 ? -o->ftrl_l1 : lin);
+            s1[d] = (FE_VT)n_new;
+            s2[d] = (FE_VT)lin;
+            w[d] = (FE_VT)((c - lin) / quad);
+        }
+        break;
+    }
+}
+
+fe_status FE_NAME(fe_sparse_step, FE_VSUF)(
+    FE_VT *table, int64_t n_rows, int64_t dim, int64_t row_stride, const int64_t *rows,
+    int64_t n_touched, const FE_VT *grad, int64_t n_grad, const int64_t *perm, const int64_t *starts,
+    int64_t skip_group, FE_VT *s1, FE_VT *s2, int64_t state_row, const fe_opt *o,
+    int n_threads)
+{
+    if (n_rows < 0 || dim < 0 || n_touched < 0 || row_stride < 0)
+        return FE_ERR_VALUE;
+    if (o->kind < FE_OPT_SGD || o->kind > FE_OPT_FTRL)
+        return FE_ERR_VALUE;
+    /* check everything before the first write: rows strictly increasing and in range */
+    for (int64_t r = 0; r < n_touched; r++)
+        if ((uint64_t)rows[r] >= (uint64_t)n_rows || (r > 0 && rows[r] <= rows[r - 1]))
+            return FE_ERR_INDEX;
+    int64_t n_groups = n_touched + (perm && skip_group >= 0);
+    if (perm) { /* the grouping stays inside grad (memory safety never trusts the caller) */
+        if (starts[0] != 0 || skip_group >= n_groups || starts[n_groups] > n_grad)
+            return FE_ERR_VALUE;
+        for (int64_t g = 0; g < n_groups; g++)
+            if (starts[g + 1] < starts[g])
+                return FE_ERR_VALUE;
+        for (int64_t k = 0; k < starts[n_groups]; k++)
+            if ((uint64_t)perm[k] >= (uint64_t)n_grad)
+                return FE_ERR_VALUE;
+    } else if (n_grad != n_touched) {
+        return FE_ERR_VALUE;
+    }
+    if (n_touched == 0 || dim == 0)
+        return FE_OK;
+    int64_t work = (perm ? starts[n_groups] : n_touched) * dim * (int64_t)sizeof(FE_VT);
+    int nt = fe_plan_threads(n_threads, work);
+    const int64_t row_bytes = dim * (int64_t)sizeof(FE_VT);
+    const int64_t n_perm = perm ? starts[n_groups] : 0;
+    /* per-thread scratch, allocated before the first write so that a failure changes nothing */
+    double *gbs = (double *)malloc((size_t)nt * (size_t)dim * sizeof(double));
+    FE_VT *sums = (FE_VT *)malloc((size_t)nt * (size_t)dim * sizeof(FE_VT));
+    if (!gbs || !sums) {
+        free(gbs);
+        free(sums);
+        return FE_ERR_NOMEM;
+    }
+    FE_PARALLEL_CHUNKS(nt, n_touched, {
+        FE_VT *sum = sums + (int64_t)t * dim;
+        double *gb = gbs + (int64_t)t * dim;
+        for (int64_t r = lo; r < hi; r++) {
+            const FE_VT *g;
+            if (r + FE_OPT_PF_ROWS < hi) { /* the rows and state rows updated a little later */
+                int64_t ahead = rows[r + FE_OPT_PF_ROWS];
+                fe_opt_prefetch_row(table + ahead * row_stride, row_bytes);
+                if (s1)
+                    fe_opt_prefetch_row(s1 + ahead * state_row, state_row * (int64_t)sizeof(FE_VT));
+                if (s2)
+                    fe_opt_prefetch_row(s2 + ahead * state_row, state_row * (int64_t)sizeof(FE_VT));
+            }
+            if (perm) { /* fused: the row's gradient summed as accumulate sums it */
+                int64_t grp = r + (skip_group >= 0 && r >= skip_group);
+                for (int64_t d = 0; d < dim; d++)
+                    sum[d] = 0;
+                for (int64_t k = starts[grp]; k < starts[grp + 1]; k++) {
+                    if (k + FE_OPT_PF_GRAD < n_perm) /* gradient rows come in perm order */
+                        fe_opt_prefetch_row(grad + perm[k + FE_OPT_PF_GRAD] * dim, row_bytes);
+                    const FE_VT *src = grad + perm[k] * dim;
+                    for (int64_t d = 0; d < dim; d++)
+                        sum[d] += src[d];
+                }
+                g = sum;
+            } else {
+                g = grad + r * dim;
+            }
+            int64_t row = rows[r];
+            FE_NAME(fe_opt_row, FE_VSUF)(table + row * row_stride, g, gb,
+                                         s1 ? s1 + row * state_row : NULL,
+                                         s2 ? s2 + row * state_row : NULL, dim, o);
+        }
+    });
+    free(gbs);
+    free(sums);
+    return FE_OK;
+}
+
+int64_t FE_NAME(fe_first_nonfinite, FE_VSUF)(const FE_VT *x, int64_t n, int n_threads)
+{
+    int nt = fe_plan_threads(n_threads, n * (int64_t)sizeof(FE_VT));
+    int64_t found[FE_MAX_THREADS];
+    FE_PARALLEL_CHUNKS(nt, n, {
+        int any = 0;
+        for (int64_t i = lo; i < hi; i++)
+            any |= !isfinite(x[i]);
+        int64_t mine = n;
+        if (any)
+            for (int64_t i = lo; i < hi; i++)
+                if (!isfinite(x[i])) {
+                    mine = i;
+                    break;
+                }
+        found[t] = mine;
+    });
+    int64_t first = n;
+    for (int t = 0; t < nt; t++)
+        if (found[t] < first)
+            first = found[t];
+    return first < n ? first : -1;
+}

@@ -1,0 +1,87 @@
+# sparse optimizer steps: the touched rows' update (fused with the gradient sum when given a
+# grouping) and the finiteness check that precedes it
+
+def sparse_step(table, rows, grad, perm, starts, int64_t skip_group, s1, s2, int64_t state_row,
+                dict hyper, int n_threads):
+    """Update the rows `rows` (int64, strictly increasing) of `table` (rows contiguous,
+    writable) in place. `grad` is (len(rows), dim) summed gradients when `perm` is None,
+    else the (n, dim) per-position gradient with the grouping (perm, starts, skip_group) of
+    accumulate. `s1`/`s2` are state arrays (or None); `hyper` the fe_opt fields."""
+    cdef Buffers bufs = Buffers()
+    cdef Py_buffer *w = bufs.get(table, True)
+    cdef Py_buffer *r = bufs.get(rows, False)
+    cdef Py_buffer *g = bufs.get(grad, False)
+    cdef Py_buffer *b
+    cdef const int64_t *perm_ptr = NULL
+    cdef const int64_t *starts_ptr = NULL
+    cdef void *s1_ptr = NULL
+    cdef void *s2_ptr = NULL
+    cdef fe_opt o
+    cdef int64_t n_rows = w.shape[0], dim = w.shape[1], n_touched = r.len // 8
+    cdef int64_t n_grad = g.shape[0] if g.ndim == 2 else 0
+    cdef fe_status status
+    if w.ndim != 2 or g.ndim != 2 or g.shape[1] != dim or g.itemsize != w.itemsize:
+        raise ValueError("sparse_step: inconsistent buffers (internal error)")
+    if perm is not None:
+        b = bufs.get(perm, False)
+        perm_ptr = <const int64_t *>b.buf
+        b = bufs.get(starts, False)
+        if b.len // 8 != n_touched + (1 if skip_group >= 0 else 0) + 1:
+            raise ValueError("sparse_step: inconsistent buffers (internal error)")
+        starts_ptr = <const int64_t *>b.buf
+    for state, k in ((s1, 1), (s2, 2)):
+        if state is None:
+            continue
+        b = bufs.get(state, True)
+        if b.itemsize != w.itemsize or b.len != n_rows * state_row * w.itemsize:
+            raise ValueError("sparse_step: inconsistent buffers (internal error)")
+        if k == 1:
+            s1_ptr = b.buf
+        else:
+            s2_ptr = b.buf
+    o.kind = hyper["kind"]
+    o.nesterov = hyper.get("nesterov", 0)
+    o.decoupled = hyper.get("decoupled", 0)
+    o.lr = hyper["lr"]
+    o.momentum = hyper.get("momentum", 0.0)
+    o.eps = hyper.get("eps", 0.0)
+    o.beta1 = hyper.get("beta1", 0.0)
+    o.beta2 = hyper.get("beta2", 0.0)
+    o.alpha = hyper.get("alpha", 0.0)
+    o.lr_power = hyper.get("lr_power", 0.0)
+    o.ftrl_l1 = hyper.get("ftrl_l1", 0.0)
+    o.ftrl_l2 = hyper.get("ftrl_l2", 0.0)
+    o.l2_shrinkage = hyper.get("l2_shrinkage", 0.0)
+    o.weight_decay = hyper.get("weight_decay", 0.0)
+    o.l1 = hyper.get("l1", 0.0)
+    o.l2 = hyper.get("l2", 0.0)
+    with nogil:
+        if w.itemsize == 4:
+            status = fe_sparse_step_f32(<float *>w.buf, n_rows, dim, w.strides[0] // 4,
+                                        <const int64_t *>r.buf, n_touched, <const float *>g.buf,
+                                        n_grad, perm_ptr, starts_ptr, skip_group,
+                                        <float *>s1_ptr, <float *>s2_ptr, state_row, &o,
+                                        n_threads)
+        else:
+            status = fe_sparse_step_f64(<double *>w.buf, n_rows, dim, w.strides[0] // 8,
+                                        <const int64_t *>r.buf, n_touched, <const double *>g.buf,
+                                        n_grad, perm_ptr, starts_ptr, skip_group,
+                                        <double *>s1_ptr, <double *>s2_ptr, state_row, &o,
+                                        n_threads)
+    if status == FE_ERR_INDEX:
+        raise IndexError(f"gradient rows must be strictly increasing and in [0, {n_rows})")
+    if status != FE_OK:
+        raise_status(status, -1, None, n_rows)
+
+
+def first_nonfinite(x, int n_threads):
+    """The first flat position of a NaN or inf in the C-contiguous float32/float64 `x`, or -1."""
+    cdef Buffers bufs = Buffers()
+    cdef Py_buffer *b = bufs.get(x, False)
+    cdef int64_t n = b.len // b.itemsize, pos
+    with nogil:
+        if b.itemsize == 4:
+            pos = fe_first_nonfinite_f32(<const float *>b.buf, n, n_threads)
+        else:
+            pos = fe_first_nonfinite_f64(<const double *>b.buf, n, n_threads)
+    return pos

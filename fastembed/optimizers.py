@@ -1,0 +1,351 @@
+"""Sparse optimizers: update only the rows a batch touched, in one fused C pass.
+
+Each optimizer has Keras's arguments and formulas and keeps its state (moments,
+accumulators) in NumPy arrays it owns, created lazily for each table it updates.
+`apply(target, grad)` takes a `RowSparseGrad`; `step(target, ids, grad_output)` goes straight
+from a lookup's ids and output gradient to the update, summing each touched row's gradient
+(exactly as `fastembed.accumulate` does) while the row is updated, without materialising
+the gradient. Both are two-phase: ids, shapes, dtypes, writability, hyperparameters and
+(by default) the finiteness of the gradient are checked before the first write, so a call
+that raises leaves the table and the state bit-identical. Results are bit-identical for any
+thread count (each row is one thread's).
+
+`target` is a weights array (float32/float64, writable, rows contiguous) or an
+`Embedding` layer: then its embeddings regularizer gradient on the touched rows ("lazy"
+mode; "exact" mode goes through ``layer.backward``) and its row constraint are applied too.
+"""
+import math
+import numbers
+
+import numpy as np
+
+from fastembed import _kernels
+from fastembed._arrays import as_ids, as_table
+from fastembed._threads import resolve as _resolve_threads
+
+__all__ = ["SGD", "Adagrad", "RowwiseAdagrad", "Adam", "FTRL", "Optimizer"]
+
+_KIND = {"SGD": 0, "Adagrad": 1, "RowwiseAdagrad": 2, "Adam": 3, "FTRL": 4}
+
+
+def _number(value, name, *, low=None, high=None, low_open=False, high_open=False):
+    """A finite float within [low, high] (open ends where asked); ValueError otherwise."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a real number, got {value!r}")
+    v = float(value)
+    if not math.isfinite(v):
+        raise ValueError(f"{name} must be finite, got {v}")
+    if low is not None and (v < low or (low_open and v == low)):
+        raise ValueError(f"{name} must be {'>' if low_open else '>='} {low}, got {v}")
+    if high is not None and (v > high or (high_open and v == high)):
+        raise ValueError(f"{name} must be {'<' if high_open else '<='} {high}, got {v}")
+    return v
+
+
+class Optimizer:
+    """Base of the sparse optimizers (see the module docstring). Not used directly."""
+
+    slots = ()          # names of the per-element state arrays, in C order (s1, s2)
+    row_state = False   # one state value per row instead of per element
+
+    def __init__(self, learning_rate, *, weight_decay=None, decoupled_weight_decay=False,
+                 allow_nonfinite=False):
+        self.learning_rate = _number(learning_rate, "learning_rate", low=0, low_open=True)
+        self.weight_decay = 0.0 if weight_decay is None else _number(
+            weight_decay, "weight_decay", low=0)
+        self.decoupled_weight_decay = bool(decoupled_weight_decay)
+        self.allow_nonfinite = bool(allow_nonfinite)
+        self.iterations = 0
+        self._state = {}     # table key -> {slot name: array}
+        self._pending = []   # slot sets restored by set_state, bound on first use
+
+    # ---- what subclasses define -----------------------------------------------------------
+
+    def _hyper(self):
+        """The fe_opt fields of this optimizer for the coming step."""
+        raise NotImplementedError
+
+    def _initial(self, name):
+        return 0.0
+
+    # ---- state ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _key(table):
+        return (table.__array_interface__["data"][0], table.shape, table.dtype.str)
+
+    def _slots_for(self, table, create):
+        key = self._key(table)
+        slots = self._state.get(key)
+        if slots is None and create:
+            if self._pending and all(a.shape == self._slot_shape(table) and a.dtype == table.dtype
+                                     for a in self._pending[0].values()):
+                slots = self._pending.pop(0)
+            else:
+                slots = {name: np.full(self._slot_shape(table), self._initial(name), table.dtype)
+                         for name in self.slots}
+        return key, slots
+
+    def _slot_shape(self, table):
+        return (table.shape[0],) if self.row_state else table.shape
+
+    def get_config(self):
+        cfg = {"learning_rate": self.learning_rate, "weight_decay": self.weight_decay or None,
+               "decoupled_weight_decay": self.decoupled_weight_decay,
+               "allow_nonfinite": self.allow_nonfinite}
+        cfg.update(self._config())
+        return cfg
+
+    def _config(self):
+        return {}
+
+    def get_state(self):
+        """{"iterations": int, "slots": [ {name: array copy} per table, in first-use order ]}"""
+        return {"iterations": self.iterations,
+                "slots": [{k: v.copy() for k, v in s.items()} for s in self._state.values()]
+                + [{k: v.copy() for k, v in s.items()} for s in self._pending]}
+
+    def set_state(self, state):
+        """Restore `get_state()`'s result: the slot sets bind, in order, to the next tables
+        this optimizer updates (matched by shape and dtype)."""
+        iterations = int(state["iterations"])
+        sets = []
+        for s in state["slots"]:
+            if set(s) != set(self.slots):
+                raise ValueError(f"state slots {sorted(s)} do not match {sorted(self.slots)}")
+            sets.append({k: np.array(v, copy=True) for k, v in s.items()})
+        self.iterations = iterations
+        self._state = {}
+        self._pending = sets
+
+    def save(self, path):
+        """Save config and state to a .npz file (written to a temporary name, then renamed)."""
+        import json
+        import os
+        state = self.get_state()
+        arrays = {f"slot{i}_{k}": v for i, s in enumerate(state["slots"]) for k, v in s.items()}
+        meta = {"class": type(self).__name__, "config": self.get_config(),
+                "iterations": state["iterations"], "n_tables": len(state["slots"])}
+        tmp = f"{path}.tmp-{os.getpid()}.npz"
+        np.savez(tmp, __meta__=np.array(json.dumps(meta)), **arrays)
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path):
+        import json
+        with np.load(path, allow_pickle=False) as f:
+            meta = json.loads(str(f["__meta__"]))
+            klass = {c.__name__: c for c in (SGD, Adagrad, RowwiseAdagrad, Adam, FTRL)}[meta["class"]]
+            if cls is not Optimizer and klass is not cls:
+                raise ValueError(f"{path} holds a {meta['class']}, not a {cls.__name__}")
+            opt = klass(**meta["config"])
+            slots = [{k: f[f"slot{i}_{k}"] for k in opt.slots} for i in range(meta["n_tables"])]
+        opt.set_state({"iterations": meta["iterations"], "slots": slots})
+        return opt
+
+    # ---- the update -----------------------------------------------------------------------
+
+    def _target(self, target):
+        """(table, layer or None) for a weights array or an Embedding layer."""
+        layer = None
+        if hasattr(target, "embeddings") and hasattr(target, "apply_constraint"):
+            layer = target
+            target = target.embeddings
+        return as_table(target, "weights", writable=True), layer
+
+    def _layer_terms(self, layer):
+        """The lazy embeddings-regularizer coefficients (l1, l2) of a layer."""
+        if layer is None or layer.embeddings_regularizer is None:
+            return 0.0, 0.0
+        reg = layer.embeddings_regularizer
+        if getattr(layer, "regularizer_mode", "lazy") != "lazy":
+            raise ValueError('a layer with regularizer_mode="exact" is updated through '
+                             "opt.apply(layer, layer.backward(grad_output)): its regularizer "
+                             "gradient touches every row")
+        l1, l2 = getattr(reg, "l1", 0.0), getattr(reg, "l2", 0.0)
+        if not (isinstance(l1, numbers.Real) and isinstance(l2, numbers.Real)):
+            raise ValueError("the layer's regularizer must be fastembed's L1/L2/L1L2")
+        return float(l1), float(l2)
+
+    def _check_finite(self, values, nt):
+        if self.allow_nonfinite or values.size == 0:
+            return
+        pos = _kernels.first_nonfinite(values, nt)
+        if pos >= 0:
+            raise ValueError(f"the gradient holds a non-finite value ({values.reshape(-1)[pos]}) "
+                             "at flat position {pos}; nothing was updated (allow_nonfinite=True "
+                             "lets it through)".replace("{pos}", str(pos)))
+
+    def _run(self, table, layer, rows, grad, perm, starts, skip, nt):
+        key, slots = self._slots_for(table, create=True)
+        hyper = dict(self._hyper(), kind=_KIND[type(self).__name__], lr=self.learning_rate,
+                     weight_decay=self.weight_decay,
+                     decoupled=int(self.decoupled_weight_decay))
+        hyper["l1"], hyper["l2"] = self._layer_terms(layer)
+        s = [slots[name] for name in self.slots] + [None] * (2 - len(self.slots))
+        _kernels.sparse_step(table, rows, grad, perm, starts, skip, s[0], s[1],
+                             1 if self.row_state else table.shape[1], hyper, nt)
+        self._state[key] = slots
+        self.iterations += 1
+        if layer is not None:
+            layer.apply_constraint(rows, num_threads=nt)
+
+    def apply(self, target, grad, *, num_threads=None):
+        """Update the rows of `grad` (a `RowSparseGrad`) in `target`, in place."""
+        from fastembed.sparse import RowSparseGrad
+        if not isinstance(grad, RowSparseGrad):
+            raise TypeError(f"grad must be a RowSparseGrad, got {type(grad).__name__}")
+        table, layer = self._target(target)
+        if grad.shape != table.shape:
+            raise ValueError(f"grad has shape {grad.shape}, the table {table.shape}")
+        values = np.ascontiguousarray(grad.values, dtype=table.dtype)
+        nt = _resolve_threads(num_threads)
+        self._check_finite(values, nt)
+        self._before_step()
+        self._run(table, layer, np.ascontiguousarray(grad.indices, np.int64), values, None,
+                  None, -1, nt)
+
+    def step(self, target, ids, grad_output, *, padding_idx=None, num_threads=None):
+        """The fused path: ``apply(target, accumulate(ids, grad_output, n_rows))`` in one
+        pass over the touched rows, without building the gradient."""
+        from fastembed.ops import _grad_rows, _padding
+        table, layer = self._target(target)
+        idx, original = as_ids(ids)
+        grad = _grad_rows(grad_output, idx.shape)
+        if grad.shape[1] != table.shape[1] or grad.dtype != table.dtype:
+            raise ValueError(f"grad_output rows are {grad.shape[1]} {grad.dtype}, the table's "
+                             f"{table.shape[1]} {table.dtype}")
+        pad = _padding(padding_idx, table.shape[0])
+        nt = _resolve_threads(num_threads)
+        uniq, starts, perm = _kernels.group_ids(idx, table.shape[0], nt, original)  # checks ids
+        self._check_finite(grad, nt)
+        skip = -1
+        if pad >= 0:
+            at = int(np.searchsorted(uniq, pad))
+            skip = at if at < uniq.shape[0] and uniq[at] == pad else -1
+        rows = uniq if skip < 0 else np.delete(uniq, skip)
+        self._before_step()
+        self._run(table, layer, np.ascontiguousarray(rows), grad, perm, starts, skip, nt)
+
+    def _before_step(self):
+        pass
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+class SGD(Optimizer):
+    """Keras's SGD: ``v = momentum * v - lr * g; w += v`` (Nesterov: ``w += momentum * v -
+    lr * g``); plain ``w -= lr * g`` without momentum. The velocity is lazy (touched rows)."""
+
+    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        self.momentum = _number(momentum, "momentum", low=0, high=1, high_open=True)
+        self.nesterov = bool(nesterov)
+        self.slots = ("velocity",) if self.momentum > 0 else ()
+
+    def _hyper(self):
+        return {"momentum": self.momentum, "nesterov": int(self.nesterov)}
+
+    def _config(self):
+        return {"momentum": self.momentum, "nesterov": self.nesterov}
+
+
+class Adagrad(Optimizer):
+    """Keras's Adagrad: ``a += g**2; w -= lr * g / (sqrt(a) + epsilon)``."""
+
+    slots = ("accumulator",)
+
+    def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7,
+                 **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        self.initial_accumulator_value = _number(initial_accumulator_value,
+                                                 "initial_accumulator_value", low=0)
+        self.epsilon = _number(epsilon, "epsilon", low=0)
+
+    def _initial(self, name):
+        return self.initial_accumulator_value
+
+    def _hyper(self):
+        return {"eps": self.epsilon}
+
+    def _config(self):
+        return {"initial_accumulator_value": self.initial_accumulator_value,
+                "epsilon": self.epsilon}
+
+
+class RowwiseAdagrad(Adagrad):
+    """Adagrad with one accumulator per row (FBGEMM's rowwise Adagrad): ``a_row +=
+    mean(g**2); w -= lr * g / (sqrt(a_row) + epsilon)``: state of n_rows values, not
+    n_rows * dim."""
+
+    row_state = True
+
+    def __init__(self, learning_rate=0.001, initial_accumulator_value=0.0, epsilon=1e-7,
+                 **kwargs):
+        super().__init__(learning_rate, initial_accumulator_value, epsilon, **kwargs)
+
+
+class Adam(Optimizer):
+    """Lazy Adam (PyTorch's SparseAdam, TensorFlow's LazyAdam) with Keras's formula: only
+    touched rows' moments move; ``alpha = lr * sqrt(1 - beta_2**t) / (1 - beta_1**t)`` with
+    t the optimizer's global step; ``w -= alpha * m / (sqrt(v) + epsilon)``. With
+    ``weight_decay`` and ``decoupled_weight_decay=True`` it is AdamW on the touched rows."""
+
+    slots = ("m", "v")
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        self.beta_1 = _number(beta_1, "beta_1", low=0, high=1, high_open=True)
+        self.beta_2 = _number(beta_2, "beta_2", low=0, high=1, high_open=True)
+        self.epsilon = _number(epsilon, "epsilon", low=0)
+
+    def _hyper(self):
+        t = self.iterations + 1
+        alpha = self.learning_rate * math.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)
+        return {"beta1": self.beta_1, "beta2": self.beta_2, "eps": self.epsilon, "alpha": alpha}
+
+    def _config(self):
+        return {"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
+
+
+class FTRL(Optimizer):
+    """Keras's FTRL-proximal: ``learning_rate_power``, ``initial_accumulator_value``,
+    ``l1_regularization_strength``, ``l2_regularization_strength``,
+    ``l2_shrinkage_regularization_strength`` and ``beta`` as Keras defines them."""
+
+    slots = ("accumulator", "linear")
+
+    def __init__(self, learning_rate=0.001, learning_rate_power=-0.5,
+                 initial_accumulator_value=0.1, l1_regularization_strength=0.0,
+                 l2_regularization_strength=0.0, l2_shrinkage_regularization_strength=0.0,
+                 beta=0.0, **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        self.learning_rate_power = _number(learning_rate_power, "learning_rate_power", high=0)
+        self.initial_accumulator_value = _number(initial_accumulator_value,
+                                                 "initial_accumulator_value", low=0)
+        self.l1_regularization_strength = _number(l1_regularization_strength,
+                                                  "l1_regularization_strength", low=0)
+        self.l2_regularization_strength = _number(l2_regularization_strength,
+                                                  "l2_regularization_strength", low=0)
+        self.l2_shrinkage_regularization_strength = _number(
+            l2_shrinkage_regularization_strength, "l2_shrinkage_regularization_strength", low=0)
+        self.beta = _number(beta, "beta", low=0)
+
+    def _initial(self, name):
+        return self.initial_accumulator_value if name == "accumulator" else 0.0
+
+    def _hyper(self):
+        adjusted_l2 = self.l2_regularization_strength + self.beta / (2 * self.learning_rate)
+        return {"lr_power": self.learning_rate_power, "ftrl_l1": self.l1_regularization_strength,
+                "ftrl_l2": adjusted_l2,
+                "l2_shrinkage": self.l2_shrinkage_regularization_strength}
+
+    def _config(self):
+        return {"learning_rate_power": self.learning_rate_power,
+                "initial_accumulator_value": self.initial_accumulator_value,
+                "l1_regularization_strength": self.l1_regularization_strength,
+                "l2_regularization_strength": self.l2_regularization_strength,
+                "l2_shrinkage_regularization_strength": self.l2_shrinkage_regularization_strength,
+                "beta": self.beta}

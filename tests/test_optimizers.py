@@ -1,0 +1,243 @@
+"""Sparse optimizers: NumPy references over several steps, torch's SGD and SparseAdam, the
+fused path equal to accumulate-then-apply, atomicity, determinism and state round trips."""
+import numpy as np
+import pytest
+
+import fastembed
+from fastembed import optimizers as O
+from conftest import assert_unchanged, snapshot
+import reference
+
+CONFIGS = [
+    ("SGD", dict(learning_rate=0.1)),
+    ("SGD", dict(learning_rate=0.1, momentum=0.9)),
+    ("SGD", dict(learning_rate=0.1, momentum=0.5, nesterov=True)),
+    ("SGD", dict(learning_rate=0.1, weight_decay=0.01)),
+    ("Adagrad", dict(learning_rate=0.1)),
+    ("RowwiseAdagrad", dict(learning_rate=0.1, initial_accumulator_value=0.1)),
+    ("Adam", dict(learning_rate=0.05)),
+    ("Adam", dict(learning_rate=0.05, weight_decay=0.1, decoupled_weight_decay=True)),
+    ("FTRL", dict(learning_rate=0.1)),
+    ("FTRL", dict(learning_rate=0.1, l1_regularization_strength=0.01,
+                  l2_regularization_strength=0.02, l2_shrinkage_regularization_strength=0.01,
+                  beta=0.5, learning_rate_power=-0.7)),
+]
+
+
+def make_opt(name, kwargs):
+    return getattr(O, name)(**kwargs)
+
+
+def initial_state(opt, shape):
+    return {name: np.full((shape[0],) if opt.row_state else shape, opt._initial(name), np.float64)
+            for name in opt.slots}
+
+
+@pytest.mark.parametrize("name, kwargs", CONFIGS, ids=[f"{n}{k}" for n, k in CONFIGS])
+@pytest.mark.parametrize("fused", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_matches_reference_over_steps(rng, name, kwargs, fused, dtype):
+    opt = make_opt(name, kwargs)
+    hp = dict(opt.get_config())
+    w = rng.standard_normal((60, 8)).astype(dtype)
+    ref_w = w.astype(np.float64)
+    state = initial_state(opt, w.shape)
+    untouched = np.ones(60, bool)
+    for t in range(1, 5):
+        ids = rng.integers(0, 40, (6, 5))          # rows 40..59 never touched
+        ids[0, :3] = 7                              # duplicates summed before the update
+        g = rng.standard_normal((6, 5, 8)).astype(dtype)
+        if fused:
+            opt.step(w, ids, g)
+        else:
+            opt.apply(w, fastembed.accumulate(ids, g, 60))
+        reference.optimizer_step(name, ref_w, state, ids, g, t, hp)
+        untouched[ids.reshape(-1)] = False
+    tol = 2e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(w, ref_w, rtol=tol, atol=tol)
+    assert untouched[40:].all()
+    got_state = opt.get_state()["slots"]
+    for name_, ref_arr in state.items():
+        np.testing.assert_allclose(got_state[0][name_], ref_arr, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("name, kwargs", CONFIGS[:7], ids=[f"{n}{k}" for n, k in CONFIGS[:7]])
+def test_fused_equals_accumulate_then_apply_bit_for_bit(rng, name, kwargs):
+    w = rng.standard_normal((500, 16)).astype(np.float32)
+    a, b = w.copy(), w.copy()
+    fused, plain = make_opt(name, kwargs), make_opt(name, kwargs)
+    for _ in range(3):
+        ids = np.minimum(rng.zipf(1.2, 2000) - 1, 499)
+        g = rng.standard_normal((2000, 16)).astype(np.float32)
+        fused.step(a, ids, g, padding_idx=3)
+        plain.apply(b, fastembed.accumulate(ids, g, 500, padding_idx=3))
+    assert a.tobytes() == b.tobytes()
+
+
+@pytest.mark.parametrize("name, kwargs", CONFIGS[:9:2], ids=[n for n, _ in CONFIGS[:9:2]])
+def test_thread_count_agnostic(rng, name, kwargs):
+    w = rng.standard_normal((20_000, 64)).astype(np.float32)
+    ids = np.minimum(rng.zipf(1.1, 100_000) - 1, 19_999)
+    g = rng.standard_normal((100_000, 64)).astype(np.float32)
+    runs = []
+    for nt in (1, 2):
+        table, opt = w.copy(), make_opt(name, kwargs)
+        for _ in range(2):
+            opt.step(table, ids, g, num_threads=nt)
+        runs.append((table, opt.get_state()))
+    assert runs[0][0].tobytes() == runs[1][0].tobytes()
+    for s0, s1 in zip(runs[0][1]["slots"], runs[1][1]["slots"]):
+        for k in s0:
+            assert s0[k].tobytes() == s1[k].tobytes()
+
+
+def _torch_pair(rng, torch, sparse=True):
+    w = rng.standard_normal((50, 8))
+    emb = torch.nn.Embedding(50, 8, sparse=sparse, dtype=torch.float64)
+    with torch.no_grad():
+        emb.weight.copy_(torch.from_numpy(w))
+    return w, emb
+
+
+@pytest.mark.parametrize("momentum, nesterov", [(0.0, False), (0.9, False), (0.9, True)])
+def test_sgd_equals_torch(rng, momentum, nesterov):
+    torch = pytest.importorskip("torch")
+    w, emb = _torch_pair(rng, torch, sparse=momentum == 0)
+    topt = torch.optim.SGD(emb.parameters(), lr=0.1, momentum=momentum, nesterov=nesterov)
+    opt = O.SGD(0.1, momentum=momentum, nesterov=nesterov)
+    for step in range(4):
+        ids = torch.from_numpy(rng.integers(0, 50, 30))
+        g = torch.from_numpy(rng.standard_normal((30, 8)))
+        topt.zero_grad()
+        emb(ids).backward(g)
+        topt.step()
+        opt.step(w, ids.numpy(), g.numpy())
+        if momentum and step == 0:
+            # torch's momentum buffer is dense: rows untouched now still move later;
+            # compare only the first step beyond it
+            np.testing.assert_allclose(w, emb.weight.detach().numpy(), rtol=1e-12, atol=1e-12)
+            return
+    np.testing.assert_allclose(w, emb.weight.detach().numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_adam_equals_torch_sparse_adam(rng):
+    torch = pytest.importorskip("torch")
+    w, emb = _torch_pair(rng, torch)
+    # torch: w -= lr/bc1 * m / (sqrt(v)/sqrt(bc2) + eps); Keras: eps outside the sqrt(bc2)
+    # scaling: equal when eps = 0
+    topt = torch.optim.SparseAdam(emb.parameters(), lr=0.05, eps=1e-300)
+    opt = O.Adam(0.05, epsilon=0.0)
+    for _ in range(5):
+        ids = torch.from_numpy(rng.integers(0, 30, 40))
+        g = torch.from_numpy(rng.standard_normal((40, 8)))
+        topt.zero_grad()
+        emb(ids).backward(g)
+        topt.step()
+        opt.step(w, ids.numpy(), g.numpy())
+    np.testing.assert_allclose(w, emb.weight.detach().numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_adagrad_equals_torch(rng):
+    torch = pytest.importorskip("torch")
+    w, emb = _torch_pair(rng, torch)
+    # torch's Adagrad: state starts at initial_accumulator_value, eps added after the sqrt
+    topt = torch.optim.Adagrad(emb.parameters(), lr=0.1, initial_accumulator_value=0.1,
+                               eps=1e-7)
+    opt = O.Adagrad(0.1, initial_accumulator_value=0.1, epsilon=1e-7)
+    for _ in range(4):
+        ids = torch.from_numpy(rng.integers(0, 50, 30))
+        g = torch.from_numpy(rng.standard_normal((30, 8)))
+        topt.zero_grad()
+        emb(ids).backward(g)
+        topt.step()
+        opt.step(w, ids.numpy(), g.numpy())
+    np.testing.assert_allclose(w, emb.weight.detach().numpy(), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("name, kwargs", CONFIGS[::3], ids=[n for n, _ in CONFIGS[::3]])
+def test_bad_id_last_changes_nothing(rng, name, kwargs):
+    opt = make_opt(name, kwargs)
+    w = rng.standard_normal((30, 4))
+    opt.step(w, [1, 2], np.ones((2, 4)))  # state exists
+    before_state = opt.get_state()
+    ids = rng.integers(0, 30, 20)
+    ids[-1] = 30
+    g = rng.standard_normal((20, 4))
+    before = snapshot(w, ids, g)
+    with pytest.raises(IndexError, match=r"ids\[19\] = 30"):
+        opt.step(w, ids, g)
+    assert_unchanged(before, w, ids, g)
+    after_state = opt.get_state()
+    assert after_state["iterations"] == before_state["iterations"]
+    for s0, s1 in zip(before_state["slots"], after_state["slots"]):
+        for k in s0:
+            assert s0[k].tobytes() == s1[k].tobytes()
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_nonfinite_gradient_raises_and_changes_nothing(rng, bad):
+    opt = O.Adam(0.1)
+    w = rng.standard_normal((30, 4))
+    g = rng.standard_normal((20, 4))
+    g[13, 2] = bad
+    ids = rng.integers(0, 30, 20)
+    before = snapshot(w)
+    with pytest.raises(ValueError, match="non-finite"):
+        opt.step(w, ids, g)
+    with pytest.raises(ValueError, match="non-finite"):
+        opt.apply(w, fastembed.accumulate(ids, g, 30))
+    assert_unchanged(before, w)
+    assert opt.iterations == 0 and opt.get_state()["slots"] == []
+    O.SGD(0.1, allow_nonfinite=True).step(w, ids, g)  # allowed on request
+    assert not np.isfinite(w).all()
+
+
+def test_argument_errors(rng):
+    w = rng.standard_normal((30, 4))
+    for bad in (0, -1, np.nan, np.inf, "0.1"):
+        with pytest.raises(ValueError, match="learning_rate"):
+            O.SGD(bad)
+    with pytest.raises(ValueError, match="momentum"):
+        O.SGD(0.1, momentum=1.0)
+    with pytest.raises(ValueError, match="beta_1"):
+        O.Adam(beta_1=1.5)
+    with pytest.raises(ValueError, match="learning_rate_power"):
+        O.FTRL(learning_rate_power=0.5)
+    ro = w.copy()
+    ro.flags.writeable = False
+    with pytest.raises(ValueError, match="read-only"):
+        O.SGD(0.1).step(ro, [1], np.ones((1, 4)))
+    with pytest.raises(ValueError, match="shape ids.shape"):
+        O.SGD(0.1).step(w, [1, 2], np.ones((3, 4)))
+    with pytest.raises(ValueError, match="rows are"):
+        O.SGD(0.1).step(w, [1, 2], np.ones((2, 5)))
+    with pytest.raises(TypeError, match="RowSparseGrad"):
+        O.SGD(0.1).apply(w, np.ones((30, 4)))
+
+
+@pytest.mark.parametrize("name, kwargs", CONFIGS[1::2], ids=[n for n, _ in CONFIGS[1::2]])
+def test_state_round_trip_and_save_load(rng, tmp_path, name, kwargs):
+    w = rng.standard_normal((40, 6)).astype(np.float32)
+    steps = [(rng.integers(0, 40, 25), rng.standard_normal((25, 6)).astype(np.float32))
+             for _ in range(4)]
+    straight = make_opt(name, kwargs)
+    a = w.copy()
+    for ids, g in steps:
+        straight.step(a, ids, g)
+    first = make_opt(name, kwargs)
+    b = w.copy()
+    for ids, g in steps[:2]:
+        first.step(b, ids, g)
+    first.save(tmp_path / "opt.npz")
+    resumed = O.Optimizer.load(tmp_path / "opt.npz")
+    assert type(resumed) is type(first) and resumed.get_config() == first.get_config()
+    c = b.copy()
+    for ids, g in steps[2:]:
+        resumed.step(c, ids, g)
+    assert c.tobytes() == a.tobytes()
+    # set_state(get_state()) into a fresh optimizer gives the same continuation
+    fresh = make_opt(name, kwargs)
+    fresh.set_state(first.get_state())
+    for ids, g in steps[2:]:
+        fresh.step(b, ids, g)
+    assert b.tobytes() == a.tobytes()
