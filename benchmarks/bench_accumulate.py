@@ -165,7 +165,8 @@ def test_accumulate(benchmark, case, peer):
     if peer.startswith("fe_"):
         assert got.tobytes() == expected.tobytes()  # bit-identical to np.add.at
     else:
-        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+        # float32 sums in another order: hot Zipf rows sum thousands of terms
+        np.testing.assert_allclose(got, expected, rtol=1e-3, atol=1e-3)
     del got
     if peer.startswith("fe_"):
         nnz = np.unique(ids).size

@@ -69,16 +69,45 @@ static int64_t fe_lower_bound(const int64_t *starts, int64_t n_groups, int64_t t
 }
 
 #ifdef FE_X86
-#define FE_SUM_DISPATCH(VS, ARGS)                                                             \
+#define FE_SUM_DISPATCH(FN, VS, ARGS)                                                         \
     if (level == 2)                                                                           \
-        FE_NAME3(fe_sum_chunk, VS, avx512) ARGS;                                              \
+        FE_NAME3(FN, VS, avx512) ARGS;                                                        \
     else if (level == 1)                                                                      \
-        FE_NAME3(fe_sum_chunk, VS, avx2) ARGS;                                                \
+        FE_NAME3(FN, VS, avx2) ARGS;                                                          \
     else                                                                                      \
-        FE_NAME3(fe_sum_chunk, VS, base) ARGS;
+        FE_NAME3(FN, VS, base) ARGS;
 #else
-#define FE_SUM_DISPATCH(VS, ARGS) FE_NAME3(fe_sum_chunk, VS, base) ARGS;
+#define FE_SUM_DISPATCH(FN, VS, ARGS) FE_NAME3(FN, VS, base) ARGS;
 #endif
+
+/* Groups with at least heavy_min rows (few: at most 2 * threads of them) are summed by all
+ * threads, each over a slice of the columns: with Zipf ids one id can hold 40% of the rows,
+ * and a whole-group owner would leave the other threads idle. */
+#define FE_MAX_HEAVY (2 * FE_MAX_THREADS + 2)
+
+/* Rows of the groups before g that are not heavy (the light work a thread split counts). */
+static int64_t fe_light_before(const int64_t *starts, int64_t g, const int64_t *heavy, int nh)
+{
+    int64_t v = starts[g] - starts[0];
+    for (int h = 0; h < nh && heavy[h] < g; h++)
+        v -= starts[heavy[h] + 1] - starts[heavy[h]];
+    return v;
+}
+
+/* First g in [0, n_groups] with fe_light_before(g) >= target. */
+static int64_t fe_light_bound(const int64_t *starts, int64_t n_groups, const int64_t *heavy,
+                              int nh, int64_t target)
+{
+    int64_t a = 0, b = n_groups;
+    while (a < b) {
+        int64_t m = a + (b - a) / 2;
+        if (fe_light_before(starts, m, heavy, nh) < target)
+            a = m + 1;
+        else
+            b = m;
+    }
+    return a;
+}
 
 #define FE_VT float
 #define FE_VSUF_T f32

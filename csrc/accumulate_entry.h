@@ -1,23 +1,40 @@
 /* Entry points of accumulate.c for one value type; included with FE_VT and FE_VSUF_T. */
 
 /* Threads own whole groups; the split gives each thread about the same number of gradient
- * rows (a Zipf-heavy id is one thread's work). Each row's sum runs in input order in one
- * thread, so the values are the same for any thread count. */
+ * rows of the light groups, then every thread sums a column slice of each heavy group. Each
+ * value is a sum in input order in one thread, so results are the same for any count. */
 static void FE_NAME(fe_sum_team, FE_VSUF_T)(const FE_VT *grad, int64_t n_grad, int64_t dim,
                                             const int64_t *perm, int64_t n_perm,
                                             const int64_t *starts, int64_t n_groups,
                                             int64_t skip_group, int scale_by_count,
-                                            FE_VT *values, int level, int t, int nt, int *bad)
+                                            FE_VT *values, const int64_t *heavy, int nh,
+                                            int64_t heavy_min, int level, int t, int nt,
+                                            int *bad)
 {
-    int64_t s0 = starts[0], total = starts[n_groups] - starts[0];
-    int64_t a = s0 + (total / nt) * t + (total % nt) * t / nt;
-    int64_t b = s0 + (total / nt) * (t + 1) + (total % nt) * (t + 1) / nt;
-    int64_t g_lo = t == 0 ? 0 : fe_lower_bound(starts, n_groups, a);
-    int64_t g_hi = t == nt - 1 ? n_groups : fe_lower_bound(starts, n_groups, b);
+    int64_t light = fe_light_before(starts, n_groups, heavy, nh);
+    int64_t a = (light / nt) * t + (light % nt) * t / nt;
+    int64_t b = (light / nt) * (t + 1) + (light % nt) * (t + 1) / nt;
+    int64_t g_lo = t == 0 ? 0 : fe_light_bound(starts, n_groups, heavy, nh, a);
+    int64_t g_hi = t == nt - 1 ? n_groups : fe_light_bound(starts, n_groups, heavy, nh, b);
     if (g_hi < g_lo)
         g_hi = g_lo;
-    FE_SUM_DISPATCH(FE_VSUF_T, (grad, n_grad, dim, perm, n_perm, starts, g_lo, g_hi, skip_group,
-                                scale_by_count, values, bad))
+    FE_SUM_DISPATCH(fe_sum_chunk, FE_VSUF_T,
+                    (grad, n_grad, dim, perm, n_perm, starts, g_lo, g_hi, skip_group,
+                     scale_by_count, heavy_min, values, bad))
+    if (nh == 0)
+        return;
+    /* column slices in whole cache lines, so threads never write the same line */
+    const int64_t line = 64 / (int64_t)sizeof(FE_VT);
+    int64_t l_lo, l_hi;
+    fe_chunk((dim + line - 1) / line, nt, t, &l_lo, &l_hi);
+    int64_t j0 = l_lo * line, j1 = l_hi * line < dim ? l_hi * line : dim;
+    for (int h = 0; h < nh && j0 < j1; h++) {
+        int64_t g = heavy[h];
+        FE_VT *row = values + (g - (skip_group >= 0 && g > skip_group)) * dim;
+        FE_SUM_DISPATCH(fe_sum_cols, FE_VSUF_T,
+                        (grad, n_grad, dim, perm, starts[g], starts[g + 1], j0, j1,
+                         scale_by_count, row, bad))
+    }
 }
 
 fe_status FE_NAME(fe_sum_groups, FE_VSUF_T)(const FE_VT *grad, int64_t n_grad, int64_t dim,
@@ -33,22 +50,36 @@ fe_status FE_NAME(fe_sum_groups, FE_VSUF_T)(const FE_VT *grad, int64_t n_grad, i
         return FE_ERR_OVERFLOW;
     if (starts[0] < 0 || starts[n_groups] > n_perm || starts[n_groups] < starts[0])
         return FE_ERR_VALUE;
+    for (int64_t g = 0; g < n_groups; g++) /* O(n_groups), before any value is written */
+        if (starts[g + 1] < starts[g])
+            return FE_ERR_VALUE;
     if (n_groups == 0 || dim == 0)
         return FE_OK;
     int level = fe_simd_level();
-    int nt = fe_plan_threads(n_threads, (starts[n_groups] - starts[0]) * dim
-                                            * (int64_t)sizeof(FE_VT));
+    int64_t total = starts[n_groups] - starts[0];
+    int nt = fe_plan_threads(n_threads, total * dim * (int64_t)sizeof(FE_VT));
     int bad[FE_MAX_THREADS] = {0};
+    int64_t heavy[FE_MAX_HEAVY];
+    int nh = 0;
+    /* heavy: more rows than half a thread's share, and worth splitting (>= 2 lines wide) */
+    int64_t heavy_min = INT64_MAX;
+    if (nt > 1 && dim * (int64_t)sizeof(FE_VT) >= 128) {
+        heavy_min = total / (2 * nt) + 1;
+        for (int64_t g = 0; g < n_groups && nh < FE_MAX_HEAVY; g++)
+            if (g != skip_group && starts[g + 1] - starts[g] >= heavy_min)
+                heavy[nh++] = g;
+    }
     if (nt <= 1) {
         FE_NAME(fe_sum_team, FE_VSUF_T)(grad, n_grad, dim, perm, n_perm, starts, n_groups,
-                                        skip_group, scale_by_count, values, level, 0, 1, bad);
+                                        skip_group, scale_by_count, values, heavy, nh,
+                                        heavy_min, level, 0, 1, bad);
     } else {
 #ifdef _OPENMP
 #pragma omp parallel num_threads(nt)
         FE_NAME(fe_sum_team, FE_VSUF_T)(grad, n_grad, dim, perm, n_perm, starts, n_groups,
-                                        skip_group, scale_by_count, values, level,
-                                        omp_get_thread_num(), omp_get_num_threads(),
-                                        &bad[omp_get_thread_num()]);
+                                        skip_group, scale_by_count, values, heavy, nh,
+                                        heavy_min, level, omp_get_thread_num(),
+                                        omp_get_num_threads(), &bad[omp_get_thread_num()]);
 #endif
     }
     for (int t = 0; t < nt; t++)

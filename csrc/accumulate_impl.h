@@ -7,6 +7,8 @@
         if (g == skip_group)                                                                 \
             continue;                                                                        \
         int64_t s = starts[g], e = starts[g + 1];                                            \
+        if (e - s >= heavy_min) /* summed by all threads, split by columns */                \
+            continue;                                                                        \
         if (s < 0 || e > n_perm || s > e) { /* malformed grouping: report, stay in bounds */ \
             *bad = 1;                                                                        \
             continue;                                                                        \
@@ -43,7 +45,7 @@
 FE_TARGET static void FE_NAME3(fe_sum_chunk, FE_VSUF_T, FE_SIMD)(
     const FE_VT *grad, int64_t n_grad, int64_t dim, const int64_t *perm, int64_t n_perm,
     const int64_t *starts, int64_t g_lo, int64_t g_hi, int64_t skip_group, int scale_by_count,
-    FE_VT *values, int *bad)
+    int64_t heavy_min, FE_VT *values, int *bad)
 {
     if (g_lo >= g_hi)
         return;
@@ -60,3 +62,36 @@ FE_TARGET static void FE_NAME3(fe_sum_chunk, FE_VSUF_T, FE_SIMD)(
 }
 
 #undef FE_SUM_GROUPS
+
+/* Columns [j0, j1) of one group's sum (a heavy group shared by all threads): each column is
+ * still summed in input order, so the result is the same as one thread's. */
+FE_TARGET static void FE_NAME3(fe_sum_cols, FE_VSUF_T, FE_SIMD)(
+    const FE_VT *grad, int64_t n_grad, int64_t dim, const int64_t *perm, int64_t s, int64_t e,
+    int64_t j0, int64_t j1, int scale_by_count, FE_VT *acc_row, int *bad)
+{
+    FE_VT *restrict acc = acc_row + j0;
+    const int64_t w = j1 - j0;
+    for (int64_t j = 0; j < w; j++)
+        acc[j] = 0;
+    for (int64_t k = s; k < e; k++) {
+        if (k + FE_ACC_PF < e) {
+            uint64_t q = (uint64_t)perm[k + FE_ACC_PF];
+            if (q < (uint64_t)n_grad)
+                for (int64_t b = 0; b < w * (int64_t)sizeof(FE_VT) && b < 2048; b += 64)
+                    FE_PREFETCH((const char *)(grad + (int64_t)q * dim + j0) + b);
+        }
+        uint64_t p = (uint64_t)perm[k];
+        if (p >= (uint64_t)n_grad) {
+            *bad = 1;
+            continue;
+        }
+        const FE_VT *restrict src = grad + (int64_t)p * dim + j0;
+        for (int64_t j = 0; j < w; j++)
+            acc[j] += src[j];
+    }
+    if (scale_by_count && e > s) {
+        FE_VT c = (FE_VT)(e - s);
+        for (int64_t j = 0; j < w; j++)
+            acc[j] /= c;
+    }
+}

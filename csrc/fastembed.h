@@ -129,10 +129,14 @@ fe_status fe_lookup_bag_f64_i64(const char *table, int64_t n_rows, int64_t dim,
  * Bad input:  an id outside [0, n_rows) -> FE_ERR_INDEX, *bad_pos = first such position
  *             (uniq/starts/perm contents then unspecified); n_ids < 0 or n_rows < 0 ->
  *             FE_ERR_VALUE; scratch allocation failure -> FE_ERR_NOMEM.
- * Algorithm:  parallel LSD radix sort of (id, position), ceil(bits(n_rows-1) / 11) passes of
- *             per-thread digit histograms and a stable scatter (no comparison sort, no atomics),
- *             then a parallel pass marking group starts. Scratch O(n_ids): two key arrays
- *             (uint32 when n_rows <= 2**32) and one position array.
+ * Algorithm:  no comparison sort, no atomics. When n_rows <= 4 * n_ids + 65536: one stable
+ *             parallel scatter of (low id bits, position) into buckets of 2**w consecutive
+ *             ids (w <= 16), then each thread counting-sorts whole buckets in a cache-resident
+ *             count array; time O(n_ids + n_rows). Otherwise a parallel LSD radix sort of
+ *             (id, position), ceil(bits(n_rows-1) / 11) passes of per-thread digit histograms
+ *             and a stable scatter, then a pass marking group starts; time O(n_ids * passes).
+ *             Scratch O(n_ids) (plus O(n_rows / 2**w + threads * 2**w) counts), huge-page
+ *             advised.
  * Threads:    the output is the unique stable order: identical for any thread count. */
 fe_status fe_group_ids_i32(const int32_t *ids, int64_t n_ids, int64_t n_rows, int64_t *uniq,
                            int64_t *starts, int64_t *perm, int64_t *n_unique, int n_threads,

@@ -108,11 +108,14 @@ def test_dims_and_dtypes(rng, vdt, idt, dim):
 
 
 @pytest.mark.parametrize("vdt", VALUE_DTYPES)
-@pytest.mark.parametrize("dist", ["uniform", "zipf", "same"])
-def test_thread_count_agnostic(rng, vdt, dist):
-    # 200k x 16 rows: 12.8-25.6 MB of gradient, so both threads get work in every phase
+@pytest.mark.parametrize("dist,dim", [("uniform", 16), ("zipf", 16), ("same", 16),
+                                      ("zipf", 40), ("same", 72)])
+def test_thread_count_agnostic(rng, vdt, dist, dim):
+    # 200k rows of 16+ values: >= 12.8 MB of gradient, so both threads get work in every
+    # phase; Zipf and same-id inputs with rows of >= 128 bytes take the heavy-group path
+    # (all threads sum column slices of one id's rows; dims 40 and 72 end mid-line)
     ids = make_ids(rng, dist, 200_000, 50_000)
-    grad = rng.standard_normal((200_000, 16)).astype(vdt)
+    grad = rng.standard_normal((200_000, dim)).astype(vdt)
     one = fastembed.accumulate(ids, grad, 50_000, num_threads=1)
     two = fastembed.accumulate(ids, grad, 50_000, num_threads=2)
     assert bits(one.indices) == bits(two.indices) and bits(one.values) == bits(two.values)
