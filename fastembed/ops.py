@@ -364,6 +364,8 @@ def accumulate_bag(ids, offsets, grad_output, n_rows, *, mode="sum", per_sample_
         return result
     dots = np.empty(flat.shape[0], np.float64)
     _kernels.bag_dots(table, idx, bag_of, grad, dots, n_threads)
+    if pad >= 0:  # padding rows are not in the bag: an inf there must not reach its sums
+        dots[kept == 0] = 0.0
     with np.errstate(divide="ignore", invalid="ignore"):
         if code == BAG_MODES["sum"]:
             gpsw = dots

@@ -284,3 +284,18 @@ def test_max_forward_can_return_argmax():
                                        return_argmax=True)
     np.testing.assert_array_equal(out, [[3.0, 9.0], [0.0, 0.0], [3.0, 2.0]])
     np.testing.assert_array_equal(argmax, [[1, 2], [-1, -1], [3, 3]])
+
+
+def test_padding_row_with_inf_does_not_reach_the_weights_gradient():
+    # found by fuzz/: row 0 (padding) held inf; 0 * inf = NaN leaked into its bag's sums
+    w = np.array([[0.0, np.inf], [1.0, 2.0], [3.0, 4.0]])
+    ids, offsets = np.array([0, 1, 2, 0]), np.array([0])
+    psw = np.array([0.5, 1.0, 2.0, 0.25])
+    g = np.array([[1.0, -1.0]])
+    grad, gpsw = fastembed.accumulate_bag(ids, offsets, g, 3, mode="mean", weights=w,
+                                          per_sample_weights=psw, padding_idx=0)
+    want_grad, want_psw = reference.accumulate_bag(ids, offsets, g, 3, mode="mean", weights=w,
+                                                   per_sample_weights=psw, padding_idx=0)
+    np.testing.assert_allclose(gpsw, want_psw)
+    assert np.isfinite(gpsw).all() and gpsw[0] == 0 and gpsw[3] == 0
+    np.testing.assert_allclose(grad.to_dense(), want_grad)
