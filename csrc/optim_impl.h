@@ -11,10 +11,15 @@ static void FE_NAME(fe_opt_row, FE_VSUF)(FE_VT *restrict w, const FE_VT *restric
     const double lr = o->lr, l1 = o->l1, l2 = o->l2, wd = o->weight_decay;
     const double decay = o->decoupled ? 1.0 - lr * wd : 1.0; /* AdamW shrink, outside g */
     const double wd_g = o->decoupled ? 0.0 : wd;              /* L2 into the gradient */
-    for (int64_t d = 0; d < dim; d++) {
-        double x = (double)w[d];
-        /* the embeddings regularizer on the touched row ("lazy" regularization) */
-        gb[d] = (double)g_in[d] + l1 * (double)((x > 0) - (x < 0)) + (2 * l2 + wd_g) * x;
+    if (l1 != 0 || l2 != 0 || wd_g != 0) {
+        /* the embeddings regularizer on the touched row ("lazy" regularization), L2 decay */
+        for (int64_t d = 0; d < dim; d++) {
+            double x = (double)w[d];
+            gb[d] = (double)g_in[d] + l1 * (double)((x > 0) - (x < 0)) + (2 * l2 + wd_g) * x;
+        }
+    } else { /* no 0 * w term: an inf weight must not turn the gradient into NaN */
+        for (int64_t d = 0; d < dim; d++)
+            gb[d] = (double)g_in[d];
     }
     switch (o->kind) {
     case FE_OPT_SGD:
@@ -80,7 +85,7 @@ fe_status FE_NAME(fe_sparse_step, FE_VSUF)(
     int64_t skip_group, FE_VT *s1, FE_VT *s2, int64_t state_row, const fe_opt *o,
     int n_threads)
 {
-    if (n_rows < 0 || dim < 0 || n_touched < 0 || row_stride < 0)
+    if (n_rows < 0 || dim < 0 || n_touched < 0) /* row_stride may be negative */
         return FE_ERR_VALUE;
     if (o->kind < FE_OPT_SGD || o->kind > FE_OPT_FTRL)
         return FE_ERR_VALUE;

@@ -942,6 +942,95 @@ if hasattr(fastembed, "renorm_"):
         # max_norm = inf (no row changes) and 0 (every row scaled to ~0) are meaningful
         overrides={"max_norm = inf": ANY, "max_norm = 0.0": ANY}))
 
+
+# ---- sparse optimizer steps (fastembed.optimizers, the fused path) -------------------------
+
+def _opt_make(name):
+    def make(rng, n_rows=257, dim=8, n=100, vdt=np.float32, idt=np.int64):
+        ids = rng.integers(0, max(n_rows, 1), n).astype(idt) if n_rows else np.zeros(n, idt)
+        return {"weights": rng.standard_normal((n_rows, dim)).astype(vdt), "ids": ids,
+                "grad_output": rng.standard_normal((n, dim)).astype(vdt), "learning_rate": 0.1}
+    return make
+
+
+def _opt_fuzz(g):
+    n_rows, dim = g.size(50), g.size(20)
+    table = g.table(n_rows, dim, writable=True)
+    ids = g.ids(n_rows)
+    t = np.asarray(table)
+    dt = t.dtype if t.dtype.kind == "f" and t.dtype.itemsize in (4, 8) else np.dtype(np.float32)
+    shape = np.shape(ids) + (dim,)
+    grad = np.random.default_rng(g.src.int(0, 2**31)).standard_normal(shape).astype(
+        dt.newbyteorder("="))
+    if g.chance(20):
+        grad.reshape(-1)[:1] = np.nan
+        g.bad("non-finite gradient")
+    return {"weights": table, "ids": ids, "grad_output": grad,
+            "learning_rate": g.hyper("learning_rate", lambda g: g.pick([0.1, 1e-3, 2.0]))}
+
+
+def _opt_call(name):
+    def call(case, num_threads=None):
+        from fastembed import optimizers
+        opt = getattr(optimizers, name)(learning_rate=case["learning_rate"])
+        out = opt.step(case["weights"], case["ids"], case["grad_output"], num_threads=num_threads)
+        if out is not None:
+            raise AssertionError("step must return None")
+        return case["weights"]
+    return call
+
+
+def _opt_expect(name):
+    def expect(case):
+        from fastembed import optimizers
+        w = np.asarray(case["weights"])
+        if w.ndim != 2 or w.dtype.kind != "f":
+            raise TypeError("weights")
+        flat = _check_ids(case["ids"], w.shape[0])
+        grad = np.asarray(case["grad_output"])
+        if grad.shape != np.shape(case["ids"]) + (w.shape[1],):
+            raise ValueError("grad_output shape")
+        if not np.isfinite(grad).all():
+            raise ValueError("non-finite gradient")
+        opt = getattr(optimizers, name)(learning_rate=case["learning_rate"])
+        state = {k: np.full((w.shape[0],) if opt.row_state else w.shape, opt._initial(k))
+                 for k in opt.slots}
+        w64 = w.astype(np.float64)
+        reference.optimizer_step(name, w64, state, flat, grad.reshape(flat.size, w.shape[1]), 1,
+                                 opt.get_config())
+        return w64.astype(w.dtype.newbyteorder("="))
+    return expect
+
+
+def _opt_huge(name):
+    def huge(table, num_threads):
+        from fastembed import optimizers
+        last = table.shape[0] - 1
+        grad = np.ones((2, table.shape[1]), np.float32)
+        before = np.array(table[last], np.float64)
+        getattr(optimizers, name)(learning_rate=0.5).step(table, np.array([last, last]), grad,
+                                                          num_threads=num_threads)
+        want = before.copy()
+        state = {k: np.zeros((1, table.shape[1])) for k in getattr(optimizers, name)().slots}
+        w = want[None].copy()
+        reference.optimizer_step(name, w, state, np.array([0, 0]), grad, 1,
+                                 getattr(optimizers, name)(learning_rate=0.5).get_config())
+        return np.array(table[last]), w[0].astype(np.float32)
+    return huge
+
+
+try:
+    import fastembed.optimizers  # noqa: F401
+except ImportError:
+    pass
+else:
+    for _name in ("SGD", "Adam"):
+        KERNELS.append(Kernel(
+            f"optimizers.{_name}.step", _opt_make(_name), _opt_call(_name), _opt_expect(_name),
+            _opt_fuzz, writes=("weights",), exact=False, huge=_opt_huge(_name),
+            hypers={"learning_rate": 0.1}, values_args=("weights", "grad_output"),
+            overrides={"0-d ids": ANY}))  # grad_output keeps its shape: a ValueError
+
 BY_NAME = {k.name: k for k in KERNELS}
 
 

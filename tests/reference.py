@@ -59,10 +59,13 @@ def renorm_(weights, ids, max_norm, norm_type=2.0):
 def optimizer_step(name, w, state, ids, grad_output, t, hp):
     """Update w (float64 copy) and state (dict of float64 arrays) in place for one step t
     (1-based) of optimizer `name` with hyperparameters hp; the gradient is summed per id
-    (np.add.at) and only touched rows move."""
+    (np.add.at, in its own dtype) and only touched rows move."""
     dim = w.shape[1]
-    g_all = np.zeros_like(w)
-    np.add.at(g_all, np.asarray(ids).reshape(-1), np.asarray(grad_output, np.float64).reshape(-1, dim))
+    # summed in the gradient's dtype, as the kernels sum (np.add.at order), then float64
+    grad_output = np.asarray(grad_output)
+    g_all = np.zeros(w.shape, grad_output.dtype)
+    np.add.at(g_all, np.asarray(ids).reshape(-1), grad_output.reshape(np.size(ids), dim))
+    g_all = g_all.astype(np.float64)
     lr = hp["learning_rate"]
     for r in np.unique(np.asarray(ids)):
         g = g_all[r].copy()
