@@ -510,15 +510,18 @@ class _TouchedRows:
         flat = _check_ids(ids, n_rows)
         if grad.shape[:-1] != np.shape(ids):
             raise ValueError("grad_output shape")
-        g = grad.reshape(flat.size, grad.shape[-1]).astype(np.float64)
-        if scale_grad_by_freq:
-            _, inv, counts = np.unique(flat, return_inverse=True, return_counts=True)
-            g = g / counts[inv.reshape(-1)][:, None]
+        dt = grad.dtype.newbyteorder("=")
+        # the contract: np.add.at into zeros in the gradient's dtype, input order (so sums of
+        # 1e30-sized terms that cancel compare exactly), then / count for scale_grad_by_freq
+        g = grad.reshape(flat.size, grad.shape[-1]).astype(dt)
         keep = np.ones(flat.size, bool) if padding_idx is None else flat != padding_idx % n_rows
         self.rows, inv = np.unique(flat[keep], return_inverse=True)
-        values = np.zeros((self.rows.size, grad.shape[-1]))
+        values = np.zeros((self.rows.size, grad.shape[-1]), dt)
         np.add.at(values, inv.reshape(-1), g[keep])
-        self.values = values.astype(grad.dtype.newbyteorder("="))
+        if scale_grad_by_freq:
+            uniq, counts = np.unique(flat, return_counts=True)
+            values = values / counts[np.searchsorted(uniq, self.rows)][:, None].astype(dt)
+        self.values = values
 
 
 def _accumulate_expect(case):
