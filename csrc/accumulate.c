@@ -53,32 +53,7 @@
 #undef FE_VT
 #undef FE_VSUF_T
 
-/* First group g with starts[g] >= target (starts ascending; a malformed one only makes the
- * split uneven: every access is bounds-checked). */
-static int64_t fe_lower_bound(const int64_t *starts, int64_t n_groups, int64_t target)
-{
-    int64_t a = 0, b = n_groups;
-    while (a < b) {
-        int64_t m = a + (b - a) / 2;
-        if (starts[m] < target)
-            a = m + 1;
-        else
-            b = m;
-    }
-    return a;
-}
-
-#ifdef FE_X86
-#define FE_SUM_DISPATCH(FN, VS, ARGS)                                                         \
-    if (level == 2)                                                                           \
-        FE_NAME3(FN, VS, avx512) ARGS;                                                        \
-    else if (level == 1)                                                                      \
-        FE_NAME3(FN, VS, avx2) ARGS;                                                          \
-    else                                                                                      \
-        FE_NAME3(FN, VS, base) ARGS;
-#else
-#define FE_SUM_DISPATCH(FN, VS, ARGS) FE_NAME3(FN, VS, base) ARGS;
-#endif
+#define FE_SUM_DISPATCH(FN, VS, ARGS) FE_SIMD_DISPATCH(FE_NAME(FN, VS), ARGS);
 
 /* Groups with at least heavy_min rows (few: at most 2 * threads of them) are summed by all
  * threads, each over a slice of the columns: with Zipf ids one id can hold 40% of the rows,

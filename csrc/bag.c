@@ -37,36 +37,17 @@ int fe_bag_bounds_ok(const int64_t *bounds, int64_t n_bags, int64_t n_ids)
     return 1;
 }
 
-/* The first bag starting at or after id position `pos`: bags are handed to threads by
- * where they start, so that each thread pools about the same number of ids however
+/* The first bag (or group) starting at or after position `pos`: bags are handed to threads
+ * by where they start, so that each thread pools about the same number of ids however
  * unequal the bags are. */
 static int64_t fe_first_bag_from(const int64_t *bounds, int64_t n_bags, int64_t n_ids,
                                  int64_t pos)
 {
-    if (pos >= n_ids)
-        return n_bags;
-    int64_t lo = 0, hi = n_bags;
-    while (lo < hi) {
-        int64_t mid = lo + (hi - lo) / 2;
-        if (bounds[mid] < pos)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
+    return pos >= n_ids ? n_bags : fe_lower_bound(bounds, n_bags, pos);
 }
 
-#ifdef FE_X86
-#define FE_BAG_DISPATCH(VSUF2, ISUF, ARGS)                                                    \
-    if (level == 2)                                                                           \
-        FE_NAME(FE_NAME3(fe_bag_block, VSUF2, ISUF), avx512) ARGS;                            \
-    else if (level == 1)                                                                      \
-        FE_NAME(FE_NAME3(fe_bag_block, VSUF2, ISUF), avx2) ARGS;                              \
-    else                                                                                      \
-        FE_NAME(FE_NAME3(fe_bag_block, VSUF2, ISUF), base) ARGS;
-#else
-#define FE_BAG_DISPATCH(VSUF2, ISUF, ARGS) FE_NAME(FE_NAME3(fe_bag_block, VSUF2, ISUF), base) ARGS;
-#endif
+#define FE_BAG_DISPATCH(VSUF2, ISUF, ARGS) \
+    FE_SIMD_DISPATCH(FE_NAME3(fe_bag_block, VSUF2, ISUF), ARGS);
 
 
 
@@ -114,12 +95,6 @@ FE_LOOKUP_BAG_ENTRY(double, f64, int64_t, i64)
 
 /* ---- the backward: gradients of lookup_bag ---------------------------------------------- */
 
-/* The first group starting at or after position `pos` of the grouped positions. */
-static int64_t fe_first_group_from(const int64_t *starts, int64_t n_groups, int64_t n,
-                                   int64_t pos)
-{
-    return fe_first_bag_from(starts, n_groups, n, pos);
-}
 
 /* Rows of grad prefetched this many grouped positions ahead. */
 #define FE_GRAD_PF_DIST 16
@@ -144,9 +119,9 @@ static int64_t fe_first_group_from(const int64_t *starts, int64_t n_groups, int6
         int bad = 0;                                                                          \
         const int64_t row_bytes = dim * (int64_t)sizeof(VT);                                  \
         FE_PARALLEL_CHUNKS(nt, n_ids, {                                                       \
-            int64_t g_lo = lo == 0 ? 0 : fe_first_group_from(starts, n_groups, n_ids, lo);   \
+            int64_t g_lo = lo == 0 ? 0 : fe_first_bag_from(starts, n_groups, n_ids, lo);   \
             int64_t g_hi = hi >= n_ids ? n_groups                                             \
-                                       : fe_first_group_from(starts, n_groups, n_ids, hi);   \
+                                       : fe_first_bag_from(starts, n_groups, n_ids, hi);   \
             double *acc = (double *)malloc((size_t)dim * sizeof(double));                     \
             if (!acc) {                                                                       \
                 _Pragma("omp atomic write") bad = 2;                                          \

@@ -58,6 +58,38 @@
 #define FE_X86 1
 #endif
 
+/* Call the SIMD variant FN_base/_avx2/_avx512 chosen at run time (`level`, from
+ * fe_simd_level()) with the parenthesised ARGS. */
+#ifdef FE_X86
+#define FE_SIMD_DISPATCH(FN, ARGS)                                                            \
+    do {                                                                                      \
+        if (level == 2)                                                                       \
+            FE_NAME(FN, avx512) ARGS;                                                         \
+        else if (level == 1)                                                                  \
+            FE_NAME(FN, avx2) ARGS;                                                           \
+        else                                                                                  \
+            FE_NAME(FN, base) ARGS;                                                           \
+    } while (0)
+#else
+#define FE_SIMD_DISPATCH(FN, ARGS) FE_NAME(FN, base) ARGS
+#endif
+
+/* The first k in [0, n) with a[k] >= target, for ascending a (n if none): how chunks of
+ * positions map to groups, bags and sparse rows. A malformed `a` only makes a split uneven;
+ * every access stays in bounds. */
+static inline int64_t fe_lower_bound(const int64_t *a, int64_t n, int64_t target)
+{
+    int64_t lo = 0, hi = n;
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (a[mid] < target)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
 /* Scratch memory for kernels (scratch.c): fe_scratch_alloc returns `bytes` of uninitialised
  * memory or NULL; large blocks are 2 MB aligned and advised as transparent huge pages, so
  * first touch costs one fault per 2 MB instead of one per 4 KB (measured: 4.9k faults and

@@ -52,17 +52,7 @@
 #undef FE_VSUF
 #endif
 
-#ifdef FE_X86
-#define FE_GATHER_CHUNK(ISUF, ARGS)                                                           \
-    if (level == 2)                                                                           \
-        FE_NAME3(fe_gather_chunk, ISUF, avx512) ARGS;                                         \
-    else if (level == 1)                                                                      \
-        FE_NAME3(fe_gather_chunk, ISUF, avx2) ARGS;                                           \
-    else                                                                                      \
-        FE_NAME3(fe_gather_chunk, ISUF, base) ARGS;
-#else
-#define FE_GATHER_CHUNK(ISUF, ARGS) FE_NAME3(fe_gather_chunk, ISUF, base) ARGS;
-#endif
+#define FE_GATHER_CHUNK(ISUF, ARGS) FE_SIMD_DISPATCH(FE_NAME(fe_gather_chunk, ISUF), ARGS);
 
 /* The public entry points: every id checked, then a parallel gather over chunks of ids. */
 #define FE_LOOKUP_ENTRY(ISUF, IDX)                                                            \

@@ -91,67 +91,49 @@ def test_thread_count_agnostic(rng, name, kwargs):
             assert s0[k].tobytes() == s1[k].tobytes()
 
 
-def _torch_pair(rng, torch, sparse=True):
+def _against_torch(rng, make_torch_opt, opt, steps, id_high=50, sparse=True, check_after=None):
+    """The same steps through torch's nn.Embedding + `make_torch_opt(params)` and through
+    `opt.step`; compares the tables after `check_after` steps (default: all)."""
+    torch = pytest.importorskip("torch")
     w = rng.standard_normal((50, 8))
     emb = torch.nn.Embedding(50, 8, sparse=sparse, dtype=torch.float64)
     with torch.no_grad():
         emb.weight.copy_(torch.from_numpy(w))
-    return w, emb
+    topt = make_torch_opt(emb.parameters())
+    for _ in range(check_after or steps):
+        ids = torch.from_numpy(rng.integers(0, id_high, 30))
+        g = torch.from_numpy(rng.standard_normal((30, 8)))
+        topt.zero_grad()
+        emb(ids).backward(g)
+        topt.step()
+        opt.step(w, ids.numpy(), g.numpy())
+    np.testing.assert_allclose(w, emb.weight.detach().numpy(), rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("momentum, nesterov", [(0.0, False), (0.9, False), (0.9, True)])
 def test_sgd_equals_torch(rng, momentum, nesterov):
     torch = pytest.importorskip("torch")
-    w, emb = _torch_pair(rng, torch, sparse=momentum == 0)
-    topt = torch.optim.SGD(emb.parameters(), lr=0.1, momentum=momentum, nesterov=nesterov)
-    opt = O.SGD(0.1, momentum=momentum, nesterov=nesterov)
-    for step in range(4):
-        ids = torch.from_numpy(rng.integers(0, 50, 30))
-        g = torch.from_numpy(rng.standard_normal((30, 8)))
-        topt.zero_grad()
-        emb(ids).backward(g)
-        topt.step()
-        opt.step(w, ids.numpy(), g.numpy())
-        if momentum and step == 0:
-            # torch's momentum buffer is dense: rows untouched now still move later;
-            # compare only the first step beyond it
-            np.testing.assert_allclose(w, emb.weight.detach().numpy(), rtol=1e-12, atol=1e-12)
-            return
-    np.testing.assert_allclose(w, emb.weight.detach().numpy(), rtol=1e-12, atol=1e-12)
+    # torch's momentum buffer is dense (rows untouched now still move later): with momentum
+    # only the first step is comparable
+    _against_torch(rng, lambda p: torch.optim.SGD(p, lr=0.1, momentum=momentum, nesterov=nesterov),
+                   O.SGD(0.1, momentum=momentum, nesterov=nesterov), 4, sparse=momentum == 0,
+                   check_after=1 if momentum else None)
 
 
 def test_adam_equals_torch_sparse_adam(rng):
     torch = pytest.importorskip("torch")
-    w, emb = _torch_pair(rng, torch)
     # torch: w -= lr/bc1 * m / (sqrt(v)/sqrt(bc2) + eps); Keras: eps outside the sqrt(bc2)
     # scaling: equal when eps = 0
-    topt = torch.optim.SparseAdam(emb.parameters(), lr=0.05, eps=1e-300)
-    opt = O.Adam(0.05, epsilon=0.0)
-    for _ in range(5):
-        ids = torch.from_numpy(rng.integers(0, 30, 40))
-        g = torch.from_numpy(rng.standard_normal((40, 8)))
-        topt.zero_grad()
-        emb(ids).backward(g)
-        topt.step()
-        opt.step(w, ids.numpy(), g.numpy())
-    np.testing.assert_allclose(w, emb.weight.detach().numpy(), rtol=1e-10, atol=1e-12)
+    _against_torch(rng, lambda p: torch.optim.SparseAdam(p, lr=0.05, eps=1e-300),
+                   O.Adam(0.05, epsilon=0.0), 5, id_high=30)
 
 
 def test_adagrad_equals_torch(rng):
     torch = pytest.importorskip("torch")
-    w, emb = _torch_pair(rng, torch)
     # torch's Adagrad: state starts at initial_accumulator_value, eps added after the sqrt
-    topt = torch.optim.Adagrad(emb.parameters(), lr=0.1, initial_accumulator_value=0.1,
-                               eps=1e-7)
-    opt = O.Adagrad(0.1, initial_accumulator_value=0.1, epsilon=1e-7)
-    for _ in range(4):
-        ids = torch.from_numpy(rng.integers(0, 50, 30))
-        g = torch.from_numpy(rng.standard_normal((30, 8)))
-        topt.zero_grad()
-        emb(ids).backward(g)
-        topt.step()
-        opt.step(w, ids.numpy(), g.numpy())
-    np.testing.assert_allclose(w, emb.weight.detach().numpy(), rtol=1e-10, atol=1e-12)
+    _against_torch(rng, lambda p: torch.optim.Adagrad(p, lr=0.1, initial_accumulator_value=0.1,
+                                                      eps=1e-7),
+                   O.Adagrad(0.1, initial_accumulator_value=0.1, epsilon=1e-7), 4)
 
 
 @pytest.mark.parametrize("name, kwargs", CONFIGS[::3], ids=[n for n, _ in CONFIGS[::3]])
