@@ -103,6 +103,7 @@ def _case(n_rows, dim, n_ids, dtype, dist):
 
 def _impls():
     impls = [
+        Impl("fastembed", "Adagrad.step (fused)", _fastembed_fused, threaded=True),
         Impl("fastembed", "accumulate + Adagrad.apply", _fastembed, threaded=True),
         Impl("numpy", "unique/add.at + fancy-index update", _numpy),
     ]
@@ -121,8 +122,17 @@ def _fastembed(d, threads):
                                initial_accumulator_value=INITIAL_ACCUMULATOR, epsilon=EPSILON)
 
     def call():
-        opt.apply(w, fastembed.accumulate(ids, grad_output, n_rows, num_threads=threads))
+        opt.apply(w, fastembed.accumulate(ids, grad_output, n_rows, num_threads=threads),
+                  num_threads=threads)
     return Timed(call, output=lambda _: w)
+
+
+def _fastembed_fused(d, threads):
+    w = d["table"].copy()
+    ids, grad_output = d["ids"], d["grad_output"]
+    opt = optimizers().Adagrad(learning_rate=LEARNING_RATE,
+                               initial_accumulator_value=INITIAL_ACCUMULATOR, epsilon=EPSILON)
+    return Timed(lambda: opt.step(w, ids, grad_output, num_threads=threads), output=lambda _: w)
 
 
 def _numpy(d, threads):
