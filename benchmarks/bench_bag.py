@@ -107,12 +107,36 @@ def test_fastembed_fwd_bwd(benchmark, case, table):
         fastembed.lookup_bag(table, ids, offsets, out=out)
         return fastembed.accumulate_bag(ids, offsets, g, N_ROWS)
 
-    grad = fn()  # checked on one touched row against a direct sum
-    row = grad.indices[0]
-    bag_of = np.repeat(np.arange(N_BAGS), np.diff(np.append(offsets, ids.size)))
-    np.testing.assert_allclose(grad.values[0], g[bag_of[ids == row]].sum(axis=0), rtol=1e-5,
-                               atol=1e-5)
+    grad = fn()
+    _check_grad(grad.indices, grad.values, case, g)
     run(benchmark, fn, _train_bytes(ids, DIM), rounds=5)
+
+
+def _check_grad(rows, values, case, g):
+    """Every implementation's gradient, checked on its first touched row against a direct sum."""
+    ids, offsets = case[0], case[1]
+    bag_of = np.repeat(np.arange(N_BAGS), np.diff(np.append(offsets, ids.size)))
+    np.testing.assert_allclose(values[0], g[bag_of[ids == rows[0]]].sum(axis=0), rtol=1e-5,
+                               atol=1e-5)
+
+
+def test_numpy_fwd_bwd(benchmark, case, table):
+    """NumPy's best: take + add.reduceat forward; backward expands the bag gradient to one
+    row per id (np.repeat) and sums rows per distinct id (unique + add.at)."""
+    ids, offsets, expected, out, group, moved = case
+    g = _grad_out(case)
+    benchmark.group = group.replace("lookup_bag sum", "lookup_bag sum fwd+bwd")
+    sizes = np.diff(np.append(offsets, ids.size))
+
+    def fn():
+        np.add.reduceat(np.take(table, ids, axis=0), offsets, axis=0)
+        rows, inverse = np.unique(ids, return_inverse=True)
+        values = np.zeros((rows.size, DIM), np.float32)
+        np.add.at(values, inverse, np.repeat(g, sizes, axis=0))
+        return rows, values
+
+    _check_grad(*fn(), case, g)
+    run(benchmark, fn, _train_bytes(ids, DIM), rounds=3)
 
 
 @requires_torch
@@ -132,5 +156,11 @@ def test_torch_fwd_bwd(benchmark, case, table, sparse):
         # makes it the row-sparse sum that fastembed returns
         return w.grad.coalesce() if sparse == "sparse+coalesce" else w.grad
 
-    fn()
+    grad = fn()
+    if sparse == "dense":
+        rows = np.flatnonzero(grad.abs().sum(1).numpy())
+        _check_grad(rows, grad.numpy()[rows], case, g.numpy())
+    else:
+        c = grad.coalesce()
+        _check_grad(c.indices()[0].numpy(), c.values().numpy(), case, g.numpy())
     run(benchmark, fn, _train_bytes(ids, DIM), rounds=5)
