@@ -81,7 +81,6 @@ class BuildExt(build_ext):
             ext.extra_compile_args = cflags
             ext.extra_link_args = ldflags
             ext.define_macros = list(ext.define_macros or []) + [
-                ("FE_BUILD_COMPILER", '"%s"' % self.compiler.compiler_type),
                 ("CYTHON_USE_TYPE_SPECS", "0"),
             ]
         super().build_extensions()

@@ -37,6 +37,7 @@ int fe_plan_threads(int requested, int64_t work_bytes);
 int fe_openmp_enabled(void);
 int fe_omp_max_threads(void);   /* omp_get_max_threads(): honours OMP_NUM_THREADS, threadpoolctl */
 const char *fe_openmp_runtime(void);
+const char *fe_compiler(void);    /* the compiler that built the kernels, with its version */
 int fe_in_forked_child(void);
 
 /* SIMD paths: 0 baseline x86-64/other, 1 AVX2, 2 AVX-512F. fe_simd_level() is the path the

@@ -56,6 +56,19 @@ int fe_omp_max_threads(void)
 #endif
 }
 
+const char *fe_compiler(void)
+{
+#if defined(__clang__)
+    return "clang " __clang_version__;
+#elif defined(__GNUC__)
+    return "gcc " __VERSION__;
+#elif defined(_MSC_VER)
+    return "msvc";
+#else
+    return "unknown";
+#endif
+}
+
 const char *fe_openmp_runtime(void)
 {
 #if !defined(_OPENMP)

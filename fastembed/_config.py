@@ -1,6 +1,5 @@
 """`show_config`: what was built and what runs."""
 import sys
-import sysconfig
 
 import numpy as np
 
@@ -15,7 +14,7 @@ def config_dict():
         "version": __version__,
         "python": sys.version.split()[0],
         "numpy": np.__version__,
-        "compiler": sysconfig.get_config_var("CC") or "unknown",
+        "compiler": _kernels.compiler(),
         "openmp": _kernels.openmp_enabled(),
         "openmp_runtime": _kernels.openmp_runtime(),
         "simd_compiled": compiled.split(),

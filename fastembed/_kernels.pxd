@@ -13,6 +13,7 @@ cdef extern from "fastembed.h" nogil:
     int fe_openmp_enabled()
     int fe_omp_max_threads()
     const char *fe_openmp_runtime()
+    const char *fe_compiler()
     int fe_in_forked_child()
     int fe_simd_level()
     int fe_simd_cpu_level()

@@ -53,6 +53,10 @@ def openmp_runtime():
     return fe_openmp_runtime().decode()
 
 
+def compiler():
+    return fe_compiler().decode()
+
+
 def in_forked_child():
     return bool(fe_in_forked_child())
 

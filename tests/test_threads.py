@@ -1,4 +1,5 @@
 import os
+import re
 import sys
 
 import numpy as np
@@ -124,6 +125,9 @@ def test_show_config_prints_build_facts(capsys):
     for key in ("version", "compiler", "openmp", "simd_compiled", "simd_chosen", "num_threads"):
         assert key in text
     assert fastembed.__version__ in text
+    # the compiler that built the kernels, with its version (not the interpreter's CC)
+    compiler = fastembed._config.config_dict()["compiler"]
+    assert compiler in text and re.match(r"(gcc|clang) \d+\.\d+", compiler), compiler
 
 
 @pytest.mark.parametrize("level", ["baseline", "avx2", "avx512"])
