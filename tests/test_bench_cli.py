@@ -359,3 +359,28 @@ def test_copy_bandwidth_counts_read_and_written_bytes():
     stats = runner.measure_copy(2**20, 2, runner.ROUNDS["tiny"])
     assert stats["bytes"] == 2 * 2**20 and stats["threads"] == 2
     assert stats["gbps"] == pytest.approx(stats["bytes"] / stats["median_s"] / 1e9)
+
+
+def test_quick_selects_the_quick_cases_and_rounds(tmp_path, monkeypatch):
+    """`--quick` (what `make bench BENCH_ARGS=--quick` passes) asks every family for its
+    "quick" cases and times with the quick round counts; it is the same as `--size quick`."""
+    asked = []
+    core.register("fake")(lambda size: asked.append(size) or [core.Case(
+        kernel="fake", name="quick fake", params={"n": 8},
+        make=lambda: {"x": np.arange(8.0)}, reference=lambda d: d["x"] * 2,
+        bytes_moved=lambda d: 2 * d["x"].nbytes,
+        impls=[core.Impl("fastembed", "x*2", lambda d, t: core.Timed(lambda: d["x"] * 2))])])
+    try:
+        path = tmp_path / "quick.json"
+        assert main(["--quick", "--only", "fake", "--copy-mb", "2", "--progress", "off",
+                     "--json", str(path)]) == 0
+    finally:
+        core._FAMILIES.pop("fake", None)
+    assert asked == ["quick"]
+    rows = [r for r in json.loads(path.read_text())["results"] if r["kernel"] == "fake"]
+    q = runner.ROUNDS["quick"]
+    assert rows and all(q.min_rounds <= r["rounds"] <= q.max_rounds for r in rows), rows
+    for name, fam in core.families().items():
+        if fam.available():
+            quick = fam.cases("quick")
+            assert 0 < len(quick) <= len(fam.cases("full")), name
