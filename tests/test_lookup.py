@@ -23,8 +23,9 @@ def test_matches_fancy_indexing(rng, vdt, idt, dim):
 @given(data=st.data(), vdt=st.sampled_from(VALUE_DTYPES), idt=st.sampled_from(INDEX_DTYPES),
        n_rows=st.integers(1, 300), dim=st.integers(0, 70),
        dist=st.sampled_from(["uniform", "skewed", "same", "empty"]),
-       threads=st.sampled_from([1, 2]))
-def test_property_reference(data, vdt, idt, n_rows, dim, dist, threads):
+       threads=st.sampled_from([1, 2]),
+       layout=st.sampled_from(["c", "strided rows", "negative stride", "fortran", "read-only"]))
+def test_property_reference(data, vdt, idt, n_rows, dim, dist, threads, layout):
     rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
     shape = data.draw(hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=40))
     if dist == "empty":
@@ -38,6 +39,18 @@ def test_property_reference(data, vdt, idt, n_rows, dim, dist, threads):
         flat = np.full(size, rng.integers(0, n_rows))
     ids = flat.astype(idt).reshape(shape)
     w = rng.standard_normal((n_rows, dim)).astype(vdt)
+    # the table and the ids in the drawn layout: same values, different memory order
+    if layout == "strided rows":
+        w = np.repeat(w, 2, axis=0)[::2]
+        ids = np.repeat(ids, 2, axis=-1)[..., ::2] if ids.ndim else ids
+    elif layout == "negative stride":
+        w = w[::-1].copy()[::-1]
+        ids = ids[..., ::-1].copy()[..., ::-1] if ids.ndim else ids
+    elif layout == "fortran":
+        w, ids = np.asfortranarray(w), np.asfortranarray(ids)
+    elif layout == "read-only":
+        w.flags.writeable = False
+        ids.flags.writeable = False
     np.testing.assert_array_equal(fastembed.lookup(w, ids, num_threads=threads),
                                   reference.lookup(w, ids))
 
