@@ -86,6 +86,16 @@ class Embedding(torch.nn.Embedding):
         return _LookupFunction.apply(self.weight, input, self)
 
 
+def _divide_by_counts(grad, ids, padding_idx):
+    """torch's scale_grad_by_freq on a bag gradient, in place: each row divided by how many
+    times its id occurs in the whole input of the call (the division is linear, so after the
+    per-id sum is the same as before it). Counting is `accumulate` of ones: its indices are
+    the gradient's own (sorted, unique, padding left out)."""
+    counts = fastembed.accumulate(ids, np.ones(ids.shape + (1,)), grad.n_rows,
+                                  padding_idx=padding_idx).values
+    grad.values /= counts
+
+
 class _BagFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, weight, per_sample_weights, ids, offsets, module):
@@ -115,6 +125,8 @@ class _BagFunction(torch.autograd.Function):
             include_last_offset=m.include_last_offset,
             weights=_np(weight) if (m.mode == "max" or psw is not None) else None)
         grad, grad_psw = result if psw is not None else (result, None)
+        if m.scale_grad_by_freq:
+            _divide_by_counts(grad, _np(ids), _padding(m.padding_idx, n_rows))
         fused = m._fastembed_optimizer
         if fused is not None:
             fused._pending_grads.append((m, grad))
@@ -140,6 +152,8 @@ class EmbeddingBag(torch.nn.EmbeddingBag):
             raise ValueError(f"input must be 1-D or 2-D, got {input.dim()}-D")
         elif offsets is None:
             raise ValueError("offsets are required when input is 1-D")
+        if self.scale_grad_by_freq and self.mode == "max":  # torch's refusal, word for word
+            raise ValueError("max mode does not support scaling the gradient by the frequency")
         if self.max_norm is not None:
             with torch.no_grad():
                 fastembed.renorm_(_np(self.weight), _np(input), self.max_norm,
