@@ -313,3 +313,57 @@ def test_module_refuses_other_devices_and_bad_ids():
     assert torch.equal(m.weight, before)
     with pytest.raises(TypeError):
         fit.SparseOptimizer([torch.nn.Embedding(3, 2)], None)
+
+
+@pytest.mark.parametrize("cls", ["Embedding", "EmbeddingBag"])
+def test_transposed_weight_is_renormed_in_place(cls):
+    torch.manual_seed(5)
+    w = torch.randn(DIM, N_ROWS, dtype=torch.float64) * 3  # w.T is a strided (40, 6) table
+    ref = getattr(torch.nn, cls)(N_ROWS, DIM, max_norm=1.0, _weight=w.T.clone(),
+                                 dtype=torch.float64)
+    ours = getattr(fit, cls)(N_ROWS, DIM, max_norm=1.0, _weight=w.T, dtype=torch.float64)
+    assert not ref.weight.is_contiguous() and ours.weight.is_contiguous()
+    ids = ids_with_duplicates((4, 6))
+    a, b = ref(ids), ours(ids)
+    torch.testing.assert_close(b, a)
+    assert not torch.equal(ref.weight, w.T)  # the renorm bit
+    torch.testing.assert_close(ours.weight, ref.weight)
+
+
+@pytest.mark.parametrize("cls", ["Embedding", "EmbeddingBag"])
+def test_transposed_weight_is_updated_by_sparse_optimizer(cls):
+    optimizers = pytest.importorskip("fastembed.optimizers")
+    w = torch.randn(DIM, N_ROWS, generator=torch.Generator().manual_seed(6))
+    ours = getattr(fit, cls).from_pretrained(w.T, freeze=False)
+    assert ours.weight.is_contiguous() and torch.equal(ours.weight, w.T)
+    expect = w.T.numpy().copy()
+    opt = fit.SparseOptimizer([ours], optimizers.SGD(learning_rate=0.5))
+    ids = ids_with_duplicates((4, 6))
+    out = ours(ids)
+    g_out = torch.randn(out.shape, generator=torch.Generator().manual_seed(7))
+    out.backward(g_out)
+    opt.step()
+    if cls == "Embedding":
+        grad = fastembed.accumulate(ids.numpy(), g_out.numpy(), N_ROWS)
+    else:
+        grad = fastembed.accumulate_bag(ids.numpy(), None, g_out.numpy(), N_ROWS, mode="mean")
+    optimizers.SGD(learning_rate=0.5).apply(expect, grad)
+    assert not np.array_equal(expect, w.T.numpy())
+    np.testing.assert_array_equal(ours.weight.detach().numpy(), expect)
+
+
+@pytest.mark.parametrize("cls", ["Embedding", "EmbeddingBag"])
+def test_in_place_paths_refuse_a_weight_they_cannot_write(cls):
+    optimizers = pytest.importorskip("fastembed.optimizers")
+    m = getattr(fit, cls)(N_ROWS, DIM, max_norm=1.0)
+    opt = fit.SparseOptimizer([m], optimizers.SGD(learning_rate=0.5))
+    ids = ids_with_duplicates((4, 6))
+    m(ids).sum().backward()
+    strided = torch.randn(DIM, N_ROWS).T * 3
+    m.weight = torch.nn.Parameter(strided)  # swapped in after construction
+    before = strided.detach().clone()
+    with pytest.raises(ValueError, match="C-contiguous"):
+        opt.step()
+    with pytest.raises(ValueError, match="C-contiguous"):
+        m(ids)
+    assert torch.equal(m.weight, before)

@@ -25,6 +25,27 @@ def _np(t):
     return t.numpy()
 
 
+def _np_to_write(weight):
+    """The NumPy view an in-place kernel writes `weight` through. `_np` would hand a strided
+    tensor over as a contiguous copy and the write would be lost, so refuse it instead."""
+    if (weight.device.type != "cpu" or weight.dtype not in (torch.float32, torch.float64)
+            or weight.layout != torch.strided or not weight.is_contiguous()):
+        raise ValueError(
+            "fastembed writes the weight in place and needs a C-contiguous CPU float32/float64 "
+            f"tensor; got {weight.dtype} on {weight.device} with strides {weight.stride()} "
+            "(e.g. m.weight = torch.nn.Parameter(m.weight.detach().contiguous()))")
+    return weight.detach().numpy()
+
+
+def _own_contiguous_weight(module):
+    """torch keeps a strided `_weight` (or from_pretrained tensor) as the parameter; the
+    in-place kernels need C-contiguous rows, so the module owns a contiguous copy instead (the
+    tensor passed in is then not shared, unlike torch's; a contiguous one still is)."""
+    w = module.weight
+    if not w.is_contiguous():
+        module.weight = torch.nn.Parameter(w.detach().contiguous(), requires_grad=w.requires_grad)
+
+
 def _wrote(t):
     """Tell autograd a tensor was written through a NumPy view (as torch's own in-place
     ops do), so that a graph which saved it fails loudly instead of using new values."""
@@ -77,10 +98,14 @@ class Embedding(torch.nn.Embedding):
 
     _fastembed_optimizer = None
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _own_contiguous_weight(self)
+
     def forward(self, input):
         if self.max_norm is not None:
             with torch.no_grad():
-                fastembed.renorm_(_np(self.weight), _np(input), self.max_norm,
+                fastembed.renorm_(_np_to_write(self.weight), _np(input), self.max_norm,
                                   norm_type=self.norm_type)
             _wrote(self.weight)
         return _LookupFunction.apply(self.weight, input, self)
@@ -144,6 +169,10 @@ class EmbeddingBag(torch.nn.EmbeddingBag):
 
     _fastembed_optimizer = None
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _own_contiguous_weight(self)
+
     def forward(self, input, offsets=None, per_sample_weights=None):
         if input.dim() == 2:
             if offsets is not None:
@@ -156,7 +185,7 @@ class EmbeddingBag(torch.nn.EmbeddingBag):
             raise ValueError("max mode does not support scaling the gradient by the frequency")
         if self.max_norm is not None:
             with torch.no_grad():
-                fastembed.renorm_(_np(self.weight), _np(input), self.max_norm,
+                fastembed.renorm_(_np_to_write(self.weight), _np(input), self.max_norm,
                                   norm_type=self.norm_type)
             _wrote(self.weight)
         return _BagFunction.apply(self.weight, per_sample_weights, input, offsets, self)
@@ -204,18 +233,19 @@ class SparseOptimizer:
     def step(self):
         """Apply the recorded gradients to each module's weight, in place."""
         pending, grads = self._pending, self._pending_grads
+        tables = {m: _np_to_write(m.weight) for m in self.modules}  # refuse before any write
         self._pending, self._pending_grads = [], []
         for m, ids, grad_output in pending:
             if m.padding_idx is not None or m.scale_grad_by_freq:
                 g = fastembed.accumulate(ids, grad_output, m.weight.shape[0],
                                          padding_idx=_padding(m.padding_idx, m.weight.shape[0]),
                                          scale_grad_by_freq=m.scale_grad_by_freq)
-                self.optimizer.apply(_np(m.weight), g)
+                self.optimizer.apply(tables[m], g)
             else:
-                self.optimizer.step(_np(m.weight), ids, grad_output)
+                self.optimizer.step(tables[m], ids, grad_output)
             _wrote(m.weight)
         for m, g in grads:
-            self.optimizer.apply(_np(m.weight), g)
+            self.optimizer.apply(tables[m], g)
             _wrote(m.weight)
 
     def detach(self):
