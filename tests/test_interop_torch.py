@@ -367,3 +367,64 @@ def test_in_place_paths_refuse_a_weight_they_cannot_write(cls):
     with pytest.raises(ValueError, match="C-contiguous"):
         m(ids)
     assert torch.equal(m.weight, before)
+
+
+# torch's optimizer on sparse gradients and the fastembed one that should match it step for
+# step (Adam: torch puts eps inside the bias-corrected denominator, Keras outside; equal at 0)
+TORCH_SPARSE_OPTIMIZERS = {
+    "SparseAdam": (lambda p: torch.optim.SparseAdam(p, lr=0.05, eps=1e-300),
+                   lambda o: o.Adam(0.05, epsilon=0.0)),
+    "SGD": (lambda p: torch.optim.SGD(p, lr=0.3), lambda o: o.SGD(0.3)),
+    "Adagrad": (lambda p: torch.optim.Adagrad(p, lr=0.3, initial_accumulator_value=0.1,
+                                              eps=1e-7),
+                lambda o: o.Adagrad(0.3, initial_accumulator_value=0.1, epsilon=1e-7)),
+}
+
+
+def used_twice(ms, ids):  # one module, two lookups in one forward
+    return [ms[0](ids[:2]), ms[0](ids[1:])]
+
+
+def two_modules(ms, ids):
+    return [ms[0](ids), ms[1](ids[:, :3])]
+
+
+def bag_and_embedding(ms, ids):  # the bag twice, the embedding once
+    return [ms[0](ids), ms[0](ids[:2]), ms[1](ids)]
+
+
+TRAINING_LAYOUTS = {
+    "used_twice": (used_twice, [("Embedding", {})]),
+    "two_modules": (two_modules, [("Embedding", {}), ("Embedding", {"padding_idx": 2})]),
+    "bag_and_embedding": (bag_and_embedding, [("EmbeddingBag", {"mode": "mean"}),
+                                              ("Embedding", {"padding_idx": 3})]),
+}
+
+
+@pytest.mark.parametrize("layout", TRAINING_LAYOUTS)
+@pytest.mark.parametrize("opt_name", TORCH_SPARSE_OPTIMIZERS)
+def test_sparse_optimizer_equals_torch_optimizer(layout, opt_name):
+    """One SparseOptimizer.step() is one torch optimizer step on the summed sparse gradient,
+    for a module used twice in a forward and for several modules in one optimizer."""
+    optimizers = pytest.importorskip("fastembed.optimizers")
+    forward, specs = TRAINING_LAYOUTS[layout]
+    make_torch_opt, make_ours = TORCH_SPARSE_OPTIMIZERS[opt_name]
+    refs, ours = zip(*(pair(getattr(torch.nn, cls), getattr(fit, cls), torch.float64,
+                            sparse=True, **kw) for cls, kw in specs))
+    topt = make_torch_opt([m.weight for m in refs])
+    fused = fit.SparseOptimizer(ours, make_ours(optimizers))
+    g = torch.Generator().manual_seed(8)
+    steps = 4
+    for _ in range(steps):
+        ids = torch.randint(0, 12, (4, 5), generator=g)  # few ids: rows come back across steps
+        targets = None
+        for ms, opt in ((refs, topt), (ours, fused)):
+            opt.zero_grad()
+            outs = forward(ms, ids)
+            if targets is None:
+                targets = [torch.randn(o.shape, generator=g, dtype=o.dtype) for o in outs]
+            sum(((o - t) ** 2).sum() for o, t in zip(outs, targets)).backward()
+            opt.step()
+        for a, b in zip(refs, ours):
+            torch.testing.assert_close(b.weight, a.weight, rtol=1e-10, atol=1e-12)
+    assert fused.optimizer.iterations == steps

@@ -82,12 +82,17 @@ class _LookupFunction(torch.autograd.Function):
         n_rows, dim = ctx.shape
         ids_np, grad_np = _np(ids), _np(grad_output)
         fused = m._fastembed_optimizer
-        if fused is not None:  # the optimizer applies it in step(): no gradient tensor at all
-            fused._pending.append((m, ids_np, grad_np))
+        if fused is not None and not m.scale_grad_by_freq:
+            # the optimizer sums and applies it in step(): no gradient tensor at all
+            fused._record(m, ids_np.reshape(-1), grad_np.reshape(-1, dim),
+                          _padding(m.padding_idx, n_rows))
             return None, None, None
         grad = fastembed.accumulate(ids_np, grad_np, n_rows,
                                     padding_idx=_padding(m.padding_idx, n_rows),
                                     scale_grad_by_freq=m.scale_grad_by_freq)
+        if fused is not None:  # the counts are this call's: scale now, sum with the rest later
+            fused._record(m, grad.indices, grad.values)
+            return None, None, None
         return _sparse_or_dense(grad, m.sparse, dim, grad_output.dtype), None, None
 
 
@@ -154,7 +159,7 @@ class _BagFunction(torch.autograd.Function):
             _divide_by_counts(grad, _np(ids), _padding(m.padding_idx, n_rows))
         fused = m._fastembed_optimizer
         if fused is not None:
-            fused._pending_grads.append((m, grad))
+            fused._record(m, grad.indices, grad.values)
             grad_w = None
         else:
             grad_w = _sparse_or_dense(grad, m.sparse, dim, grad_output.dtype) if need_w else None
@@ -200,6 +205,12 @@ class SparseOptimizer:
     pass (accumulate + optimizer update in C). Use torch's own optimizers for the other
     parameters of the model.
 
+    Like one torch optimizer step on the summed gradients: a module used several times in a
+    forward (or weights shared by modules) gets one update on the sum of its gradients, and
+    all the weights make one step of the optimizer's count (``optimizer.iterations``, Adam's
+    bias correction). Unlike torch's per-parameter step count, the count is shared: a table
+    left untouched by a step still sees the next step number when it is next updated.
+
     Parameters
     ----------
     modules : iterable of Embedding or EmbeddingBag
@@ -222,31 +233,30 @@ class SparseOptimizer:
                 raise ValueError("a module can be driven by one SparseOptimizer only")
             m._fastembed_optimizer = self
         self.optimizer = optimizer
-        self._pending = []        # (module, ids, grad_output) from Embedding backward
-        self._pending_grads = []  # (module, RowSparseGrad) from EmbeddingBag backward
+        self._pending = []  # (module, ids (n,), gradient rows (n, dim)) from each backward
+
+    def _record(self, module, ids, rows, padding_idx=None):
+        if padding_idx is not None:
+            keep = ids != padding_idx
+            ids, rows = ids[keep], rows[keep]
+        self._pending.append((module, ids, rows))
 
     def zero_grad(self, set_to_none=True):
         """Forget the gradients recorded since the last step."""
         self._pending.clear()
-        self._pending_grads.clear()
 
     def step(self):
         """Apply the recorded gradients to each module's weight, in place."""
-        pending, grads = self._pending, self._pending_grads
         tables = {m: _np_to_write(m.weight) for m in self.modules}  # refuse before any write
-        self._pending, self._pending_grads = [], []
-        for m, ids, grad_output in pending:
-            if m.padding_idx is not None or m.scale_grad_by_freq:
-                g = fastembed.accumulate(ids, grad_output, m.weight.shape[0],
-                                         padding_idx=_padding(m.padding_idx, m.weight.shape[0]),
-                                         scale_grad_by_freq=m.scale_grad_by_freq)
-                self.optimizer.apply(tables[m], g)
-            else:
-                self.optimizer.step(tables[m], ids, grad_output)
-            _wrote(m.weight)
-        for m, g in grads:
-            self.optimizer.apply(tables[m], g)
-            _wrote(m.weight)
+        pending, self._pending = self._pending, []
+        by_weight = {}  # weight -> [(ids, rows), ...] in backward order; one update each
+        for m, ids, rows in pending:
+            by_weight.setdefault(m.weight, (tables[m], []))[1].append((ids, rows))
+        with self.optimizer.one_step():
+            for weight, (table, parts) in by_weight.items():
+                ids, rows = parts[0] if len(parts) == 1 else map(np.concatenate, zip(*parts))
+                self.optimizer.step(table, ids, rows)
+                _wrote(weight)
 
     def detach(self):
         """Give the modules back to torch's autograd gradients."""
