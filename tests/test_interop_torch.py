@@ -85,6 +85,25 @@ def test_from_pretrained_and_weight_argument_are_torchs():
     assert torch.equal(ref.weight, w)
 
 
+def test_bag_from_pretrained_and_weight_argument_are_torchs():
+    w = torch.randn(N_ROWS, DIM, dtype=torch.float64)
+    ids, offsets = ids_with_duplicates((24,)), torch.tensor([0, 5, 5, 11])
+    kwargs = dict(mode="sum", padding_idx=3, max_norm=2.0, norm_type=1.5)
+    ref = torch.nn.EmbeddingBag.from_pretrained(w.clone(), **kwargs)
+    ours = fit.EmbeddingBag.from_pretrained(w, **kwargs)
+    assert isinstance(ours, fit.EmbeddingBag) and not ours.weight.requires_grad
+    assert ours.weight.data_ptr() == w.data_ptr()  # shares the given tensor, as torch's does
+    assert (ours.mode, ours.padding_idx, ours.max_norm, ours.norm_type) == (
+        ref.mode, ref.padding_idx, ref.max_norm, ref.norm_type)
+    torch.testing.assert_close(ours(ids, offsets), ref(ids, offsets), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(w, ref.weight, rtol=1e-12, atol=1e-12)  # renormed in place
+    m = fit.EmbeddingBag(N_ROWS, DIM, mode="mean", _weight=w.clone(), dtype=torch.float64)
+    assert m.weight.requires_grad and torch.equal(m.weight, w)
+    theirs = torch.nn.EmbeddingBag(N_ROWS, DIM, mode="mean", dtype=torch.float64)
+    theirs.load_state_dict(m.state_dict())
+    torch.testing.assert_close(theirs(ids, offsets), m(ids, offsets), rtol=1e-12, atol=1e-12)
+
+
 def test_gradcheck_float64():
     m = fit.Embedding(10, 3, dtype=torch.float64)
     ids = torch.tensor([[1, 2, 1], [9, 0, 1]])
@@ -114,6 +133,7 @@ BAG_CASES = [
     dict(mode="sum", include_last_offset=True), dict(mode="mean", padding_idx=2),
     dict(mode="max", padding_idx=2), dict(mode="sum", max_norm=1.0), dict(mode="sum", sparse=True),
     dict(mode="mean", sparse=True, padding_idx=3),
+    dict(mode="sum", max_norm=1.5, norm_type=1.0), dict(mode="max", max_norm=2.0, norm_type=3.0),
     dict(mode="sum", scale_grad_by_freq=True), dict(mode="mean", scale_grad_by_freq=True),
     dict(mode="mean", padding_idx=2, scale_grad_by_freq=True),
     dict(mode="sum", include_last_offset=True, scale_grad_by_freq=True),
@@ -161,6 +181,7 @@ def test_embedding_bag_equals_torch(kwargs, two_d):
     a, b = ref(ids, offsets), ours(ids, offsets)
     assert isinstance(ours, torch.nn.EmbeddingBag)
     torch.testing.assert_close(b, a, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(ours.weight, ref.weight, rtol=1e-12, atol=1e-12)  # max_norm
     if kwargs.get("scale_grad_by_freq"):  # see bag_by_embedding; torch refuses it with sparse
         ref = pair(torch.nn.EmbeddingBag, fit.EmbeddingBag, torch.float64,
                    **dict(kwargs, sparse=False))[0]
