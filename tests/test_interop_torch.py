@@ -457,3 +457,16 @@ def test_sparse_optimizer_equals_torch_optimizer(layout, opt_name):
         for a, b in zip(refs, ours):
             torch.testing.assert_close(b.weight, a.weight, rtol=1e-10, atol=1e-12)
     assert fused.optimizer.iterations == steps
+
+
+def test_sparse_optimizer_leaves_a_frozen_bag_weight_alone():
+    # only per_sample_weights need a gradient: the frozen table must not be updated
+    optimizers = pytest.importorskip("fastembed.optimizers")
+    w = torch.randn(N_ROWS, DIM)
+    bag = fit.EmbeddingBag.from_pretrained(w.clone(), mode="sum")
+    opt = fit.SparseOptimizer([bag], optimizers.SGD(learning_rate=0.5))
+    ids, offsets = ids_with_duplicates((24,)), torch.tensor([0, 5, 5, 11])
+    psw = torch.rand(24, requires_grad=True)
+    bag(ids, offsets, psw).sum().backward()
+    opt.step()
+    assert psw.grad is not None and torch.equal(bag.weight, w)

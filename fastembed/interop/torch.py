@@ -155,14 +155,15 @@ class _BagFunction(torch.autograd.Function):
             include_last_offset=m.include_last_offset,
             weights=_np(weight) if (m.mode == "max" or psw is not None) else None)
         grad, grad_psw = result if psw is not None else (result, None)
-        if m.scale_grad_by_freq:
-            _divide_by_counts(grad, _np(ids), _padding(m.padding_idx, n_rows))
-        fused = m._fastembed_optimizer
-        if fused is not None:
-            fused._record(m, grad.indices, grad.values)
-            grad_w = None
-        else:
-            grad_w = _sparse_or_dense(grad, m.sparse, dim, grad_output.dtype) if need_w else None
+        grad_w = None
+        if need_w:
+            if m.scale_grad_by_freq:
+                _divide_by_counts(grad, _np(ids), _padding(m.padding_idx, n_rows))
+            fused = m._fastembed_optimizer
+            if fused is not None:
+                fused._record(m, grad.indices, grad.values)
+            else:
+                grad_w = _sparse_or_dense(grad, m.sparse, dim, grad_output.dtype)
         grad_psw = torch.from_numpy(np.asarray(grad_psw)) if need_psw else None
         return grad_w, grad_psw, None, None, None
 
