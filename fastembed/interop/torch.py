@@ -3,9 +3,10 @@ tensors.
 
 `Embedding` and `EmbeddingBag` subclass ``torch.nn.Embedding`` and ``torch.nn.EmbeddingBag``:
 same constructor, parameters, ``state_dict``, ``from_pretrained`` and ``isinstance``
-behaviour; only ``forward`` (and the backward it records) differ. `SparseOptimizer` applies
-a fused fastembed optimizer to their weights straight from the last backward, without
-building torch sparse gradients or coalescing them.
+behaviour; only ``forward`` (and the backward it records) differ, and a strided ``_weight``
+or pretrained tensor becomes a C-contiguous copy (the kernels write rows in place).
+`SparseOptimizer` applies a fused fastembed optimizer to their weights straight from the
+last backward, without building torch sparse gradients or coalescing them.
 """
 import numpy as np
 import torch
@@ -32,7 +33,8 @@ def _np_to_write(weight):
             or weight.layout != torch.strided or not weight.is_contiguous()):
         raise ValueError(
             "fastembed writes the weight in place and needs a C-contiguous CPU float32/float64 "
-            f"tensor; got {weight.dtype} on {weight.device} with strides {weight.stride()} "
+            f"tensor; got {weight.dtype} {weight.layout} on {weight.device}"
+            f"{' with strides %s' % (weight.stride(),) if weight.layout == torch.strided else ''} "
             "(e.g. m.weight = torch.nn.Parameter(m.weight.detach().contiguous()))")
     return weight.detach().numpy()
 
@@ -118,8 +120,8 @@ class Embedding(torch.nn.Embedding):
 
 def _divide_by_counts(grad, ids, padding_idx):
     """torch's scale_grad_by_freq on a bag gradient, in place: each row divided by how many
-    times its id occurs in the whole input of the call (the division is linear, so after the
-    per-id sum is the same as before it). Counting is `accumulate` of ones: its indices are
+    times its id occurs in the whole input of the call (dividing the per-id sum equals
+    summing divided rows, up to one rounding). Counting is `accumulate` of ones: its indices are
     the gradient's own (sorted, unique, padding left out)."""
     counts = fastembed.accumulate(ids, np.ones(ids.shape + (1,)), grad.n_rows,
                                   padding_idx=padding_idx).values
