@@ -151,7 +151,8 @@ def bag_by_embedding(ref, ids, offsets, per_sample_weights=None):
     if offsets is None:
         bounds = torch.arange(0, flat.numel() + 1, ids.shape[1])
     else:
-        bounds = offsets if ref.include_last_offset else torch.cat([offsets, torch.tensor([flat.numel()])])
+        bounds = offsets if ref.include_last_offset else torch.cat(
+            [offsets, torch.tensor([flat.numel()])])
     n_bags = bounds.numel() - 1
     bag_of = torch.repeat_interleave(torch.arange(n_bags), bounds.diff())
     rows = torch.nn.functional.embedding(flat, ref.weight, padding_idx=ref.padding_idx,
@@ -160,9 +161,11 @@ def bag_by_embedding(ref, ids, offsets, per_sample_weights=None):
     if ref.padding_idx is not None:
         keep = (flat != ref.padding_idx).to(rows.dtype)
     w = keep if per_sample_weights is None else keep * per_sample_weights
-    out = torch.zeros(n_bags, rows.shape[1], dtype=rows.dtype).index_add(0, bag_of, rows * w[:, None])
+    zeros = torch.zeros(n_bags, rows.shape[1], dtype=rows.dtype)
+    out = zeros.index_add(0, bag_of, rows * w[:, None])
     if ref.mode == "mean":
-        out = out / torch.zeros(n_bags, dtype=rows.dtype).index_add(0, bag_of, w).clamp(min=1)[:, None]
+        count = zeros[:, 0].index_add(0, bag_of, w).clamp(min=1)
+        out = out / count[:, None]
     return out
 
 
