@@ -14,6 +14,7 @@ thread count (each row is one thread's).
 `Embedding` layer: then its embeddings regularizer gradient on the touched rows ("lazy"
 mode; "exact" mode goes through ``layer.backward``) and its row constraint are applied too.
 """
+import contextlib
 import math
 import numbers
 
@@ -56,6 +57,7 @@ class Optimizer:
         self.decoupled_weight_decay = bool(decoupled_weight_decay)
         self.allow_nonfinite = bool(allow_nonfinite)
         self.iterations = 0
+        self._in_one_step = None  # inside one_step(): whether a table was updated yet
         self._state = {}     # table key -> {slot name: array}
         self._pending = []   # slot sets restored by set_state, bound on first use
 
@@ -186,7 +188,10 @@ class Optimizer:
         _kernels.sparse_step(table, rows, grad, perm, starts, skip, s[0], s[1],
                              1 if self.row_state else table.shape[1], hyper, nt)
         self._state[key] = slots
-        self.iterations += 1
+        if self._in_one_step is None:
+            self.iterations += 1
+        else:
+            self._in_one_step = True
         if layer is not None:
             layer.apply_constraint(rows, num_threads=nt)
 
@@ -226,6 +231,29 @@ class Optimizer:
         rows = uniq if skip < 0 else np.delete(uniq, skip)
         self._before_step()
         self._run(table, layer, np.ascontiguousarray(rows), grad, perm, starts, skip, nt)
+
+    @contextlib.contextmanager
+    def one_step(self):
+        """Count the updates made inside the block as one optimizer step, for a model with
+        several tables: each table updated in it sees the same step number (Adam's bias
+        correction) and `iterations` goes up by one when the block ends, if anything was
+        updated (as one ``torch.optim.SparseAdam.step()`` over several parameters)::
+
+            with opt.one_step():
+                opt.step(user_table, user_ids, user_grad)
+                opt.step(item_table, item_ids, item_grad)
+
+        Update each table at most once per block: a second update of the same table would
+        reuse the step number. Blocks do not nest."""
+        if self._in_one_step is not None:
+            raise RuntimeError("one_step() blocks do not nest")
+        self._in_one_step = False
+        try:
+            yield self
+        finally:
+            if self._in_one_step:
+                self.iterations += 1
+            self._in_one_step = None
 
     def _before_step(self):
         pass

@@ -223,3 +223,41 @@ def test_state_round_trip_and_save_load(rng, tmp_path, name, kwargs):
     for ids, g in steps[2:]:
         fresh.step(b, ids, g)
     assert b.tobytes() == a.tobytes()
+
+
+@pytest.mark.parametrize("name, kwargs", CONFIGS, ids=[f"{n}{k}" for n, k in CONFIGS])
+def test_one_step_updates_several_tables_as_one_step(rng, name, kwargs):
+    # two tables in one block == each table stepped by its own optimizer at the same step
+    tables = [rng.standard_normal((30, 4)), rng.standard_normal((20, 4))]
+    alone = [t.copy() for t in tables]
+    shared, own = make_opt(name, kwargs), [make_opt(name, kwargs) for _ in tables]
+    for _ in range(3):
+        batch = [(rng.integers(0, t.shape[0], 12), rng.standard_normal((12, 4))) for t in tables]
+        with shared.one_step() as opt:
+            assert opt is shared
+            for t, (ids, g) in zip(tables, batch):
+                opt.step(t, ids, g)
+        for o, t, (ids, g) in zip(own, alone, batch):
+            o.step(t, ids, g)
+    assert shared.iterations == 3
+    for t, a in zip(tables, alone):
+        np.testing.assert_array_equal(t, a)
+
+
+def test_one_step_counts_only_if_something_was_updated(rng):
+    opt = O.Adam(0.1)
+    w = rng.standard_normal((10, 4))
+    with opt.one_step():
+        pass
+    assert opt.iterations == 0
+    with pytest.raises(IndexError):
+        with opt.one_step():
+            opt.step(w, [0], np.ones((1, 4)))
+            opt.step(w, [10], np.ones((1, 4)))
+    assert opt.iterations == 1  # the first update happened, at step 1
+    with pytest.raises(RuntimeError, match="nest"):
+        with opt.one_step():
+            with opt.one_step():
+                pass
+    opt.step(w, [1], np.ones((1, 4)))
+    assert opt.iterations == 2

@@ -137,3 +137,36 @@ def test_gradient_kernels_read_torch_tensors(rng):
     want = np.zeros((50, 8), np.float32)
     np.add.at(want, ids.numpy(), grad.numpy())
     np.testing.assert_array_equal(fastembed.accumulate(ids, grad, 50).to_dense(), want)
+
+
+def test_lookup_bag_writes_into_a_torch_out_tensor(rng):
+    torch = pytest.importorskip("torch")
+    w = torch.from_numpy(rng.random((50, 8)))
+    ids, offsets = torch.from_numpy(rng.integers(0, 50, 20)), torch.tensor([0, 6, 6, 13])
+    out = torch.full((4, 8), -1.0, dtype=torch.float64)
+    ptr = out.data_ptr()
+    for mode in ("sum", "mean", "max"):
+        assert fastembed.lookup_bag(w, ids, offsets, mode=mode, out=out) is out
+        assert out.data_ptr() == ptr
+        want = torch.nn.functional.embedding_bag(ids, w, offsets, mode=mode)
+        torch.testing.assert_close(out, want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("fused", [False, True])
+def test_optimizer_updates_a_torch_tensor_in_place(rng, fused):
+    torch = pytest.importorskip("torch")
+    from fastembed import optimizers
+    w = torch.from_numpy(rng.standard_normal((50, 8)))
+    start, expect = w.clone(), w.numpy().copy()
+    ptr = w.data_ptr()
+    opt, ref = optimizers.Adam(0.1), optimizers.Adam(0.1)
+    for _ in range(2):
+        ids = rng.integers(0, 50, 30)
+        g = rng.standard_normal((30, 8))
+        if fused:
+            opt.step(w, torch.from_numpy(ids), torch.from_numpy(g))
+        else:
+            opt.apply(w, fastembed.accumulate(torch.from_numpy(ids), torch.from_numpy(g), 50))
+        ref.step(expect, ids, g)
+    assert w.data_ptr() == ptr and not torch.equal(w, start)
+    np.testing.assert_array_equal(w.numpy(), expect)  # the caller's tensor moved, not a copy

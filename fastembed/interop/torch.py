@@ -3,9 +3,10 @@ tensors.
 
 `Embedding` and `EmbeddingBag` subclass ``torch.nn.Embedding`` and ``torch.nn.EmbeddingBag``:
 same constructor, parameters, ``state_dict``, ``from_pretrained`` and ``isinstance``
-behaviour; only ``forward`` (and the backward it records) differ. `SparseOptimizer` applies
-a fused fastembed optimizer to their weights straight from the last backward, without
-building torch sparse gradients or coalescing them.
+behaviour; only ``forward`` (and the backward it records) differ, and a strided ``_weight``
+or pretrained tensor becomes a C-contiguous copy (the kernels write rows in place).
+`SparseOptimizer` applies a fused fastembed optimizer to their weights straight from the
+last backward, without building torch sparse gradients or coalescing them.
 """
 import numpy as np
 import torch
@@ -23,6 +24,28 @@ def _np(t):
     if not t.is_contiguous():
         t = t.contiguous()
     return t.numpy()
+
+
+def _np_to_write(weight):
+    """The NumPy view an in-place kernel writes `weight` through. `_np` would hand a strided
+    tensor over as a contiguous copy and the write would be lost, so refuse it instead."""
+    if (weight.device.type != "cpu" or weight.dtype not in (torch.float32, torch.float64)
+            or weight.layout != torch.strided or not weight.is_contiguous()):
+        raise ValueError(
+            "fastembed writes the weight in place and needs a C-contiguous CPU float32/float64 "
+            f"tensor; got {weight.dtype} {weight.layout} on {weight.device}"
+            f"{' with strides %s' % (weight.stride(),) if weight.layout == torch.strided else ''} "
+            "(e.g. m.weight = torch.nn.Parameter(m.weight.detach().contiguous()))")
+    return weight.detach().numpy()
+
+
+def _own_contiguous_weight(module):
+    """torch keeps a strided `_weight` (or from_pretrained tensor) as the parameter; the
+    in-place kernels need C-contiguous rows, so the module owns a contiguous copy instead (the
+    tensor passed in is then not shared, unlike torch's; a contiguous one still is)."""
+    w = module.weight
+    if not w.is_contiguous():
+        module.weight = torch.nn.Parameter(w.detach().contiguous(), requires_grad=w.requires_grad)
 
 
 def _wrote(t):
@@ -61,12 +84,17 @@ class _LookupFunction(torch.autograd.Function):
         n_rows, dim = ctx.shape
         ids_np, grad_np = _np(ids), _np(grad_output)
         fused = m._fastembed_optimizer
-        if fused is not None:  # the optimizer applies it in step(): no gradient tensor at all
-            fused._pending.append((m, ids_np, grad_np))
+        if fused is not None and not m.scale_grad_by_freq:
+            # the optimizer sums and applies it in step(): no gradient tensor at all
+            fused._record(m, ids_np.reshape(-1), grad_np.reshape(-1, dim),
+                          _padding(m.padding_idx, n_rows))
             return None, None, None
         grad = fastembed.accumulate(ids_np, grad_np, n_rows,
                                     padding_idx=_padding(m.padding_idx, n_rows),
                                     scale_grad_by_freq=m.scale_grad_by_freq)
+        if fused is not None:  # the counts are this call's: scale now, sum with the rest later
+            fused._record(m, grad.indices, grad.values)
+            return None, None, None
         return _sparse_or_dense(grad, m.sparse, dim, grad_output.dtype), None, None
 
 
@@ -77,13 +105,27 @@ class Embedding(torch.nn.Embedding):
 
     _fastembed_optimizer = None
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _own_contiguous_weight(self)
+
     def forward(self, input):
         if self.max_norm is not None:
             with torch.no_grad():
-                fastembed.renorm_(_np(self.weight), _np(input), self.max_norm,
+                fastembed.renorm_(_np_to_write(self.weight), _np(input), self.max_norm,
                                   norm_type=self.norm_type)
             _wrote(self.weight)
         return _LookupFunction.apply(self.weight, input, self)
+
+
+def _divide_by_counts(grad, ids, padding_idx):
+    """torch's scale_grad_by_freq on a bag gradient, in place: each row divided by how many
+    times its id occurs in the whole input of the call (dividing the per-id sum equals
+    summing divided rows, up to one rounding). Counting is `accumulate` of ones: its indices are
+    the gradient's own (sorted, unique, padding left out)."""
+    counts = fastembed.accumulate(ids, np.ones(ids.shape + (1,)), grad.n_rows,
+                                  padding_idx=padding_idx).values
+    grad.values /= counts
 
 
 class _BagFunction(torch.autograd.Function):
@@ -115,12 +157,15 @@ class _BagFunction(torch.autograd.Function):
             include_last_offset=m.include_last_offset,
             weights=_np(weight) if (m.mode == "max" or psw is not None) else None)
         grad, grad_psw = result if psw is not None else (result, None)
-        fused = m._fastembed_optimizer
-        if fused is not None:
-            fused._pending_grads.append((m, grad))
-            grad_w = None
-        else:
-            grad_w = _sparse_or_dense(grad, m.sparse, dim, grad_output.dtype) if need_w else None
+        grad_w = None
+        if need_w:
+            if m.scale_grad_by_freq:
+                _divide_by_counts(grad, _np(ids), _padding(m.padding_idx, n_rows))
+            fused = m._fastembed_optimizer
+            if fused is not None:
+                fused._record(m, grad.indices, grad.values)
+            else:
+                grad_w = _sparse_or_dense(grad, m.sparse, dim, grad_output.dtype)
         grad_psw = torch.from_numpy(np.asarray(grad_psw)) if need_psw else None
         return grad_w, grad_psw, None, None, None
 
@@ -132,6 +177,10 @@ class EmbeddingBag(torch.nn.EmbeddingBag):
 
     _fastembed_optimizer = None
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _own_contiguous_weight(self)
+
     def forward(self, input, offsets=None, per_sample_weights=None):
         if input.dim() == 2:
             if offsets is not None:
@@ -140,9 +189,11 @@ class EmbeddingBag(torch.nn.EmbeddingBag):
             raise ValueError(f"input must be 1-D or 2-D, got {input.dim()}-D")
         elif offsets is None:
             raise ValueError("offsets are required when input is 1-D")
+        if self.scale_grad_by_freq and self.mode == "max":  # torch's refusal, word for word
+            raise ValueError("max mode does not support scaling the gradient by the frequency")
         if self.max_norm is not None:
             with torch.no_grad():
-                fastembed.renorm_(_np(self.weight), _np(input), self.max_norm,
+                fastembed.renorm_(_np_to_write(self.weight), _np(input), self.max_norm,
                                   norm_type=self.norm_type)
             _wrote(self.weight)
         return _BagFunction.apply(self.weight, per_sample_weights, input, offsets, self)
@@ -156,6 +207,12 @@ class SparseOptimizer:
     instead of building a gradient tensor; `step` then updates each touched row once, in one
     pass (accumulate + optimizer update in C). Use torch's own optimizers for the other
     parameters of the model.
+
+    Like one torch optimizer step on the summed gradients: a module used several times in a
+    forward (or weights shared by modules) gets one update on the sum of its gradients, and
+    all the weights make one step of the optimizer's count (``optimizer.iterations``, Adam's
+    bias correction). Unlike torch's per-parameter step count, the count is shared: a table
+    left untouched by a step still sees the next step number when it is next updated.
 
     Parameters
     ----------
@@ -179,30 +236,30 @@ class SparseOptimizer:
                 raise ValueError("a module can be driven by one SparseOptimizer only")
             m._fastembed_optimizer = self
         self.optimizer = optimizer
-        self._pending = []        # (module, ids, grad_output) from Embedding backward
-        self._pending_grads = []  # (module, RowSparseGrad) from EmbeddingBag backward
+        self._pending = []  # (module, ids (n,), gradient rows (n, dim)) from each backward
+
+    def _record(self, module, ids, rows, padding_idx=None):
+        if padding_idx is not None:
+            keep = ids != padding_idx
+            ids, rows = ids[keep], rows[keep]
+        self._pending.append((module, ids, rows))
 
     def zero_grad(self, set_to_none=True):
         """Forget the gradients recorded since the last step."""
         self._pending.clear()
-        self._pending_grads.clear()
 
     def step(self):
         """Apply the recorded gradients to each module's weight, in place."""
-        pending, grads = self._pending, self._pending_grads
-        self._pending, self._pending_grads = [], []
-        for m, ids, grad_output in pending:
-            if m.padding_idx is not None or m.scale_grad_by_freq:
-                g = fastembed.accumulate(ids, grad_output, m.weight.shape[0],
-                                         padding_idx=_padding(m.padding_idx, m.weight.shape[0]),
-                                         scale_grad_by_freq=m.scale_grad_by_freq)
-                self.optimizer.apply(_np(m.weight), g)
-            else:
-                self.optimizer.step(_np(m.weight), ids, grad_output)
-            _wrote(m.weight)
-        for m, g in grads:
-            self.optimizer.apply(_np(m.weight), g)
-            _wrote(m.weight)
+        tables = {m: _np_to_write(m.weight) for m in self.modules}  # refuse before any write
+        pending, self._pending = self._pending, []
+        by_weight = {}  # weight -> [(ids, rows), ...] in backward order; one update each
+        for m, ids, rows in pending:
+            by_weight.setdefault(m.weight, (tables[m], []))[1].append((ids, rows))
+        with self.optimizer.one_step():
+            for weight, (table, parts) in by_weight.items():
+                ids, rows = parts[0] if len(parts) == 1 else map(np.concatenate, zip(*parts))
+                self.optimizer.step(table, ids, rows)
+                _wrote(weight)
 
     def detach(self):
         """Give the modules back to torch's autograd gradients."""
