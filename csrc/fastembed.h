@@ -279,4 +279,27 @@ fe_status fe_sparse_step_f64(double *table, int64_t n_rows, int64_t dim, int64_t
 int64_t fe_first_nonfinite_f32(const float *x, int64_t n, int n_threads);
 int64_t fe_first_nonfinite_f64(const double *x, int64_t n, int n_threads);
 
+/* ---- init.c: counter-based random fills (fastembed.initializers) ------------------------ *
+ *   key = mix(mix(seed), attempt 0)
+ *   for i in range(n):                           # element i depends only on (seed, i)
+ *       UNIFORM:   out[i] = a + (b - a) * u(key, i), clamped into [a, b) in the value type
+ *       NORMAL:    out[i] = a + b * z(key, i)          # mean a, stddev b
+ *       TRUNCATED: t = 0; z = z(key, i)
+ *                  while |z| > 2: t += 1; z = z(key_t, i)   # key_t: the seed's stream t
+ *                  out[i] = a + b * z
+ * u: 24 (float32) or 52 (float64) bits of a SplitMix64 hash of (key, counter) over 2**bits;
+ * z: Box-Muller on hash bits (float32: one hash gives elements 2j and 2j + 1; float64: two
+ * hashes per pair), computed in double and rounded once to the value type.
+ * out:        n values, C-contiguous; every element is written.
+ * Bad input:  n < 0, an unknown kind, a or b not finite, UNIFORM with a >= b, b - a not
+ *             finite or no value of the type in [a, b), NORMAL/TRUNCATED with b < 0 ->
+ *             FE_ERR_VALUE, out untouched.
+ * Threads:    [0, n) in contiguous chunks, each written (first-touched) by its thread; the
+ *             values do not depend on the split: bit-identical for any count. */
+enum { FE_INIT_UNIFORM = 0, FE_INIT_NORMAL = 1, FE_INIT_TRUNCATED = 2 };
+fe_status fe_init_fill_f32(float *out, int64_t n, int kind, double a, double b, uint64_t seed,
+                           int n_threads);
+fe_status fe_init_fill_f64(double *out, int64_t n, int kind, double a, double b, uint64_t seed,
+                           int n_threads);
+
 #endif /* FASTEMBED_H */

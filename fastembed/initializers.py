@@ -106,27 +106,9 @@ def _fill(kind, shape, dtype, a, b, key, num_threads):
     +-2 stddev."""
     out = np.empty(shape, dtype)
     n_threads = _resolve_threads(num_threads)
-    if out.size:
-        fill = getattr(_kernels, "init_fill", None)
-        if fill is not None:
-            fill(out.reshape(-1), kind, a, b, key, n_threads)
-        else:
-            out[...] = _fill_numpy(kind, out.shape, a, b, key)
+    if out.size:  # np.empty: the C threads first-touch the pages they fill
+        _kernels.init_fill(out.reshape(-1), kind, a, b, key, n_threads)
     return out
-
-
-def _fill_numpy(kind, shape, a, b, key):
-    # stand-in until the C generator is built: reproducible, one thread
-    g = np.random.Generator(np.random.Philox(key=key))
-    if kind == 0:
-        return g.uniform(a, b, size=shape)
-    x = g.standard_normal(size=shape)
-    if kind == 2:
-        bad = np.abs(x) > 2.0
-        while bad.any():
-            x[bad] = g.standard_normal(size=int(bad.sum()))
-            bad = np.abs(x) > 2.0
-    return a + b * x
 
 
 # ---------------------------------------------------------------------------- classes
