@@ -7,15 +7,19 @@ the whole table; ``axis=1`` (or -1) constrains each embedding row, and with `row
 touches only those rows. `NonNeg` is elementwise (``axis`` is None) and, with `rows`
 given, touches only those rows too.
 
-Norms are ``sqrt(sum(w**2))`` computed in float64; the scale factor is applied in the
-table's dtype. Epsilon is Keras's 1e-7.
+Norms are ``sqrt(sum(w**2))`` computed in float64 (column norms summed per fixed block of
+rows, blocks combined in order, so they are bit-identical for any thread count); the scale
+factor is rounded once to the table's dtype and applied in it, as Keras applies its factor
+in the weights' dtype. Epsilon is Keras's 1e-7. The work runs in C (csrc/constraint.c).
 """
 import math
 import numbers
 
 import numpy as np
 
+from fastembed import _kernels
 from fastembed._arrays import as_ids, as_table
+from fastembed._errors import index_error
 from fastembed._threads import resolve as _resolve_threads
 from fastembed.initializers import _from_dict, _lookup
 
@@ -76,56 +80,22 @@ class Constraint:
         raise NotImplementedError
 
     def _apply(self, weights, rows, num_threads):
+        # every check (here and in C's phase 1) before the first write: a call that raises
+        # leaves the table bit-identical
         table = as_table(weights, writable=True)
         n_threads = _resolve_threads(num_threads)
         kind, a, b, rate = self._params()
         by_row = self.axis is None or self.axis != 0
         if rows is not None and by_row:
             idx, original = as_ids(rows, "rows")
-            _row_kernel(table, idx, original, kind, a, b, rate, n_threads)
-        else:
-            if rows is not None:  # checked all the same: a bad id must raise everywhere
-                idx, original = as_ids(rows, "rows")
-                _check_rows(idx, original, table.shape[0])
-            _table_kernel(table, kind, a, b, rate, by_row, n_threads)
-
-
-def _check_rows(idx, original, n_rows):
-    flat = idx.reshape(-1)
-    bad = np.flatnonzero((flat < 0) | (flat >= n_rows))
-    if bad.size:
-        from fastembed._errors import index_error
-        raise index_error("rows", original, bad[0], n_rows)
-
-
-def _scale(norms, kind, a, b, rate):
-    if kind == _MAXNORM:
-        return np.clip(norms, 0.0, a) / (EPSILON + norms)
-    if kind == _UNITNORM:
-        return 1.0 / (EPSILON + norms)
-    desired = rate * np.clip(norms, a, b) + (1.0 - rate) * norms
-    return desired / (EPSILON + norms)
-
-
-def _row_kernel(table, idx, original, kind, a, b, rate, n_threads):
-    _check_rows(idx, original, table.shape[0])
-    rows = np.unique(idx.reshape(-1))
-    if kind == _NONNEG:
-        sub = table[rows]
-        table[rows] = np.where(sub > 0, sub, np.where(np.isnan(sub), sub, 0))
-        return
-    sub = table[rows].astype(np.float64)
-    norms = np.sqrt(np.sum(sub * sub, axis=1, keepdims=True))
-    table[rows] = table[rows] * _scale(norms, kind, a, b, rate).astype(table.dtype)
-
-
-def _table_kernel(table, kind, a, b, rate, by_row, n_threads):
-    if kind == _NONNEG:
-        np.copyto(table, 0, where=table < 0)
-        return
-    w = table.astype(np.float64)
-    norms = np.sqrt(np.sum(w * w, axis=1 if by_row else 0, keepdims=True))
-    table *= _scale(norms, kind, a, b, rate).astype(table.dtype)
+            _kernels.constrain_rows(table, idx, kind, a, b, rate, n_threads, original)
+            return
+        if rows is not None:  # column norms need every row, but a bad id raises all the same
+            idx, original = as_ids(rows, "rows")
+            bad = _kernels.first_bad_id(idx.reshape(-1), table.shape[0], n_threads)
+            if bad >= 0:
+                raise index_error("rows", original, bad, table.shape[0])
+        _kernels.constrain_table(table, 1 if by_row else 0, kind, a, b, rate, n_threads)
 
 
 class MaxNorm(Constraint):
