@@ -332,7 +332,7 @@ class Embedding:
             self._activity_loss = out.dtype.type(penalty / batch if batch else 0.0)
         if training:
             self._last_training = {
-                "ids": idx.copy() if idx is original else idx,  # the caller may reuse theirs
+                "ids": idx.copy(),  # the caller may reuse its buffer before backward
                 "keep": keep,
                 "output": out if self.activity_regularizer is not None else None,
             }
@@ -372,6 +372,14 @@ class Embedding:
         return terms
 
     # ---- backward -------------------------------------------------------------------------
+
+    @property
+    def needs_backward(self):
+        """True when the table's gradient is more than ``accumulate(ids, grad_output)``
+        (dropout, an activity regularizer): the fused ``opt.step(layer, ids, grad_output)``
+        then refuses the layer, and training goes through ``opt.apply(layer,
+        layer.backward(grad_output))``."""
+        return self.dropout > 0.0 or self.activity_regularizer is not None
 
     def backward(self, grad_output, *, num_threads=None):
         """The gradient of the loss with respect to the table, for the last training call.

@@ -212,6 +212,10 @@ class Optimizer:
         pass over the touched rows, without building the gradient."""
         from fastembed.ops import _grad_rows, _padding
         table, layer = self._target(target)
+        if layer is not None and getattr(layer, "needs_backward", False):
+            raise ValueError("this layer's gradient is not accumulate(ids, grad_output) alone "
+                             "(dropout or an activity regularizer): update it with "
+                             "opt.apply(layer, layer.backward(grad_output))")
         idx, original = as_ids(ids)
         grad = _grad_rows(grad_output, idx.shape)
         if grad.shape[1] != table.shape[1] or grad.dtype != table.dtype:

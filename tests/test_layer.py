@@ -507,3 +507,17 @@ def test_step_and_backward_apply_agree(rng):
     b(ids, training=True)
     Adagrad(learning_rate=0.1).apply(b, b.backward(grad_out))
     np.testing.assert_allclose(a.embeddings, b.embeddings, rtol=1e-6)
+
+
+def test_fused_step_refuses_layers_that_need_backward(rng):
+    ids = rng.integers(0, 20, (3, 4))
+    grad_out = np.ones((3, 4, 6), np.float32)
+    for kwargs in ({"dropout": 0.5}, {"activity_regularizer": "l2"}):
+        layer, table = table_layer(**kwargs)
+        assert layer.needs_backward
+        with pytest.raises(ValueError, match="backward"):
+            SGD().step(layer, ids, grad_out)
+        assert np.array_equal(layer.embeddings, table)
+        layer(ids, training=True)
+        SGD().apply(layer, layer.backward(grad_out))  # the route that sees the mask
+    assert not table_layer(embeddings_regularizer="l2")[0].needs_backward
