@@ -82,11 +82,20 @@ def _seed(seed):
     return int(seed) & 0xFFFFFFFFFFFFFFFF  # negative seeds are valid, as in Keras
 
 
-def compute_fans(shape):
-    """(fan_in, fan_out) as Keras computes them: a 2-D (input_dim, output_dim) shape gives
+def compute_fans(shape, input_axes=None, output_axes=None):
+    """(fan_in, fan_out) as Keras computes them: with both `input_axes` and `output_axes`
+    the products of those axes' sizes; else a 2-D (input_dim, output_dim) shape gives
     (shape[0], shape[1]); 1-D (n, n); scalars (1, 1); higher ranks treat the leading axes
     as a receptive field."""
     shape = tuple(shape)
+    if input_axes is not None and output_axes is not None:
+        try:
+            fan_in = math.prod(shape[a] for a in input_axes)
+            fan_out = math.prod(shape[a] for a in output_axes)
+        except IndexError:
+            raise ValueError(f"input_axes {list(input_axes)} or output_axes {list(output_axes)} "
+                             f"name an axis a shape of rank {len(shape)} does not have") from None
+        return int(fan_in), int(fan_out)
     if len(shape) < 1:
         return 1, 1
     if len(shape) == 1:
@@ -97,6 +106,20 @@ def compute_fans(shape):
     for d in shape[:-2]:
         receptive *= d
     return int(shape[-2] * receptive), int(shape[-1] * receptive)
+
+
+def _axes(axes, name):
+    if axes is None:
+        return None
+    if isinstance(axes, numbers.Integral) and not isinstance(axes, bool):
+        axes = [axes]
+    try:
+        out = [operator.index(a) for a in axes]
+    except TypeError:
+        raise TypeError(f"{name} must be a list of ints or None, got {axes!r}") from None
+    if any(isinstance(a, bool) for a in axes):
+        raise TypeError(f"{name} must be a list of ints or None, got {axes!r}")
+    return out
 
 
 # ---------------------------------------------------------------------------- the fills
@@ -146,6 +169,9 @@ class RandomUniform(_Seeded):
         lo, hi = _real(minval, "minval"), _real(maxval, "maxval")
         if not lo < hi:
             raise ValueError(f"minval must be less than maxval, got minval={minval}, maxval={maxval}")
+        if not math.isfinite(hi - lo):
+            raise ValueError(f"maxval - minval must be a finite float64, got minval={minval}, "
+                             f"maxval={maxval}")
         super().__init__(seed)
         self.minval, self.maxval = minval, maxval
 
@@ -221,7 +247,8 @@ class VarianceScaling(_Seeded):
     stddev, "untruncated_normal" with ``sqrt(scale / n)``, "uniform" in
     ``[-sqrt(3 scale / n), sqrt(3 scale / n))``. "normal" means "truncated_normal"."""
 
-    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None):
+    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None,
+                 input_axes=None, output_axes=None):
         if _real(scale, "scale") <= 0.0:
             raise ValueError(f"scale must be a positive number, got {scale}")
         if mode not in _MODES:
@@ -234,12 +261,20 @@ class VarianceScaling(_Seeded):
         if distribution not in _DISTRIBUTIONS:
             raise ValueError(f"distribution must be one of {_DISTRIBUTIONS + ('normal',)}, "
                              f"got {distribution!r}")
+        input_axes, output_axes = _axes(input_axes, "input_axes"), _axes(output_axes, "output_axes")
         super().__init__(seed)
         self.scale, self.mode, self.distribution = scale, mode, distribution
+        self.input_axes, self.output_axes = input_axes, output_axes
+
+    def _axes_config(self):
+        # Keras >= 3.10 writes both keys; older Keras rejects them, so only when set
+        if self.input_axes is None and self.output_axes is None:
+            return {}
+        return {"input_axes": self.input_axes, "output_axes": self.output_axes}
 
     def _parameter(self, shape):
         """The stddev (normal distributions) or limit (uniform) for `shape`."""
-        fan_in, fan_out = compute_fans(shape)
+        fan_in, fan_out = compute_fans(shape, self.input_axes, self.output_axes)
         n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0}[self.mode]
         scale = float(self.scale) / max(1.0, n)
         if self.distribution == "truncated_normal":
@@ -258,16 +293,16 @@ class VarianceScaling(_Seeded):
 
     def get_config(self):
         return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution,
-                "seed": self.seed}
+                "seed": self.seed, **self._axes_config()}
 
 
 def _variance_scaling_preset(name, scale, mode, distribution, doc):
-    def __init__(self, seed=None):
+    def __init__(self, seed=None, input_axes=None, output_axes=None):
         VarianceScaling.__init__(self, scale=scale, mode=mode, distribution=distribution,
-                                 seed=seed)
+                                 seed=seed, input_axes=input_axes, output_axes=output_axes)
 
     def get_config(self):
-        return {"seed": self.seed}
+        return {"seed": self.seed, **self._axes_config()}
 
     return type(name, (VarianceScaling,), {"__init__": __init__, "get_config": get_config,
                                            "__doc__": doc, "__module__": __name__})
