@@ -102,6 +102,15 @@ def _bool_arg(value, name):
     return bool(value)
 
 
+def _named(argument, build):
+    """`build()`, with a failure's message prefixed by the argument it concerns (the
+    modules' own messages name the bad value and the valid names, not the argument)."""
+    try:
+        return build()
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"{argument}: {exc}") from exc
+
+
 class Embedding:
     """Turns integer ids into dense vectors: ``layer(ids) == layer.embeddings[ids]``.
 
@@ -197,11 +206,15 @@ class Embedding:
             raise TypeError(f"name must be a string, got {type(name).__name__}")
         self.name = name
 
-        self.embeddings_initializer = initializers.get(given["embeddings_initializer"],
-                                                       seed=seed)
-        self.embeddings_regularizer = regularizers.get(given["embeddings_regularizer"])
-        self.activity_regularizer = regularizers.get(activity_regularizer)
-        self.embeddings_constraint = constraints.get(given["embeddings_constraint"])
+        self.embeddings_initializer = _named(
+            "embeddings_initializer",
+            lambda: initializers.get(given["embeddings_initializer"], seed=seed))
+        self.embeddings_regularizer = _named(
+            "embeddings_regularizer", lambda: regularizers.get(given["embeddings_regularizer"]))
+        self.activity_regularizer = _named(
+            "activity_regularizer", lambda: regularizers.get(activity_regularizer))
+        self.embeddings_constraint = _named(
+            "embeddings_constraint", lambda: constraints.get(given["embeddings_constraint"]))
         if self.embeddings_initializer is None:
             raise ValueError("embeddings_initializer must not be None")
         reg = self.embeddings_regularizer
