@@ -156,7 +156,8 @@ class MinMaxNorm(Constraint):
         if hi < lo:
             raise ValueError(f"max_value must be >= min_value, got min_value={min_value}, "
                              f"max_value={max_value}")
-        _real(rate, "rate")
+        if not math.isfinite(_real(rate, "rate")):
+            raise ValueError(f"rate must be finite, got {rate}")
         self.min_value, self.max_value, self.rate = min_value, max_value, rate
         self.axis = _axis(axis)
 
