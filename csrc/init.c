@@ -11,6 +11,13 @@
 #include <math.h>
 #include <string.h>
 
+/* Every SIMD path must round exactly as the baseline one, so that a seed gives the same
+ * table on every CPU: no fused multiply-adds (GCC under -std=c99 does not contract; clang
+ * would, within an expression, without this). */
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#endif
+
 #define FE_GOLDEN 0x9E3779B97F4A7C15ULL
 
 static inline uint64_t fe_mix64(uint64_t z)
@@ -45,28 +52,126 @@ static inline double fe_unit52(uint64_t h)
     return d - 1.0;
 }
 
-#define FE_TWO_PI 6.283185307179586476925286766559
-
-/* Box-Muller on one 64-bit draw (float32 outputs: 32 bits per uniform; |z| <= 6.66). */
-static inline void fe_normal_pair32(uint64_t h, double *z0, double *z1)
+/* w as a double, exactly, for 0 <= w < 2**52: the bits of w become the mantissa of
+ * 2**52 + w. Integer ops only (an int64 -> double conversion needs AVX-512DQ to vectorise). */
+static inline double fe_u52_to_double(uint64_t w)
 {
-    double u1 = ((double)(h >> 32) + 1.0) * 0x1p-32; /* (0, 1]: log(u1) finite */
-    double u2 = (double)(uint32_t)h * 0x1p-32;
-    double r = sqrt(-2.0 * log(u1));
-    double a = FE_TWO_PI * u2;
-    *z0 = r * cos(a);
-    *z1 = r * sin(a);
+    uint64_t bits = w | 0x4330000000000000ULL;
+    double d;
+    memcpy(&d, &bits, sizeof d);
+    return d - 4503599627370496.0; /* 2**52 */
 }
 
-/* Box-Muller on two 64-bit draws (float64 outputs: 53 bits per uniform). */
+/* Box-Muller's transcendentals as branch-free polynomials, so the loops vectorise (libm's
+ * log, sin and cos are scalar calls). Accuracy: a few ulps of double. */
+
+#define FE_LN2_HI 6.93147180369123816490e-01 /* ln 2 with 21 trailing zero bits: e * hi exact */
+#define FE_LN2_LO 1.90821492927058770002e-10
+
+/* log(w * 2**-bits) for 1 <= w < 2**52: a value in [-bits ln 2, 0]. */
+static inline double fe_log_scaled(uint64_t w, int bits)
+{
+    double x = fe_u52_to_double(w); /* >= 1, exact */
+    uint64_t xb;
+    memcpy(&xb, &x, sizeof xb);
+    /* x = 2**(e + bits) * m with m in [sqrt(1/2), sqrt(2)): a mantissa above sqrt(2)'s
+     * halves m (exponent bits - 1) and adds 1 to e; integer ops, no select */
+    uint64_t frac = xb & 0x000FFFFFFFFFFFFFULL;
+    uint64_t big = (uint64_t)((int64_t)frac > (int64_t)0x6A09E667F3BCDULL);
+    double e = fe_u52_to_double((xb >> 52) + big) - 1023.0 - (double)bits;
+    uint64_t mb = (frac | 0x3FF0000000000000ULL) - (big << 52);
+    double m;
+    memcpy(&m, &mb, sizeof m);
+    /* log m = 2 atanh(t), t = (m - 1) / (m + 1), |t| < 0.1716: the series to t**19 */
+    double t = (m - 1.0) / (m + 1.0), t2 = t * t;
+    double p = 2.0 / 19;
+    p = p * t2 + 2.0 / 17;
+    p = p * t2 + 2.0 / 15;
+    p = p * t2 + 2.0 / 13;
+    p = p * t2 + 2.0 / 11;
+    p = p * t2 + 2.0 / 9;
+    p = p * t2 + 2.0 / 7;
+    p = p * t2 + 2.0 / 5;
+    p = p * t2 + 2.0 / 3;
+    p = p * t2 + 2.0;
+    return e * FE_LN2_HI + (e * FE_LN2_LO + t * p);
+}
+
+#define FE_TWO_PI 6.283185307179586476925286766559
+
+/* cos and sin of the angle 2 pi k 2**-bits, 0 <= k < 2**bits, 3 <= bits <= 52: the turn is
+ * split into the nearest quarter q and a rest in [-1/8, 1/8) of a turn, exactly, with
+ * integer ops; Taylor polynomials on |x| <= pi/4 (to x**15 and x**16: error < 1e-16). */
+static inline void fe_cos_sin_turns(uint64_t k, int bits, double *c, double *s)
+{
+    uint64_t eighth = 1ULL << (bits - 3);
+    uint64_t v = k + eighth;
+    uint64_t q = (v >> (bits - 2)) & 3;
+    uint64_t rest = v & ((1ULL << (bits - 2)) - 1); /* rest - eighth in [-1/8, 1/8) turns */
+    double x = (fe_u52_to_double(rest) - (double)eighth) * (FE_TWO_PI / (double)(1ULL << bits));
+    double x2 = x * x;
+    double sp = 1.0 / 1307674368000.0; /* 1 / 15! */
+    sp = sp * -x2 + 1.0 / 6227020800.0;
+    sp = sp * -x2 + 1.0 / 39916800.0;
+    sp = sp * -x2 + 1.0 / 362880.0;
+    sp = sp * -x2 + 1.0 / 5040.0;
+    sp = sp * -x2 + 1.0 / 120.0;
+    sp = sp * -x2 + 1.0 / 6.0;
+    double sx = x - x * x2 * sp; /* sin x, the alternating series folded */
+    double cp = 1.0 / 20922789888000.0; /* 1 / 16! */
+    cp = cp * -x2 + 1.0 / 87178291200.0;
+    cp = cp * -x2 + 1.0 / 479001600.0;
+    cp = cp * -x2 + 1.0 / 3628800.0;
+    cp = cp * -x2 + 1.0 / 40320.0;
+    cp = cp * -x2 + 1.0 / 720.0;
+    cp = cp * -x2 + 1.0 / 24.0;
+    cp = cp * -x2 + 0.5;
+    double cx = 1.0 - x2 * cp;
+    /* rotate by q quarter turns with bit masks, not branches (the loops stay vectorisable
+     * on every SIMD level): swap cos and sin for odd q, flip cos's sign for q = 1, 2 and
+     * sin's for q = 2, 3 */
+    uint64_t cb, sb;
+    memcpy(&cb, &cx, sizeof cb);
+    memcpy(&sb, &sx, sizeof sb);
+    uint64_t swap = 0 - (q & 1);
+    uint64_t cr = (cb & ~swap) | (sb & swap), sr = (sb & ~swap) | (cb & swap);
+    cr ^= ((q ^ (q >> 1)) & 1) << 63;
+    sr ^= (q >> 1) << 63;
+    memcpy(c, &cr, sizeof cr);
+    memcpy(s, &sr, sizeof sr);
+}
+
+/* Box-Muller on one 64-bit draw (float32 outputs: 32 bits per uniform, |z| <= 6.66):
+ *   u1 = (h >> 32) + 1) / 2**32 in (0, 1], u2 = (h mod 2**32) / 2**32 in [0, 1)
+ *   z0 = sqrt(-2 log u1) cos(2 pi u2), z1 = sqrt(-2 log u1) sin(2 pi u2) */
+static inline void fe_normal_pair32(uint64_t h, double *z0, double *z1)
+{
+    double r = sqrt(-2.0 * fe_log_scaled((h >> 32) + 1, 32));
+    double c, s;
+    fe_cos_sin_turns(h & 0xFFFFFFFFULL, 32, &c, &s);
+    *z0 = r * c;
+    *z1 = r * s;
+}
+
+/* Box-Muller on two 64-bit draws (float64 outputs: 52 bits per uniform, |z| <= 8.53):
+ *   u1 = ((h1 >> 12) + 1) / 2**52, u2 = (h2 >> 12) / 2**52 */
 static inline void fe_normal_pair64(uint64_t h1, uint64_t h2, double *z0, double *z1)
 {
-    double u1 = ((double)(h1 >> 11) + 1.0) * 0x1p-53;
-    double u2 = (double)(h2 >> 11) * 0x1p-53;
-    double r = sqrt(-2.0 * log(u1));
-    double a = FE_TWO_PI * u2;
-    *z0 = r * cos(a);
-    *z1 = r * sin(a);
+    double r = sqrt(-2.0 * fe_log_scaled((h1 >> 12) + 1, 52));
+    double c, s;
+    fe_cos_sin_turns(h2 >> 12, 52, &c, &s);
+    *z0 = r * c;
+    *z1 = r * s;
+}
+
+/* v, or NaN when `reject`: a bit mask, not a select, so every SIMD level vectorises it. */
+static inline double fe_nan_if(double v, int reject)
+{
+    uint64_t b, m = 0 - (uint64_t)reject;
+    memcpy(&b, &v, sizeof b);
+    b = (b & ~m) | (0x7FF8000000000000ULL & m);
+    memcpy(&v, &b, sizeof v);
+    return v;
 }
 
 #define FE_TARGET

@@ -45,14 +45,13 @@ FE_TARGET static void FE_NAME(fe_normal_pairs_f32, FE_SIMD)(float *out, int64_t 
                                                             double stddev, int truncate)
 {
     int64_t n = j1 - j0;
+    double limit = truncate ? 2.0 : INFINITY; /* a select in the loop, not a branch */
     for (int64_t k = 0; k < n; k++) {
         double z0, z1;
         fe_normal_pair32(fe_draw(key, (uint64_t)(j0 + k)), &z0, &z1);
         double v0 = mean + stddev * z0, v1 = mean + stddev * z1;
-        if (truncate) {
-            v0 = fabs(z0) > 2.0 ? NAN : v0;
-            v1 = fabs(z1) > 2.0 ? NAN : v1;
-        }
+        v0 = fe_nan_if(v0, fabs(z0) > limit);
+        v1 = fe_nan_if(v1, fabs(z1) > limit);
         out[2 * k] = (float)v0;
         out[2 * k + 1] = (float)v1;
     }
@@ -63,15 +62,14 @@ FE_TARGET static void FE_NAME(fe_normal_pairs_f64, FE_SIMD)(double *out, int64_t
                                                             double stddev, int truncate)
 {
     int64_t n = j1 - j0;
+    double limit = truncate ? 2.0 : INFINITY;
     for (int64_t k = 0; k < n; k++) {
         uint64_t c = 2 * (uint64_t)(j0 + k);
         double z0, z1;
         fe_normal_pair64(fe_draw(key, c), fe_draw(key, c + 1), &z0, &z1);
         double v0 = mean + stddev * z0, v1 = mean + stddev * z1;
-        if (truncate) {
-            v0 = fabs(z0) > 2.0 ? NAN : v0;
-            v1 = fabs(z1) > 2.0 ? NAN : v1;
-        }
+        v0 = fe_nan_if(v0, fabs(z0) > limit);
+        v1 = fe_nan_if(v1, fabs(z1) > limit);
         out[2 * k] = v0;
         out[2 * k + 1] = v1;
     }
