@@ -8,9 +8,7 @@ table's row-sparse gradient for the last training call.
 """
 import itertools
 import json
-import math
 import numbers
-import operator
 import os
 import tempfile
 
@@ -324,10 +322,12 @@ class Embedding:
         -------
         ndarray, shape ``ids.shape + (output_dim,)``, the layer's dtype
         """
-        idx, original = as_ids(ids)
+        idx, _ = as_ids(ids)
         self._check_trailing_shape(idx.shape, "ids of shape")
         n_threads = _resolve_threads(num_threads)
-        out = lookup(self._embeddings, idx, num_threads=n_threads)  # checks every id
+        # the caller's ids, so an error names the value it was given (a huge uint64 id
+        # reads as negative once viewed as int64)
+        out = lookup(self._embeddings, ids, num_threads=n_threads)  # checks every id
         training = bool(training)
         dropout_key = None
         if training and self.dropout > 0.0:

@@ -159,6 +159,8 @@ def test_forward_bad_ids():
         layer(np.array([[1, 20]]))
     with pytest.raises(IndexError):
         layer(np.array([-1]))
+    with pytest.raises(IndexError, match="18446744073709551615"):  # not wrapped to -1
+        layer(np.array([1, 2**64 - 1], np.uint64))
     with pytest.raises(TypeError, match="integer"):
         layer(np.array([1.0, 2.0]))
     with pytest.raises(RuntimeError, match="training"):
