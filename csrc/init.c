@@ -174,6 +174,17 @@ static inline double fe_nan_if(double v, int reject)
     return v;
 }
 
+/* a for odd == 0, b for odd == 1, by bit mask. */
+static inline double fe_pick(double a, double b, uint64_t odd)
+{
+    uint64_t ab, bb, m = 0 - odd;
+    memcpy(&ab, &a, sizeof ab);
+    memcpy(&bb, &b, sizeof bb);
+    ab = (ab & ~m) | (bb & m);
+    memcpy(&a, &ab, sizeof a);
+    return a;
+}
+
 #define FE_TARGET
 #define FE_SIMD base
 #include "init_impl.h"
@@ -192,28 +203,47 @@ static inline double fe_nan_if(double v, int reject)
 #undef FE_SIMD
 #endif
 
-/* Element i of a (possibly truncated) normal fill at attempt t: standard z. */
-static double fe_normal_z(int is_f32, uint64_t key, int64_t i)
-{
-    double z0, z1;
-    uint64_t j = (uint64_t)i >> 1;
-    if (is_f32)
-        fe_normal_pair32(fe_draw(key, j), &z0, &z1);
-    else
-        fe_normal_pair64(fe_draw(key, 2 * j), fe_draw(key, 2 * j + 1), &z0, &z1);
-    return (i & 1) ? z1 : z0;
-}
+#define FE_INIT_KEYS 8       /* redraw stream keys computed once per call */
+#define FE_INIT_BLOCK 2048   /* elements filled, then scanned for redraws while in cache */
 
-/* The redraws of a truncated element: attempts 1, 2, ... until |z| <= 2 (each attempt
- * keeps a draw with probability 0.954; 0.046**200 is far below any chance of being seen). */
-static double fe_truncated_redraw(int is_f32, uint64_t seed, int64_t i)
+/* The NaN marks of a truncated fill in out[s, e) (float32 when is_f32): each marked element
+ * is drawn again from stream 1, 2, ... of the seed until |z| <= 2 (each attempt keeps a draw
+ * with probability 0.954; 0.046**200 is beyond any chance of being seen, then z = 0). The
+ * pending elements are gathered so that each attempt is one vectorised pass. */
+static void fe_redraw_block(int level, void *out, int is_f32, int64_t s, int64_t e,
+                            uint64_t seed, const uint64_t *keys, double a, double b)
 {
-    for (uint64_t t = 1; t <= 200; t++) {
-        double z = fe_normal_z(is_f32, fe_stream_key(seed, t), i);
-        if (fabs(z) <= 2.0)
-            return z;
+    int64_t idx[FE_INIT_BLOCK];
+    double z[FE_INIT_BLOCK];
+    int64_t m = 0;
+    if (is_f32) {
+        const float *o = (const float *)out;
+        for (int64_t i = s; i < e; i++)
+            if (o[i] != o[i])
+                idx[m++] = i;
+    } else {
+        const double *o = (const double *)out;
+        for (int64_t i = s; i < e; i++)
+            if (o[i] != o[i])
+                idx[m++] = i;
     }
-    return 0.0;
+    for (uint64_t t = 1; m > 0; t++) {
+        uint64_t key = t <= FE_INIT_KEYS ? keys[t - 1] : fe_stream_key(seed, t);
+        FE_SIMD_DISPATCH(fe_normal_at, (idx, m, key, is_f32, z));
+        int64_t left = 0;
+        for (int64_t k = 0; k < m; k++) {
+            double zk = t < 200 ? z[k] : 0.0;
+            if (fabs(zk) <= 2.0) {
+                if (is_f32)
+                    ((float *)out)[idx[k]] = (float)(a + b * zk);
+                else
+                    ((double *)out)[idx[k]] = a + b * zk;
+            } else {
+                idx[left++] = idx[k];
+            }
+        }
+        m = left;
+    }
 }
 
 /* Pairs [j0, j1) of a float32 fill or elements [i0, i1) of a float64 uniform fill, through
@@ -247,6 +277,25 @@ static void fe_fill_f64_range(int level, int kind, double *out, int64_t i0, int6
     if ((i1 & 1) && 2 * p1 >= i0 + (i0 & 1)) {
         FE_SIMD_DISPATCH(fe_normal_pairs_f64, (tmp, p1, p1 + 1, key, a, b, truncate));
         out[i1 - 1 - i0] = tmp[0];
+    }
+}
+
+/* Elements [lo, hi) of a float32 fill (out is the whole output): whole pairs through the
+ * SIMD loop, a lone element at an odd start or end from its pair computed aside. */
+static void fe_fill_f32_range(int level, int kind, float *out, int64_t lo, int64_t hi,
+                              uint64_t key, double a, double b, float fmin, float fmax)
+{
+    float tmp[2];
+    int64_t p0 = (lo + 1) >> 1, p1 = hi >> 1;
+    if (lo < hi && (lo & 1)) {
+        fe_fill_f32_pairs(level, kind, tmp, lo >> 1, (lo >> 1) + 1, key, a, b, fmin, fmax);
+        out[lo] = tmp[1];
+    }
+    if (p1 > p0)
+        fe_fill_f32_pairs(level, kind, out + 2 * p0, p0, p1, key, a, b, fmin, fmax);
+    if ((hi & 1) && hi - 1 >= lo) { /* even element hi - 1: past the last whole pair */
+        fe_fill_f32_pairs(level, kind, tmp, p1, p1 + 1, key, a, b, fmin, fmax);
+        out[hi - 1] = tmp[0];
     }
 }
 
@@ -287,23 +336,15 @@ fe_status fe_init_fill_f32(float *out, int64_t n, int kind, double a, double b, 
     uint64_t key = fe_stream_key(seed, 0);
     int level = fe_simd_level();
     int nt = fe_plan_threads(n_threads, n * (int64_t)sizeof(float));
+    uint64_t keys[FE_INIT_KEYS];
+    for (int t = 0; t < FE_INIT_KEYS; t++)
+        keys[t] = fe_stream_key(seed, (uint64_t)t + 1);
     FE_PARALLEL_CHUNKS(nt, n, {
-        float tmp[2];
-        int64_t p0 = (lo + 1) >> 1, p1 = hi >> 1;
-        if (lo < hi && (lo & 1)) {
-            fe_fill_f32_pairs(level, kind, tmp, lo >> 1, (lo >> 1) + 1, key, a, b, fmin, fmax);
-            out[lo] = tmp[1];
-        }
-        if (p1 > p0)
-            fe_fill_f32_pairs(level, kind, out + 2 * p0, p0, p1, key, a, b, fmin, fmax);
-        if ((hi & 1) && hi - 1 >= lo && !((lo & 1) && hi - 1 == lo)) {
-            fe_fill_f32_pairs(level, kind, tmp, p1, p1 + 1, key, a, b, fmin, fmax);
-            out[hi - 1] = tmp[0];
-        }
-        if (kind == FE_INIT_TRUNCATED) {
-            for (int64_t i = lo; i < hi; i++)
-                if (out[i] != out[i])
-                    out[i] = (float)(a + b * fe_truncated_redraw(1, seed, i));
+        for (int64_t s = lo; s < hi; s += FE_INIT_BLOCK) {
+            int64_t e = hi - s > FE_INIT_BLOCK ? s + FE_INIT_BLOCK : hi;
+            fe_fill_f32_range(level, kind, out, s, e, key, a, b, fmin, fmax);
+            if (kind == FE_INIT_TRUNCATED)
+                fe_redraw_block(level, out, 1, s, e, seed, keys, a, b);
         }
     });
     return FE_OK;
@@ -325,13 +366,15 @@ fe_status fe_init_fill_f64(double *out, int64_t n, int kind, double a, double b,
     uint64_t key = fe_stream_key(seed, 0);
     int level = fe_simd_level();
     int nt = fe_plan_threads(n_threads, n * (int64_t)sizeof(double));
+    uint64_t keys[FE_INIT_KEYS];
+    for (int t = 0; t < FE_INIT_KEYS; t++)
+        keys[t] = fe_stream_key(seed, (uint64_t)t + 1);
     FE_PARALLEL_CHUNKS(nt, n, {
-        if (hi > lo)
-            fe_fill_f64_range(level, kind, out + lo, lo, hi, key, a, b, dmin, dmax);
-        if (kind == FE_INIT_TRUNCATED) {
-            for (int64_t i = lo; i < hi; i++)
-                if (out[i] != out[i])
-                    out[i] = a + b * fe_truncated_redraw(0, seed, i);
+        for (int64_t s = lo; s < hi; s += FE_INIT_BLOCK) {
+            int64_t e = hi - s > FE_INIT_BLOCK ? s + FE_INIT_BLOCK : hi;
+            fe_fill_f64_range(level, kind, out + s, s, e, key, a, b, dmin, dmax);
+            if (kind == FE_INIT_TRUNCATED)
+                fe_redraw_block(level, out, 0, s, e, seed, keys, a, b);
         }
     });
     return FE_OK;

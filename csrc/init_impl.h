@@ -74,3 +74,26 @@ FE_TARGET static void FE_NAME(fe_normal_pairs_f64, FE_SIMD)(double *out, int64_t
         out[2 * k + 1] = v1;
     }
 }
+
+/* Redraws of truncated elements: z[k] = the standard normal of element idx[k] in the
+ * stream `key` (the half of its pair that idx[k]'s parity picks, by bit mask). */
+FE_TARGET static void FE_NAME(fe_normal_at, FE_SIMD)(const int64_t *idx, int64_t m, uint64_t key,
+                                                     int is_f32, double *z)
+{
+    if (is_f32) {
+        for (int64_t k = 0; k < m; k++) {
+            uint64_t i = (uint64_t)idx[k];
+            double z0, z1;
+            fe_normal_pair32(fe_draw(key, i >> 1), &z0, &z1);
+            z[k] = fe_pick(z0, z1, i & 1);
+        }
+    } else {
+        for (int64_t k = 0; k < m; k++) {
+            uint64_t i = (uint64_t)idx[k];
+            uint64_t c = i & ~(uint64_t)1;
+            double z0, z1;
+            fe_normal_pair64(fe_draw(key, c), fe_draw(key, c + 1), &z0, &z1);
+            z[k] = fe_pick(z0, z1, i & 1);
+        }
+    }
+}
