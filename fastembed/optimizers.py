@@ -216,6 +216,7 @@ class Optimizer:
             raise ValueError("this layer's gradient is not accumulate(ids, grad_output) alone "
                              "(dropout or an activity regularizer): update it with "
                              "opt.apply(layer, layer.backward(grad_output))")
+        self._layer_terms(layer)  # an exact-mode layer raises here, before state is touched
         idx, original = as_ids(ids)
         grad = _grad_rows(grad_output, idx.shape)
         if grad.shape[1] != table.shape[1] or grad.dtype != table.dtype:
