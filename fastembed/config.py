@@ -113,23 +113,7 @@ def _resolve(config, expected=None):
     for key in ("embeddings_constraint", "W_constraint"):
         if key in kwargs:
             kwargs[key] = _keras1_constraint(kwargs[key])
-    for key in ("embeddings_initializer", "init"):
-        if key in kwargs:
-            kwargs[key] = _without_default_axes(kwargs[key])
     return classes[name], kwargs
-
-
-def _without_default_axes(initializer):
-    """Keras 3.12+ writes ``input_axes``/``output_axes`` into variance-scaling initializer
-    configs; None (the only value a 2-D table needs) means the classic fans, so drop them."""
-    if not (isinstance(initializer, dict) and isinstance(initializer.get("config"), dict)):
-        return initializer
-    params = initializer["config"]
-    if any(params.get(k, 0) is None for k in ("input_axes", "output_axes")):
-        params = {k: v for k, v in params.items()
-                  if not (k in ("input_axes", "output_axes") and v is None)}
-        initializer = {**initializer, "config": params}
-    return initializer
 
 
 def layer_arguments(config, expected=None):
