@@ -106,7 +106,8 @@ def _resolve(config, expected=None):
     unknown = sorted(set(kwargs) - set(valid))
     if unknown:
         raise ValueError(f"unknown {name} config key(s) {unknown}; valid keys: {sorted(valid)}, "
-                         f"and Keras's {sorted(_IGNORED + tuple(_OFF))} (ignored)")
+                         f"Keras's {sorted(_IGNORED)} (ignored) and {sorted(_OFF)} (only "
+                         f"when off)")
     dtype = kwargs.get("dtype")
     if isinstance(dtype, dict):  # Keras 3's DTypePolicy: {"class_name": ..., "config": {"name"}}
         kwargs["dtype"] = (dtype.get("config") or {}).get("name")
