@@ -21,7 +21,7 @@ from fastembed import _kernels
 from fastembed._arrays import as_ids, as_table
 from fastembed._errors import index_error
 from fastembed._threads import resolve as _resolve_threads
-from fastembed.initializers import _from_dict, _lookup
+from fastembed.initializers import _from_dict, _lookup, _plain
 
 __all__ = ["Constraint", "MaxNorm", "NonNeg", "UnitNorm", "MinMaxNorm", "get", "serialize"]
 
@@ -104,7 +104,7 @@ class MaxNorm(Constraint):
 
     def __init__(self, max_value=2, axis=0):
         _real(max_value, "max_value", 0.0)
-        self.max_value = max_value
+        self.max_value = _plain(max_value)
         self.axis = _axis(axis)
 
     def _params(self):
@@ -158,7 +158,7 @@ class MinMaxNorm(Constraint):
                              f"max_value={max_value}")
         if not math.isfinite(_real(rate, "rate")):
             raise ValueError(f"rate must be finite, got {rate}")
-        self.min_value, self.max_value, self.rate = min_value, max_value, rate
+        self.min_value, self.max_value, self.rate = _plain(min_value), _plain(max_value), _plain(rate)
         self.axis = _axis(axis)
 
     def _params(self):

@@ -73,6 +73,12 @@ def _real(value, name):
     return value
 
 
+def _plain(value):
+    """NumPy scalars as Python ones, so that get_config() stays JSON-serialisable; ints stay
+    ints (Keras keeps the arguments as given)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _seed(seed):
     """The user's seed as given (for get_config) and the 64-bit key the generator uses."""
     if seed is None:
@@ -156,7 +162,7 @@ class Initializer:
 class _Seeded(Initializer):
     def __init__(self, seed=None):
         self._key = _seed(seed)
-        self.seed = seed
+        self.seed = _plain(seed)
 
     def get_config(self):
         return {"seed": self.seed}
@@ -173,7 +179,7 @@ class RandomUniform(_Seeded):
             raise ValueError(f"maxval - minval must be a finite float64, got minval={minval}, "
                              f"maxval={maxval}")
         super().__init__(seed)
-        self.minval, self.maxval = minval, maxval
+        self.minval, self.maxval = _plain(minval), _plain(maxval)
 
     def __call__(self, shape, dtype="float32", *, num_threads=None):
         return _fill(0, _shape(shape), _dtype(dtype), float(self.minval), float(self.maxval),
@@ -191,7 +197,7 @@ class RandomNormal(_Seeded):
         if _real(stddev, "stddev") < 0:
             raise ValueError(f"stddev must be >= 0, got {stddev}")
         super().__init__(seed)
-        self.mean, self.stddev = mean, stddev
+        self.mean, self.stddev = _plain(mean), _plain(stddev)
 
     _kind = 1
 
@@ -227,7 +233,7 @@ class Constant(Initializer):
 
     def __init__(self, value=0.0):
         _real(value, "value")
-        self.value = value
+        self.value = _plain(value)
 
     def __call__(self, shape, dtype="float32", *, num_threads=None):
         _resolve_threads(num_threads)
@@ -263,7 +269,7 @@ class VarianceScaling(_Seeded):
                              f"got {distribution!r}")
         input_axes, output_axes = _axes(input_axes, "input_axes"), _axes(output_axes, "output_axes")
         super().__init__(seed)
-        self.scale, self.mode, self.distribution = scale, mode, distribution
+        self.scale, self.mode, self.distribution = _plain(scale), mode, distribution
         self.input_axes, self.output_axes = input_axes, output_axes
 
     def _axes_config(self):
@@ -335,7 +341,7 @@ class Orthogonal(_Seeded):
     def __init__(self, gain=1.0, seed=None):
         _real(gain, "gain")
         super().__init__(seed)
-        self.gain = gain
+        self.gain = _plain(gain)
 
     def __call__(self, shape, dtype="float32", *, num_threads=None):
         shape, dtype = _shape(shape), _dtype(dtype)

@@ -240,6 +240,13 @@ def test_get_and_serialize_round_trip(name):
     assert back.axis == c.axis
 
 
+def test_numpy_scalar_arguments_serialise_as_python_numbers():
+    c = C.MinMaxNorm(np.float32(0.5), np.float64(2.0), np.float32(0.25), axis=np.int64(1))
+    cfg = json.loads(json.dumps(C.serialize(c)))["config"]
+    assert cfg == {"min_value": 0.5, "max_value": 2.0, "rate": 0.25, "axis": 1}
+    assert json.dumps(C.serialize(C.MaxNorm(np.int32(3))))
+
+
 def test_get_defaults_and_other_identifiers():
     assert C.get("max_norm").get_config() == {"max_value": 2, "axis": 0}
     assert C.get("unit_norm").axis == 0

@@ -206,6 +206,16 @@ def test_get_string_and_serialize_round_trip(name):
     assert type(init).from_config(init.get_config()).get_config() == init.get_config()
 
 
+def test_numpy_scalar_arguments_serialise_as_python_numbers():
+    init = I.RandomUniform(np.float32(-0.5), np.float64(0.5), seed=np.int64(3))
+    cfg = json.loads(json.dumps(I.serialize(init)))["config"]
+    assert cfg == {"minval": -0.5, "maxval": 0.5, "seed": 3}
+    assert I.get(I.serialize(init))((4,)).tobytes() == init((4,)).tobytes()
+    vs = I.VarianceScaling(np.float64(2.0), seed=np.uint64(2**64 - 1))
+    json.dumps(I.serialize(vs))
+    assert I.Orthogonal(np.float32(2.0)).gain == 2.0
+
+
 def test_get_other_identifiers():
     assert I.get(None) is None
     inst = I.HeNormal(seed=1)
