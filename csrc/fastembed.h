@@ -287,6 +287,7 @@ int64_t fe_first_nonfinite_f64(const double *x, int64_t n, int n_threads);
  *       TRUNCATED: t = 0; z = z(key, i)
  *                  while |z| > 2: t += 1; z = z(key_t, i)   # key_t: the seed's stream t
  *                  out[i] = a + b * z
+ *       CONSTANT:  out[i] = a                      # Ones, Constant: first touch in parallel
  * u: 24 (float32) or 52 (float64) bits of a SplitMix64 hash of (key, counter) over 2**bits;
  * z: Box-Muller on hash bits (float32: one hash gives elements 2j and 2j + 1; float64: two
  * hashes per pair), computed in double and rounded once to the value type.
@@ -296,7 +297,7 @@ int64_t fe_first_nonfinite_f64(const double *x, int64_t n, int n_threads);
  *             FE_ERR_VALUE, out untouched.
  * Threads:    [0, n) in contiguous chunks, each written (first-touched) by its thread; the
  *             values do not depend on the split: bit-identical for any count. */
-enum { FE_INIT_UNIFORM = 0, FE_INIT_NORMAL = 1, FE_INIT_TRUNCATED = 2 };
+enum { FE_INIT_UNIFORM = 0, FE_INIT_NORMAL = 1, FE_INIT_TRUNCATED = 2, FE_INIT_CONSTANT = 3 };
 fe_status fe_init_fill_f32(float *out, int64_t n, int kind, double a, double b, uint64_t seed,
                            int n_threads);
 fe_status fe_init_fill_f64(double *out, int64_t n, int kind, double a, double b, uint64_t seed,

@@ -307,7 +307,7 @@ static fe_status fe_init_check(int kind, double a, double b)
         return (a < b && isfinite(b - a)) ? FE_OK : FE_ERR_VALUE;
     if (kind == FE_INIT_NORMAL || kind == FE_INIT_TRUNCATED)
         return b >= 0.0 ? FE_OK : FE_ERR_VALUE;
-    return FE_ERR_VALUE;
+    return kind == FE_INIT_CONSTANT ? FE_OK : FE_ERR_VALUE;
 }
 
 fe_status fe_init_fill_f32(float *out, int64_t n, int kind, double a, double b, uint64_t seed,
@@ -342,6 +342,11 @@ fe_status fe_init_fill_f32(float *out, int64_t n, int kind, double a, double b, 
     FE_PARALLEL_CHUNKS(nt, n, {
         for (int64_t s = lo; s < hi; s += FE_INIT_BLOCK) {
             int64_t e = hi - s > FE_INIT_BLOCK ? s + FE_INIT_BLOCK : hi;
+            if (kind == FE_INIT_CONSTANT) {
+                for (int64_t i = s; i < e; i++)
+                    out[i] = (float)a;
+                continue;
+            }
             fe_fill_f32_range(level, kind, out, s, e, key, a, b, fmin, fmax);
             if (kind == FE_INIT_TRUNCATED)
                 fe_redraw_block(level, out, 1, s, e, seed, keys, a, b);
@@ -372,6 +377,11 @@ fe_status fe_init_fill_f64(double *out, int64_t n, int kind, double a, double b,
     FE_PARALLEL_CHUNKS(nt, n, {
         for (int64_t s = lo; s < hi; s += FE_INIT_BLOCK) {
             int64_t e = hi - s > FE_INIT_BLOCK ? s + FE_INIT_BLOCK : hi;
+            if (kind == FE_INIT_CONSTANT) {
+                for (int64_t i = s; i < e; i++)
+                    out[i] = a;
+                continue;
+            }
             fe_fill_f64_range(level, kind, out + s, s, e, key, a, b, dmin, dmax);
             if (kind == FE_INIT_TRUNCATED)
                 fe_redraw_block(level, out, 0, s, e, seed, keys, a, b);

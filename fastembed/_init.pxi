@@ -11,7 +11,7 @@ cdef extern from "fastembed.h" nogil:
 
 def init_fill(out, int kind, double a, double b, uint64_t seed, int n_threads):
     """Fill the writable C-contiguous float32/float64 `out` (every element): kind 0 uniform
-    in [a, b), 1 normal (mean a, stddev b), 2 the same truncated at 2 stddev. Element i
+    in [a, b), 1 normal (mean a, stddev b), 2 the same truncated at 2 stddev, 3 constant a. Element i
     depends only on (seed, i), so the result is the same for any thread count."""
     cdef Buffers bufs = Buffers()
     cdef Py_buffer *o = bufs.get(out, True)

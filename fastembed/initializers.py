@@ -132,7 +132,7 @@ def _axes(axes, name):
 def _fill(kind, shape, dtype, a, b, key, num_threads):
     """A new C-contiguous array of `shape` and `dtype` filled by the counter-based
     generator: kind 0 uniform [a, b), 1 normal(mean a, stddev b), 2 normal truncated at
-    +-2 stddev."""
+    +-2 stddev; 3 the constant a. The C threads write (first-touch) their own chunks."""
     out = np.empty(shape, dtype)
     n_threads = _resolve_threads(num_threads)
     if out.size:  # np.empty: the C threads first-touch the pages they fill
@@ -217,6 +217,7 @@ class TruncatedNormal(RandomNormal):
 
 
 class Zeros(Initializer):
+    # np.zeros: calloc'd pages are zero already; they are touched when first written
     def __call__(self, shape, dtype="float32", *, num_threads=None):
         _resolve_threads(num_threads)
         return np.zeros(_shape(shape), _dtype(dtype))
@@ -224,8 +225,7 @@ class Zeros(Initializer):
 
 class Ones(Initializer):
     def __call__(self, shape, dtype="float32", *, num_threads=None):
-        _resolve_threads(num_threads)
-        return np.ones(_shape(shape), _dtype(dtype))
+        return _fill(3, _shape(shape), _dtype(dtype), 1.0, 0.0, 0, num_threads)
 
 
 class Constant(Initializer):
@@ -236,8 +236,7 @@ class Constant(Initializer):
         self.value = _plain(value)
 
     def __call__(self, shape, dtype="float32", *, num_threads=None):
-        _resolve_threads(num_threads)
-        return np.full(_shape(shape), float(self.value), _dtype(dtype))
+        return _fill(3, _shape(shape), _dtype(dtype), float(self.value), 0.0, 0, num_threads)
 
     def get_config(self):
         return {"value": self.value}
