@@ -43,7 +43,8 @@ def _real(value, name, minimum=None):
 
 
 def _axis(axis):
-    if isinstance(axis, bool) or not isinstance(axis, numbers.Integral) or int(axis) not in (0, 1, -1):
+    if (isinstance(axis, bool) or not isinstance(axis, numbers.Integral)
+            or int(axis) not in (0, 1, -1)):
         raise ValueError(f"axis must be 0 (columns of an (input_dim, output_dim) table), "
                          f"1 or -1 (rows), got {axis!r}")
     return int(axis)
@@ -62,7 +63,33 @@ class Constraint:
         return out
 
     def apply_(self, weights, rows=None, *, num_threads=None):
-        raise NotImplementedError
+        """Project `weights` in place.
+
+        Parameters
+        ----------
+        weights : ndarray, shape (input_dim, output_dim), float32 or float64
+            Writable, rows contiguous, aligned, native-endian (rows may be strided).
+        rows : array_like of integers, optional
+            Row constraints (axis 1 or -1) and NonNeg: only the distinct rows listed are
+            touched (repeats count once). Column constraints (axis 0) always take one pass
+            over the whole table (column norms need every row); `rows` is still checked.
+            None: the whole table.
+        num_threads : int, optional
+            Threads for this call; default `fastembed.get_num_threads()`.
+
+        Raises
+        ------
+        IndexError
+            A row out of range (its position and value named).
+        TypeError
+            `weights` not float32/float64, `rows` not integers.
+        ValueError
+            `weights` not 2-D, read-only or with non-contiguous rows.
+
+        Every check comes before the first write: a call that raises leaves the table
+        bit-identical.
+        """
+        self._apply(weights, rows, num_threads)
 
     def get_config(self):
         return {}
@@ -110,14 +137,6 @@ class MaxNorm(Constraint):
     def _params(self):
         return _MAXNORM, float(self.max_value), 0.0, 1.0
 
-    def apply_(self, weights, rows=None, *, num_threads=None):
-        """Project `weights` in place (see the module docstring for `rows`).
-
-        Raises IndexError (a row out of range, its position named), TypeError (not
-        float32/float64), ValueError (not 2-D, read-only, rows not contiguous); a call that
-        raises leaves the table bit-identical."""
-        self._apply(weights, rows, num_threads)
-
     def get_config(self):
         return {"max_value": self.max_value, "axis": self.axis}
 
@@ -128,8 +147,6 @@ class NonNeg(Constraint):
     def _params(self):
         return _NONNEG, 0.0, 0.0, 1.0
 
-    apply_ = MaxNorm.apply_
-
 
 class UnitNorm(Constraint):
     """``w / (1e-7 + norms)``."""
@@ -139,8 +156,6 @@ class UnitNorm(Constraint):
 
     def _params(self):
         return _UNITNORM, 0.0, 0.0, 1.0
-
-    apply_ = MaxNorm.apply_
 
     def get_config(self):
         return {"axis": self.axis}
@@ -158,13 +173,12 @@ class MinMaxNorm(Constraint):
                              f"max_value={max_value}")
         if not math.isfinite(_real(rate, "rate")):
             raise ValueError(f"rate must be finite, got {rate}")
-        self.min_value, self.max_value, self.rate = _plain(min_value), _plain(max_value), _plain(rate)
+        self.min_value, self.max_value = _plain(min_value), _plain(max_value)
+        self.rate = _plain(rate)
         self.axis = _axis(axis)
 
     def _params(self):
         return _MINMAXNORM, float(self.min_value), float(self.max_value), float(self.rate)
-
-    apply_ = MaxNorm.apply_
 
     def get_config(self):
         return {"min_value": self.min_value, "max_value": self.max_value, "rate": self.rate,

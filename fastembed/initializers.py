@@ -37,7 +37,8 @@ def _shape(shape):
     try:
         dims = tuple(shape)
     except TypeError:
-        raise TypeError(f"shape must be an int or a tuple of ints, got {type(shape).__name__}") from None
+        raise TypeError(f"shape must be an int or a tuple of ints, "
+                        f"got {type(shape).__name__}") from None
     out = []
     for d in dims:
         if isinstance(d, bool):
@@ -174,7 +175,8 @@ class RandomUniform(_Seeded):
     def __init__(self, minval=-0.05, maxval=0.05, seed=None):
         lo, hi = _real(minval, "minval"), _real(maxval, "maxval")
         if not lo < hi:
-            raise ValueError(f"minval must be less than maxval, got minval={minval}, maxval={maxval}")
+            raise ValueError(f"minval must be less than maxval, got minval={minval}, "
+                             f"maxval={maxval}")
         if not math.isfinite(hi - lo):
             raise ValueError(f"maxval - minval must be a finite float64, got minval={minval}, "
                              f"maxval={maxval}")
@@ -325,7 +327,8 @@ HeNormal = _variance_scaling_preset(
     "HeNormal", 2.0, "fan_in", "truncated_normal",
     "Truncated normal, stddev = sqrt(2 / fan_in) (after truncation).")
 LecunUniform = _variance_scaling_preset(
-    "LecunUniform", 1.0, "fan_in", "uniform", "Uniform in [-limit, limit), limit = sqrt(3 / fan_in).")
+    "LecunUniform", 1.0, "fan_in", "uniform",
+    "Uniform in [-limit, limit), limit = sqrt(3 / fan_in).")
 LecunNormal = _variance_scaling_preset(
     "LecunNormal", 1.0, "fan_in", "truncated_normal",
     "Truncated normal, stddev = sqrt(1 / fan_in) (after truncation).")
@@ -437,6 +440,7 @@ def serialize(initializer):
     """Keras 3's serialized form: ``{"module": "keras.initializers", "class_name": ...,
     "config": ..., "registered_name": None}`` (JSON-serialisable)."""
     if not isinstance(initializer, Initializer):
-        raise TypeError(f"serialize needs a fastembed Initializer, got {type(initializer).__name__}")
+        raise TypeError(f"serialize needs a fastembed Initializer, "
+                        f"got {type(initializer).__name__}")
     return {"module": "keras.initializers", "class_name": type(initializer).__name__,
             "config": initializer.get_config(), "registered_name": None}
