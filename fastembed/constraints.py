@@ -204,6 +204,8 @@ def get(identifier):
         return _lookup(identifier, "constraint", _NAMES)()
     if isinstance(identifier, dict):
         return _from_dict(identifier, "constraint", _NAMES)
+    if isinstance(identifier, type) and issubclass(identifier, Constraint):
+        return identifier()  # a class: its defaults, as Keras does
     if isinstance(identifier, Constraint) or callable(identifier):
         return identifier
     raise TypeError(f"cannot interpret {type(identifier).__name__} {identifier!r} as a "

@@ -410,7 +410,8 @@ def get(identifier, seed=None):
     ----------
     identifier : None, str, dict, Initializer or callable
         None gives None; a string (snake_case or Keras CamelCase) a new instance, built
-        with `seed` when the class takes one; ``{"class_name": ..., "config": {...}}``
+        with `seed` when the class takes one (so is an Initializer class);
+        ``{"class_name": ..., "config": {...}}``
         (``"module"`` and ``"registered_name"`` keys are ignored) the instance it
         describes; an instance or any other callable is returned as it is.
     seed : int, optional
@@ -430,6 +431,8 @@ def get(identifier, seed=None):
         return cls(seed=seed) if issubclass(cls, _Seeded) else cls()
     if isinstance(identifier, dict):
         return _from_dict(identifier, "initializer", _NAMES)
+    if isinstance(identifier, type) and issubclass(identifier, Initializer):
+        return identifier(seed=seed) if issubclass(identifier, _Seeded) else identifier()
     if isinstance(identifier, Initializer) or callable(identifier):
         return identifier
     raise TypeError(f"cannot interpret {type(identifier).__name__} {identifier!r} as an "

@@ -258,6 +258,7 @@ def test_get_defaults_and_other_identifiers():
     assert C.get(inst) is inst
     fn = lambda w: w  # noqa: E731
     assert C.get(fn) is fn
+    assert C.get(C.UnitNorm).get_config() == {"axis": 0}
     d = C.get({"class_name": "MaxNorm", "config": {"max_value": 3, "axis": 1},
                "module": "keras.constraints", "registered_name": None})
     assert (d.max_value, d.axis) == (3, 1)

@@ -225,6 +225,9 @@ def test_get_other_identifiers():
         return np.zeros(shape)
 
     assert I.get(fn) is fn
+    cls_made = I.get(I.GlorotUniform, seed=5)
+    assert isinstance(cls_made, I.GlorotUniform) and cls_made.seed == 5
+    assert isinstance(I.get(I.Ones), I.Ones)
     assert isinstance(I.get("zeros", seed=3), I.Zeros)  # the seed is ignored where unused
     d = I.get({"class_name": "RandomNormal", "config": {"mean": 1.0, "stddev": 2.0, "seed": 4},
                "module": "keras.initializers", "registered_name": None})
