@@ -280,4 +280,66 @@ fe_status fe_sparse_step_f64(double *table, int64_t n_rows, int64_t dim, int64_t
 int64_t fe_first_nonfinite_f32(const float *x, int64_t n, int n_threads);
 int64_t fe_first_nonfinite_f64(const double *x, int64_t n, int n_threads);
 
+/* ---- init.c: counter-based random fills (fastembed.initializers) ------------------------ *
+ *   key = mix(mix(seed), attempt 0)
+ *   for i in range(n):                           # element i depends only on (seed, i)
+ *       UNIFORM:   out[i] = a + (b - a) * u(key, i), clamped into [a, b) in the value type
+ *       NORMAL:    out[i] = a + b * z(key, i)          # mean a, stddev b
+ *       TRUNCATED: t = 0; z = z(key, i)
+ *                  while |z| > 2: t += 1; z = z(key_t, i)   # key_t: the seed's stream t
+ *                  out[i] = a + b * z
+ *       CONSTANT:  out[i] = a                      # Ones, Constant: first touch in parallel
+ * u: 24 (float32) or 52 (float64) bits of a SplitMix64 hash of (key, counter) over 2**bits;
+ * z: Box-Muller on hash bits (float32: one hash gives elements 2j and 2j + 1; float64: two
+ * hashes per pair), computed in double and rounded once to the value type.
+ * out:        n values, C-contiguous; every element is written.
+ * Bad input:  n < 0, an unknown kind, a or b not finite, UNIFORM with a >= b, b - a not
+ *             finite or no value of the type in [a, b), NORMAL/TRUNCATED with b < 0 ->
+ *             FE_ERR_VALUE, out untouched.
+ * Threads:    [0, n) in contiguous chunks, each written (first-touched) by its thread; the
+ *             values do not depend on the split: bit-identical for any count. */
+enum { FE_INIT_UNIFORM = 0, FE_INIT_NORMAL = 1, FE_INIT_TRUNCATED = 2, FE_INIT_CONSTANT = 3 };
+fe_status fe_init_fill_f32(float *out, int64_t n, int kind, double a, double b, uint64_t seed,
+                           int n_threads);
+fe_status fe_init_fill_f64(double *out, int64_t n, int kind, double a, double b, uint64_t seed,
+                           int n_threads);
+
+/* ---- constraint.c: Keras's weight constraints, in place (fastembed.constraints) -------- *
+ * The projection of one vector w (a row for axis 1, a column for axis 0), eps = 1e-7:
+ *   norm = sqrt(sum(w**2))                                   # in double
+ *   MAXNORM:    w *= (VT)(clip(norm, 0, a) / (eps + norm))   # a = max_value
+ *   UNITNORM:   w /= (VT)(eps + norm)
+ *   MINMAXNORM: w *= (VT)((rate * clip(norm, a, b) + (1 - rate) * norm) / (eps + norm))
+ *   NONNEG:     w = maximum(w, 0)                            # elementwise; NaN stays NaN
+ * fe_constrain_rows: for r in sorted(set(ids)): project table[r, :]    (row constraints)
+ * fe_constrain_table: axis 1: every row; axis 0: every column (NONNEG: every element).
+ *   Column norms: squares summed in row order per block of 256 rows, then the blocks'
+ *   sums added in block order: bit-identical for any thread count.
+ * table:      n_rows rows of dim values, row r at table + r * row_stride bytes (may be < 0).
+ * Bad input:  an unknown kind, a < 0 or NaN (MAXNORM, MINMAXNORM), b < a or NaN, rate not
+ *             finite (MINMAXNORM), axis not 0 or 1 -> FE_ERR_VALUE; an id outside
+ *             [0, n_rows) -> FE_ERR_INDEX, *bad_pos = first such position; scratch
+ *             allocation failure -> FE_ERR_NOMEM. Two-phase: all before the first write.
+ * Threads:    distinct rows (fe_group_ids), rows or column blocks in contiguous chunks;
+ *             each row or block one thread's: bit-identical for any count. */
+enum { FE_CONS_NONNEG = 0, FE_CONS_MAXNORM = 1, FE_CONS_UNITNORM = 2, FE_CONS_MINMAXNORM = 3 };
+fe_status fe_constrain_rows_i32_f32(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
+                                    const int32_t *ids, int64_t n_ids, int kind, double a,
+                                    double b, double rate, int n_threads, int64_t *bad_pos);
+fe_status fe_constrain_rows_i64_f32(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
+                                    const int64_t *ids, int64_t n_ids, int kind, double a,
+                                    double b, double rate, int n_threads, int64_t *bad_pos);
+fe_status fe_constrain_rows_i32_f64(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
+                                    const int32_t *ids, int64_t n_ids, int kind, double a,
+                                    double b, double rate, int n_threads, int64_t *bad_pos);
+fe_status fe_constrain_rows_i64_f64(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
+                                    const int64_t *ids, int64_t n_ids, int kind, double a,
+                                    double b, double rate, int n_threads, int64_t *bad_pos);
+fe_status fe_constrain_table_f32(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
+                                 int axis, int kind, double a, double b, double rate,
+                                 int n_threads);
+fe_status fe_constrain_table_f64(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
+                                 int axis, int kind, double a, double b, double rate,
+                                 int n_threads);
+
 #endif /* FASTEMBED_H */

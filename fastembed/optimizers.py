@@ -155,12 +155,14 @@ class Optimizer:
             target = target.embeddings
         return as_table(target, "weights", writable=True), layer
 
-    def _layer_terms(self, layer):
+    def _layer_terms(self, layer, from_backward=False):
         """The lazy embeddings-regularizer coefficients (l1, l2) of a layer."""
         if layer is None or layer.embeddings_regularizer is None:
             return 0.0, 0.0
         reg = layer.embeddings_regularizer
         if getattr(layer, "regularizer_mode", "lazy") != "lazy":
+            if from_backward:  # layer.backward's gradient already holds the regularizer's
+                return 0.0, 0.0
             raise ValueError('a layer with regularizer_mode="exact" is updated through '
                              "opt.apply(layer, layer.backward(grad_output)): its regularizer "
                              "gradient touches every row")
@@ -178,12 +180,12 @@ class Optimizer:
                              "at flat position {pos}; nothing was updated (allow_nonfinite=True "
                              "lets it through)".replace("{pos}", str(pos)))
 
-    def _run(self, table, layer, rows, grad, perm, starts, skip, nt):
+    def _run(self, table, layer, rows, grad, perm, starts, skip, nt, from_backward=False):
         key, slots = self._slots_for(table, create=True)
         hyper = dict(self._hyper(), kind=_KIND[type(self).__name__], lr=self.learning_rate,
                      weight_decay=self.weight_decay,
                      decoupled=int(self.decoupled_weight_decay))
-        hyper["l1"], hyper["l2"] = self._layer_terms(layer)
+        hyper["l1"], hyper["l2"] = self._layer_terms(layer, from_backward)
         s = [slots[name] for name in self.slots] + [None] * (2 - len(self.slots))
         _kernels.sparse_step(table, rows, grad, perm, starts, skip, s[0], s[1],
                              1 if self.row_state else table.shape[1], hyper, nt)
@@ -208,13 +210,18 @@ class Optimizer:
         self._check_finite(values, nt)
         self._before_step()
         self._run(table, layer, np.ascontiguousarray(grad.indices, np.int64), values, None,
-                  None, -1, nt)
+                  None, -1, nt, from_backward=True)
 
     def step(self, target, ids, grad_output, *, padding_idx=None, num_threads=None):
         """The fused path: ``apply(target, accumulate(ids, grad_output, n_rows))`` in one
         pass over the touched rows, without building the gradient."""
         from fastembed.ops import _grad_rows, _padding
         table, layer = self._target(target)
+        if layer is not None and getattr(layer, "needs_backward", False):
+            raise ValueError("this layer's gradient is not accumulate(ids, grad_output) alone "
+                             "(dropout or an activity regularizer): update it with "
+                             "opt.apply(layer, layer.backward(grad_output))")
+        self._layer_terms(layer)  # an exact-mode layer raises here, before state is touched
         idx, original = as_ids(ids)
         grad = _grad_rows(grad_output, idx.shape)
         if grad.shape[1] != table.shape[1] or grad.dtype != table.dtype:

@@ -950,6 +950,106 @@ if hasattr(fastembed, "renorm_"):
         overrides={"max_norm = inf": ANY, "max_norm = 0.0": ANY}))
 
 
+
+# ---- row constraints (fastembed.constraints, axis 1 and NonNeg with rows) ------------------
+
+def ref_constrain_rows(weights, ids, constraint="min_max_norm", min_value=0.0, max_value=1.0,
+                       rate=1.0):
+    """weights after Keras's constraint on each distinct row of ids (axis=1): norms in
+    float64, the factor rounded to the table's dtype and applied in it."""
+    w = np.array(weights, copy=True)
+    if w.ndim != 2 or w.dtype.kind != "f":
+        raise TypeError("weights")
+    flat = _check_ids(ids, w.shape[0])
+    rows = np.unique(flat)
+    sub = w[rows]
+    if constraint == "non_neg":
+        w[rows] = np.where((sub > 0) | np.isnan(sub), sub, 0).astype(w.dtype)
+        return w
+    with np.errstate(all="ignore"):
+        norms = np.sqrt(np.sum(sub.astype(np.float64) ** 2, axis=1, keepdims=True))
+        if constraint == "unit_norm":
+            w[rows] = sub / (1e-7 + norms).astype(w.dtype)
+            return w
+        if constraint == "max_norm":
+            factor = np.clip(norms, 0.0, max_value) / (1e-7 + norms)
+        else:
+            desired = rate * np.clip(norms, min_value, max_value) + (1 - rate) * norms
+            factor = desired / (1e-7 + norms)
+        w[rows] = sub * factor.astype(w.dtype)
+    return w
+
+
+def _constraint_of(case):
+    from fastembed import constraints
+    kind = case.get("constraint", "min_max_norm")
+    if kind == "min_max_norm":
+        return constraints.MinMaxNorm(case["min_value"], case["max_value"], case.get("rate", 1.0),
+                                      axis=1)
+    if kind == "max_norm":
+        return constraints.MaxNorm(case["max_value"], axis=1)
+    if kind == "unit_norm":
+        return constraints.UnitNorm(axis=1)
+    return constraints.NonNeg()
+
+
+def _cons_make(rng, n_rows=257, dim=8, n=100, vdt=np.float32, idt=np.int64):
+    # row norms spread over [0, ~8.5]: both clips of MinMaxNorm are exercised
+    scale = rng.uniform(0.0, 1.0, (n_rows, 1))
+    return {"weights": (3 * rng.standard_normal((n_rows, dim)) * scale).astype(vdt),
+            "ids": rng.integers(0, max(n_rows, 1), n).astype(idt) if n_rows else np.zeros(n, idt),
+            "constraint": "min_max_norm", "min_value": 0.5, "max_value": 1.5, "rate": 0.8}
+
+
+def _cons_fuzz(g):
+    n_rows, dim = g.size(50), g.size(20)
+    kind = g.pick(["min_max_norm", "max_norm", "unit_norm", "non_neg"])
+    case = {"weights": g.table(n_rows, dim, writable=True), "ids": g.ids(n_rows),
+            "constraint": kind,
+            "min_value": g.hyper("min_value", lambda g: g.pick([0.0, 0.5, 1.0]),
+                                 (np.nan, -1.0, np.inf)) if kind == "min_max_norm" else 0.0,
+            "max_value": g.hyper("max_value", lambda g: g.pick([1.0, 1.5, 3.0, np.inf]),
+                                 (np.nan, -1.0)) if kind in ("min_max_norm", "max_norm") else 1.0,
+            "rate": g.pick([1.0, 0.5, 0.0])}
+    if kind == "min_max_norm" and g.chance(8):
+        case["min_value"], case["max_value"] = 2.0, 1.0
+        g.bad("max_value < min_value")
+    return case
+
+
+def _cons_call(case, num_threads=None):
+    out = _constraint_of(case).apply_(case["weights"], case["ids"], num_threads=num_threads)
+    if out is not None:
+        raise AssertionError("apply_ must return None")
+    return case["weights"]
+
+
+def _cons_expect(case):
+    params = {k: case[k] for k in ("constraint", "min_value", "max_value", "rate") if k in case}
+    return ref_constrain_rows(case["weights"], case["ids"], **params)
+
+
+def _cons_huge(table, num_threads):
+    from fastembed import constraints
+    last = table.shape[0] - 1
+    want = ref_constrain_rows(table[[last]], np.array([0]), "max_norm", max_value=1.0)[0]
+    constraints.MaxNorm(1.0, axis=1).apply_(table, np.array([last, last]), num_threads=num_threads)
+    return np.array(table[last]), want
+
+
+try:
+    import fastembed.constraints  # noqa: F401
+except ImportError:
+    pass
+else:
+    KERNELS.append(Kernel(
+        "constraints.apply_", _cons_make, _cons_call, _cons_expect, _cons_fuzz,
+        writes=("weights",), exact=False, huge=_cons_huge,
+        hypers={"min_value": 0.5, "max_value": 1.5},
+        # min_value = 0 and max_value = inf (no upper clip) are valid; NaN, negative values
+        # and max_value < min_value (0.0, -1.0, or min_value = inf) are ValueErrors
+        overrides={"min_value = 0.0": ANY, "max_value = inf": ANY}))
+
 # ---- sparse optimizer steps (fastembed.optimizers, the fused path) -------------------------
 
 def _opt_make(name):

@@ -1,0 +1,144 @@
+/* Bodies of constraint.c for one value type (FE_VT, suffix FE_VSUF). Norms are summed in
+ * double; the factor is rounded once to the value type and applied in it (as Keras applies
+ * its factor in the weights' dtype). */
+
+/* One row (axis 1) in place. */
+static void FE_NAME(fe_cons_row, FE_VSUF)(FE_VT *row, int64_t dim, int kind, double a, double b,
+                                          double rate)
+{
+    if (kind == FE_CONS_NONNEG) {
+        for (int64_t j = 0; j < dim; j++) {
+            FE_VT v = row[j];
+            row[j] = (v > 0 || v != v) ? v : (FE_VT)0; /* maximum(w, 0): -0.0 -> +0.0, NaN kept */
+        }
+        return;
+    }
+    double acc = 0.0;
+    for (int64_t j = 0; j < dim; j++)
+        acc += (double)row[j] * (double)row[j];
+    double norm = sqrt(acc);
+    if (kind == FE_CONS_UNITNORM) {
+        FE_VT d = (FE_VT)(FE_CONS_EPS + norm);
+        for (int64_t j = 0; j < dim; j++)
+            row[j] /= d;
+        return;
+    }
+    FE_VT s = (FE_VT)fe_cons_factor(kind, norm, a, b, rate);
+    for (int64_t j = 0; j < dim; j++)
+        row[j] *= s;
+}
+
+#define FE_CONS_ROWS_ENTRY(ISUF, IDX)                                                         \
+    fe_status FE_NAME3(fe_constrain_rows, ISUF, FE_VSUF)(                                     \
+        char *table, int64_t n_rows, int64_t dim, int64_t row_stride, const IDX *ids,         \
+        int64_t n_ids, int kind, double a, double b, double rate, int n_threads,              \
+        int64_t *bad_pos)                                                                     \
+    {                                                                                         \
+        if (n_rows < 0 || dim < 0 || n_ids < 0 || !fe_cons_params_ok(kind, a, b, rate))       \
+            return FE_ERR_VALUE;                                                              \
+        if (n_ids > INT64_MAX / 32)                                                           \
+            return FE_ERR_OVERFLOW;                                                           \
+        if (n_ids == 0)                                                                       \
+            return FE_OK;                                                                     \
+        int64_t *uniq = (int64_t *)fe_scratch_alloc(n_ids * 8);                               \
+        int64_t *starts = (int64_t *)fe_scratch_alloc((n_ids + 1) * 8);                       \
+        int64_t *perm = (int64_t *)fe_scratch_alloc(n_ids * 8);                               \
+        int64_t n_unique = 0;                                                                 \
+        fe_status st = FE_ERR_NOMEM;                                                          \
+        if (uniq && starts && perm) /* phase 1: every id checked, distinct rows found */      \
+            st = FE_NAME(fe_group_ids, ISUF)(ids, n_ids, n_rows, uniq, starts, perm,          \
+                                             &n_unique, n_threads, bad_pos);                  \
+        fe_scratch_free(starts);                                                              \
+        fe_scratch_free(perm);                                                                \
+        if (st == FE_OK && dim > 0) { /* phase 2: each distinct row once, by one thread */    \
+            int nt = fe_plan_threads(n_threads, n_unique * dim * (int64_t)sizeof(FE_VT));     \
+            FE_PARALLEL_CHUNKS(nt, n_unique, {                                                \
+                for (int64_t u = lo; u < hi; u++) {                                           \
+                    uint64_t r = (uint64_t)uniq[u];                                           \
+                    if (r >= (uint64_t)n_rows)                                                \
+                        continue;                                                             \
+                    FE_NAME(fe_cons_row, FE_VSUF)((FE_VT *)(table + (int64_t)r * row_stride), \
+                                                  dim, kind, a, b, rate);                     \
+                }                                                                             \
+            });                                                                               \
+        }                                                                                     \
+        fe_scratch_free(uniq);                                                                \
+        return st;                                                                            \
+    }
+
+FE_CONS_ROWS_ENTRY(i32, int32_t)
+FE_CONS_ROWS_ENTRY(i64, int64_t)
+#undef FE_CONS_ROWS_ENTRY
+
+fe_status FE_NAME(fe_constrain_table, FE_VSUF)(char *table, int64_t n_rows, int64_t dim,
+                                               int64_t row_stride, int axis, int kind, double a,
+                                               double b, double rate, int n_threads)
+{
+    if (n_rows < 0 || dim < 0 || (axis != 0 && axis != 1) || !fe_cons_params_ok(kind, a, b, rate))
+        return FE_ERR_VALUE;
+    if (dim > 0 && n_rows > INT64_MAX / 8 / dim)
+        return FE_ERR_OVERFLOW;
+    if (n_rows == 0 || dim == 0)
+        return FE_OK;
+    int nt = fe_plan_threads(n_threads, n_rows * dim * (int64_t)sizeof(FE_VT));
+    if (axis == 1 || kind == FE_CONS_NONNEG) { /* each row on its own */
+        FE_PARALLEL_CHUNKS(nt, n_rows, {
+            for (int64_t r = lo; r < hi; r++)
+                FE_NAME(fe_cons_row, FE_VSUF)((FE_VT *)(table + r * row_stride), dim, kind, a, b,
+                                              rate);
+        });
+        return FE_OK;
+    }
+    /* axis 0: column norms need every row. Phase 1 (reads only): squares summed per block
+     * of FE_CONS_BLOCK rows, in row order, into part[block]; then each column's blocks
+     * summed in block order. Neither depends on the thread count, so the norms are
+     * bit-identical for any count. */
+    int64_t n_blocks = (n_rows + FE_CONS_BLOCK - 1) / FE_CONS_BLOCK;
+    double *part = (double *)fe_scratch_alloc(n_blocks * dim * 8);
+    FE_VT *fac = (FE_VT *)fe_scratch_alloc(dim * (int64_t)sizeof(FE_VT));
+    if (!part || !fac) {
+        fe_scratch_free(part);
+        fe_scratch_free(fac);
+        return FE_ERR_NOMEM; /* nothing written */
+    }
+    FE_PARALLEL_CHUNKS(nt, n_blocks, {
+        for (int64_t k = lo; k < hi; k++) {
+            double *p = part + k * dim;
+            for (int64_t j = 0; j < dim; j++)
+                p[j] = 0.0;
+            int64_t r1 = (k + 1) * FE_CONS_BLOCK < n_rows ? (k + 1) * FE_CONS_BLOCK : n_rows;
+            for (int64_t r = k * FE_CONS_BLOCK; r < r1; r++) {
+                const FE_VT *row = (const FE_VT *)(table + r * row_stride);
+                for (int64_t j = 0; j < dim; j++)
+                    p[j] += (double)row[j] * (double)row[j];
+            }
+        }
+    });
+    int ntc = fe_plan_threads(n_threads, n_blocks * dim * 8);
+    FE_PARALLEL_CHUNKS(ntc, dim, {
+        for (int64_t j = lo; j < hi; j++) {
+            double s = part[j];
+            for (int64_t k = 1; k < n_blocks; k++)
+                s += part[k * dim + j];
+            double norm = sqrt(s);
+            fac[j] = kind == FE_CONS_UNITNORM ? (FE_VT)(FE_CONS_EPS + norm)
+                                              : (FE_VT)fe_cons_factor(kind, norm, a, b, rate);
+        }
+    });
+    /* phase 2: scale (UnitNorm divides, as Keras's w / (eps + norms)) */
+    FE_PARALLEL_CHUNKS(nt, n_rows, {
+        for (int64_t r = lo; r < hi; r++) {
+            FE_VT *row = (FE_VT *)(table + r * row_stride);
+            if (kind == FE_CONS_UNITNORM) {
+                for (int64_t j = 0; j < dim; j++)
+                    row[j] /= fac[j];
+            } else {
+                for (int64_t j = 0; j < dim; j++)
+                    row[j] *= fac[j];
+            }
+        }
+    });
+    fe_scratch_free(part);
+    fe_scratch_free(fac);
+    return FE_OK;
+}
