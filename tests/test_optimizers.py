@@ -61,17 +61,21 @@ def test_matches_reference_over_steps(rng, name, kwargs, fused, dtype):
         np.testing.assert_allclose(got_state[0][name_], ref_arr, rtol=tol, atol=tol)
 
 
-@pytest.mark.parametrize("name, kwargs", CONFIGS[:7], ids=[f"{n}{k}" for n, k in CONFIGS[:7]])
-def test_fused_equals_accumulate_then_apply_bit_for_bit(rng, name, kwargs):
-    w = rng.standard_normal((500, 16)).astype(np.float32)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name, kwargs", CONFIGS, ids=[f"{n}{k}" for n, k in CONFIGS])
+def test_fused_equals_accumulate_then_apply_bit_for_bit(rng, name, kwargs, dtype):
+    w = rng.standard_normal((500, 16)).astype(dtype)
     a, b = w.copy(), w.copy()
     fused, plain = make_opt(name, kwargs), make_opt(name, kwargs)
     for _ in range(3):
         ids = np.minimum(rng.zipf(1.2, 2000) - 1, 499)
-        g = rng.standard_normal((2000, 16)).astype(np.float32)
+        g = rng.standard_normal((2000, 16)).astype(dtype)
         fused.step(a, ids, g, padding_idx=3)
         plain.apply(b, fastembed.accumulate(ids, g, 500, padding_idx=3))
     assert a.tobytes() == b.tobytes()
+    for s0, s1 in zip(fused.get_state()["slots"], plain.get_state()["slots"]):
+        for k in s0:
+            assert s0[k].tobytes() == s1[k].tobytes()
 
 
 @pytest.mark.parametrize("name, kwargs", CONFIGS[:9:2], ids=[n for n, _ in CONFIGS[:9:2]])
