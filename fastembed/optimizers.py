@@ -7,7 +7,9 @@ from a lookup's ids and output gradient to the update, summing each touched row'
 (exactly as `fastembed.accumulate` does) while the row is updated, without materialising
 the gradient. Both are two-phase: ids, shapes, dtypes, writability, hyperparameters and
 (by default) the finiteness of the gradient are checked before the first write, so a call
-that raises leaves the table and the state bit-identical. Results are bit-identical for any
+that raises leaves the table, the state and `iterations` bit-identical. For `step` that
+includes each touched row's summed gradient (finite grad_output rows can add up to inf):
+it raises exactly when ``apply(target, accumulate(...))`` would. Results are bit-identical for any
 thread count (each row is one thread's).
 
 `target` is a weights array (float32/float64, writable, rows contiguous) or an
@@ -74,17 +76,19 @@ class Optimizer:
     def _key(table):
         return (table.__array_interface__["data"][0], table.shape, table.dtype.str)
 
-    def _slots_for(self, table, create):
+    def _slots_for(self, table):
+        """(key, slots, from_pending) for `table`: its bound state, else the next restored
+        slot set (still in self._pending: bound by _run only once the step succeeded, so a
+        step that raises leaves the optimizer as it was), else fresh state."""
         key = self._key(table)
         slots = self._state.get(key)
-        if slots is None and create:
-            if self._pending and all(a.shape == self._slot_shape(table) and a.dtype == table.dtype
-                                     for a in self._pending[0].values()):
-                slots = self._pending.pop(0)
-            else:
-                slots = {name: np.full(self._slot_shape(table), self._initial(name), table.dtype)
-                         for name in self.slots}
-        return key, slots
+        if slots is not None:
+            return key, slots, False
+        if self._pending and all(a.shape == self._slot_shape(table) and a.dtype == table.dtype
+                                 for a in self._pending[0].values()):
+            return key, self._pending[0], True
+        return key, {name: np.full(self._slot_shape(table), self._initial(name), table.dtype)
+                     for name in self.slots}, False
 
     def _slot_shape(self, table):
         return (table.shape[0],) if self.row_state else table.shape
@@ -168,23 +172,46 @@ class Optimizer:
         return float(l1), float(l2)
 
     def _check_finite(self, values, nt):
+        """Raise ValueError if `values` holds a NaN or inf; else return max |values|."""
         if self.allow_nonfinite or values.size == 0:
-            return
-        pos = _kernels.first_nonfinite(values, nt)
+            return 0.0
+        pos, max_abs = _kernels.first_nonfinite(values, nt)
         if pos >= 0:
             raise ValueError(f"the gradient holds a non-finite value ({values.reshape(-1)[pos]}) "
                              "at flat position {pos}; nothing was updated (allow_nonfinite=True "
                              "lets it through)".replace("{pos}", str(pos)))
+        return max_abs
 
-    def _run(self, table, layer, rows, grad, perm, starts, skip, nt):
-        key, slots = self._slots_for(table, create=True)
+    def _sums_need_check(self, max_abs, n_ids, starts, dtype):
+        """Whether the fused step must check its per-row sums for overflow (finite rows of
+        grad_output can add up to inf: two float32 rows of 3e38 on one id).
+
+        Summing k terms of magnitude <= M in input order gives partial sums within
+        (1 + gamma_(k-1)) * k * M of zero, gamma_(k-1) = (k-1)u / (1 - (k-1)u) <= 1 when
+        k * u <= 1/2 (u the unit roundoff; Higham, Accuracy and Stability, 4.2): no partial
+        sum overflows when, moreover, 2 * k * M <= the dtype's max. Checked with k = the
+        number of ids first (no work), then with k = the largest id count."""
+        if self.allow_nonfinite or n_ids <= 1:
+            return False
+        info = np.finfo(dtype)
+        big, u = float(info.max), float(info.eps) / 2
+
+        def safe(k):
+            return k <= 1 or (k * u <= 0.5 and 2.0 * max_abs * k <= big)
+
+        return not (safe(n_ids) or safe(int(np.max(np.diff(starts)))))
+
+    def _run(self, table, layer, rows, grad, perm, starts, skip, nt, check_sums=False):
+        key, slots, from_pending = self._slots_for(table)
         hyper = dict(self._hyper(), kind=_KIND[type(self).__name__], lr=self.learning_rate,
                      weight_decay=self.weight_decay,
-                     decoupled=int(self.decoupled_weight_decay))
+                     decoupled=int(self.decoupled_weight_decay), check_sums=int(check_sums))
         hyper["l1"], hyper["l2"] = self._layer_terms(layer)
         s = [slots[name] for name in self.slots] + [None] * (2 - len(self.slots))
         _kernels.sparse_step(table, rows, grad, perm, starts, skip, s[0], s[1],
                              1 if self.row_state else table.shape[1], hyper, nt)
+        if from_pending:
+            self._pending.pop(0)
         self._state[key] = slots
         self.iterations += 1
         if layer is not None:
@@ -218,14 +245,18 @@ class Optimizer:
         pad = _padding(padding_idx, table.shape[0])
         nt = _resolve_threads(num_threads)
         uniq, starts, perm = _kernels.group_ids(idx, table.shape[0], nt, original)  # checks ids
-        self._check_finite(grad, nt)
+        max_abs = self._check_finite(grad, nt)
+        # finite rows may still sum to inf on one id: then the kernel sums every row and
+        # checks it before its first write (rare: only when a bound cannot rule it out)
+        check_sums = self._sums_need_check(max_abs, grad.shape[0], starts, grad.dtype)
         skip = -1
         if pad >= 0:
             at = int(np.searchsorted(uniq, pad))
             skip = at if at < uniq.shape[0] and uniq[at] == pad else -1
         rows = uniq if skip < 0 else np.delete(uniq, skip)
         self._before_step()
-        self._run(table, layer, np.ascontiguousarray(rows), grad, perm, starts, skip, nt)
+        self._run(table, layer, np.ascontiguousarray(rows), grad, perm, starts, skip, nt,
+                  check_sums)
 
     def _before_step(self):
         pass

@@ -160,22 +160,92 @@ def test_bad_id_last_changes_nothing(rng, name, kwargs):
             assert s0[k].tobytes() == s1[k].tobytes()
 
 
+def _state_bytes(opt):
+    state = opt.get_state()
+    return state["iterations"], [{k: v.tobytes() for k, v in s.items()} for s in state["slots"]]
+
+
+@pytest.mark.parametrize("with_state", [False, True])
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
-def test_nonfinite_gradient_raises_and_changes_nothing(rng, bad):
+def test_nonfinite_gradient_raises_and_changes_nothing(rng, bad, with_state):
     opt = O.Adam(0.1)
     w = rng.standard_normal((30, 4))
+    if with_state:  # moments and the step count exist: none of them may move either
+        opt.step(w, rng.integers(0, 30, 20), rng.standard_normal((20, 4)))
     g = rng.standard_normal((20, 4))
     g[13, 2] = bad
     ids = rng.integers(0, 30, 20)
-    before = snapshot(w)
+    before, before_state = snapshot(w), _state_bytes(opt)
     with pytest.raises(ValueError, match="non-finite"):
         opt.step(w, ids, g)
     with pytest.raises(ValueError, match="non-finite"):
         opt.apply(w, fastembed.accumulate(ids, g, 30))
     assert_unchanged(before, w)
-    assert opt.iterations == 0 and opt.get_state()["slots"] == []
+    assert _state_bytes(opt) == before_state
+    assert opt.iterations == int(with_state)
+    if not with_state:
+        assert opt.get_state()["slots"] == []
     O.SGD(0.1, allow_nonfinite=True).step(w, ids, g)  # allowed on request
     assert not np.isfinite(w).all()
+
+
+def _overflowing_case(rng, dtype, n_rows=30, dim=4):
+    """Finite per-position gradient rows whose sum on one id is not finite in the dtype:
+    two rows of 0.9 * max on id 7 (rows 3 and 11), small rows elsewhere."""
+    big = 0.9 * float(np.finfo(dtype).max)
+    ids = rng.integers(0, n_rows, 20)
+    ids[ids == 7] = 8
+    ids[[3, 11]] = 7
+    g = rng.standard_normal((20, dim)).astype(dtype)
+    g[[3, 11], 1] = big
+    return ids, g
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("with_state", [False, True])
+@pytest.mark.parametrize("name, kwargs", CONFIGS, ids=[f"{n}{k}" for n, k in CONFIGS])
+def test_nonfinite_summed_gradient_raises_and_changes_nothing(rng, name, kwargs, with_state, dtype):
+    # every grad_output row is finite, but the float sum of an id's rows overflows: the fused
+    # step must refuse it as accumulate-then-apply does, before writing anything
+    opt = make_opt(name, kwargs)
+    w = rng.standard_normal((30, 4)).astype(dtype)
+    if with_state:
+        opt.step(w, rng.integers(0, 30, 20), rng.standard_normal((20, 4)).astype(dtype))
+    ids, g = _overflowing_case(rng, dtype)
+    assert np.isfinite(g).all()
+    before, before_state = snapshot(w, ids, g), _state_bytes(opt)
+    for threads in (1, 2):
+        with pytest.raises(ValueError, match=r"non-finite.*row 7"):
+            opt.step(w, ids, g, num_threads=threads)
+        assert_unchanged(before, w, ids, g)
+        assert _state_bytes(opt) == before_state
+    with pytest.raises(ValueError, match="non-finite"):
+        opt.apply(w, fastembed.accumulate(ids, g, 30))
+    assert_unchanged(before, w, ids, g)
+    assert _state_bytes(opt) == before_state
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_large_but_finite_sums_pass_and_match_apply(rng, dtype):
+    # max|g| times the largest id count overflows, so the exact check runs; it must accept
+    # sums that cancel, large rows on distinct ids and an overflow on the padding row
+    # (which accumulate drops), and give what accumulate-then-apply gives, bit for bit
+    big = 0.9 * float(np.finfo(dtype).max)
+    ids = np.array([7, 7, 7, 2, 5, 5, 9, 9, 9, 9], np.int64)
+    g = rng.standard_normal((10, 4)).astype(dtype)
+    g[[0, 1, 2], 0] = [big, -big, big]     # id 7: big - big + big, finite in input order
+    g[3, 2] = big                          # id 2 once
+    g[[6, 7], 3] = big                     # id 9 is the padding row: its sum overflows
+    w = rng.standard_normal((12, 4)).astype(dtype)
+    for name, kwargs in CONFIGS:
+        a, b = w.copy(), w.copy()
+        with np.errstate(over="ignore", invalid="ignore"):
+            make_opt(name, kwargs).step(a, ids, g, padding_idx=9)
+            make_opt(name, kwargs).apply(b, fastembed.accumulate(ids, g, 12, padding_idx=9))
+        assert a.tobytes() == b.tobytes(), name
+    # the same rows in another order overflow (big + big first): refused
+    with pytest.raises(ValueError, match="non-finite"):
+        O.SGD(0.1).step(w.copy(), ids, g[[0, 2, 1] + list(range(3, 10))], padding_idx=9)
 
 
 def test_argument_errors(rng):
@@ -227,3 +297,35 @@ def test_state_round_trip_and_save_load(rng, tmp_path, name, kwargs):
     for ids, g in steps[2:]:
         fresh.step(b, ids, g)
     assert b.tobytes() == a.tobytes()
+
+
+def test_sum_check_runs_only_when_a_bound_cannot_rule_out_overflow():
+    opt = O.SGD(0.1)
+    starts = np.array([0, 3, 1003, 1010])  # the largest id holds 1000 positions
+    for dtype in (np.float32, np.float64):
+        big = float(np.finfo(dtype).max)
+        assert not opt._sums_need_check(1e6, 1010, starts, dtype)       # the fast path
+        assert not opt._sums_need_check(big / 4000, 1010, starts, dtype)  # by the largest count
+        assert opt._sums_need_check(big / 1000, 1010, starts, dtype)
+        assert not opt._sums_need_check(big, 1, starts[:2] // 3, dtype)  # one row: its own sum
+    assert opt._sums_need_check(1.0, 2**24, np.array([0, 2**24]), np.float32)  # k u > 1/2
+    assert not O.SGD(0.1, allow_nonfinite=True)._sums_need_check(3e38, 10, starts, np.float32)
+
+
+def test_refused_step_keeps_restored_state_pending(rng):
+    # set_state's slot sets bind to a table on its first successful step only
+    w = rng.standard_normal((30, 4)).astype(np.float32)
+    first = O.Adam(0.1)
+    first.step(w, rng.integers(0, 30, 20), rng.standard_normal((20, 4)).astype(np.float32))
+    resumed, control = O.Adam(0.1), O.Adam(0.1)
+    resumed.set_state(first.get_state())
+    control.set_state(first.get_state())
+    ids, g = _overflowing_case(rng, np.float32)
+    with pytest.raises(ValueError, match="non-finite"):
+        resumed.step(w, ids, g)
+    g[[3, 11], 1] = 1.0
+    a, b = w.copy(), w.copy()
+    control.step(a, ids, g)
+    resumed.step(b, ids, g)
+    assert a.tobytes() == b.tobytes()
+    assert _state_bytes(resumed)[1] == _state_bytes(control)[1] != _state_bytes(O.Adam(0.1))[1]
