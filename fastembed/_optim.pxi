@@ -36,7 +36,10 @@ def sparse_step(table, rows, grad, perm, starts, int64_t skip_group, s1, s2, int
         if state is None:
             continue
         b = bufs.get(state, True)
-        if b.itemsize != w.itemsize or b.len != n_rows * state_row * w.itemsize:
+        # C indexes state rows as C-contiguous memory (a Fortran-order array of the same
+        # size would pass the length check and be read wrongly)
+        if (b.itemsize != w.itemsize or b.len != n_rows * state_row * w.itemsize
+                or not PyBuffer_IsContiguous(b, b'C')):
             raise ValueError("sparse_step: inconsistent buffers (internal error)")
         if k == 1:
             s1_ptr = b.buf

@@ -18,6 +18,7 @@ mode; "exact" mode goes through ``layer.backward``) and its row constraint are a
 """
 import math
 import numbers
+import operator
 
 import numpy as np
 
@@ -84,8 +85,16 @@ class Optimizer:
         slots = self._state.get(key)
         if slots is not None:
             return key, slots, False
-        if self._pending and all(a.shape == self._slot_shape(table) and a.dtype == table.dtype
-                                 for a in self._pending[0].values()):
+        if self._pending:
+            shape = self._slot_shape(table)
+            for name, a in self._pending[0].items():
+                if a.shape != shape or a.dtype != table.dtype:
+                    raise ValueError(
+                        f"the restored state's next slot set does not fit this table: its "
+                        f"{name!r} is {a.dtype} of shape {a.shape}, a {table.dtype} table of "
+                        f"shape {table.shape} needs {table.dtype} of shape {shape} (set_state's "
+                        "slot sets bind, in order, to the next tables this optimizer updates); "
+                        "nothing was updated")
             return key, self._pending[0], True
         return key, {name: np.full(self._slot_shape(table), self._initial(name), table.dtype)
                      for name in self.slots}, False
@@ -111,13 +120,31 @@ class Optimizer:
 
     def set_state(self, state):
         """Restore `get_state()`'s result: the slot sets bind, in order, to the next tables
-        this optimizer updates (matched by shape and dtype)."""
-        iterations = int(state["iterations"])
+        this optimizer updates. Each slot is copied (C order, native byte order). A set
+        whose slots are not float32/float64 arrays of one shape (1-D for a per-row state,
+        else 2-D) raises ValueError here; one whose shape or dtype does not fit the table it
+        binds to raises ValueError from that step or apply, before anything is written. On
+        a raise the optimizer is left as it was."""
+        iterations = operator.index(state["iterations"])
+        if iterations < 0:
+            raise ValueError(f"iterations must be >= 0, got {iterations}")
+        ndim = 1 if self.row_state else 2
         sets = []
-        for s in state["slots"]:
+        for i, s in enumerate(state["slots"]):
             if set(s) != set(self.slots):
                 raise ValueError(f"state slots {sorted(s)} do not match {sorted(self.slots)}")
-            sets.append({k: np.array(v, copy=True) for k, v in s.items()})
+            copies = {}
+            for k, v in s.items():
+                v = np.asarray(v)
+                if v.dtype.kind != "f" or v.dtype.itemsize not in (4, 8) or v.ndim != ndim:
+                    raise ValueError(f"slot set {i}: {k!r} must be a {ndim}-D float32 or float64 "
+                                     f"array, got {v.ndim}-D {v.dtype}")
+                # C order: the kernels index state rows as C-contiguous memory
+                copies[k] = np.array(v, dtype=v.dtype.newbyteorder("="), order="C", copy=True)
+            if len({(a.shape, a.dtype) for a in copies.values()}) > 1:
+                raise ValueError(f"slot set {i}: slots of different shapes or dtypes "
+                                 + ", ".join(f"{k} {a.dtype}{a.shape}" for k, a in copies.items()))
+            sets.append(copies)
         self.iterations = iterations
         self._state = {}
         self._pending = sets

@@ -329,3 +329,59 @@ def test_refused_step_keeps_restored_state_pending(rng):
     resumed.step(b, ids, g)
     assert a.tobytes() == b.tobytes()
     assert _state_bytes(resumed)[1] == _state_bytes(control)[1] != _state_bytes(O.Adam(0.1))[1]
+
+
+@pytest.mark.parametrize("name, kwargs", CONFIGS[1::2], ids=[n for n, _ in CONFIGS[1::2]])
+@pytest.mark.parametrize("layout", ["fortran", "bigendian", "strided"])
+def test_set_state_copies_any_layout_to_c_order(rng, name, kwargs, layout):
+    w = rng.standard_normal((40, 6)).astype(np.float32)
+    steps = [(rng.integers(0, 40, 25), rng.standard_normal((25, 6)).astype(np.float32))
+             for _ in range(3)]
+    first = make_opt(name, kwargs)
+    first.step(w, *steps[0])
+    state = first.get_state()
+    relaid = {"fortran": np.asfortranarray,
+              "bigendian": lambda a: a.astype(a.dtype.newbyteorder(">")),
+              "strided": lambda a: np.repeat(a, 2, axis=0)[::2]}[layout]
+    state["slots"] = [{k: relaid(v) for k, v in s.items()} for s in state["slots"]]
+    resumed = make_opt(name, kwargs)
+    resumed.set_state(state)
+    b = w.copy()
+    for ids, g in steps[1:]:
+        first.step(w, ids, g)  # first continues on its own table (its state is keyed by it)
+        resumed.step(b, ids, g)
+    assert b.tobytes() == w.tobytes()
+
+
+def test_set_state_refuses_state_that_does_not_fit(rng):
+    w = rng.standard_normal((40, 6)).astype(np.float32)
+    opt = O.Adam(0.1)
+    opt.step(w, [1, 2], np.ones((2, 6), np.float32))
+    good = opt.get_state()
+
+    def with_slots(**slots):
+        return {"iterations": 5, "slots": [dict(good["slots"][0], **slots)]}
+
+    # not a float array of the optimizer's rank, or slots that disagree: refused at once
+    for bad in (with_slots(m=good["slots"][0]["m"].astype(np.int64)),
+                with_slots(m=good["slots"][0]["m"][0]),
+                with_slots(m=good["slots"][0]["m"][:, :5]),
+                with_slots(v=good["slots"][0]["v"].astype(np.float64))):
+        before = _state_bytes(opt)
+        with pytest.raises(ValueError, match="slot set 0"):
+            opt.set_state(bad)
+        assert _state_bytes(opt) == before
+    with pytest.raises(ValueError, match="2-D"):
+        O.RowwiseAdagrad().set_state({"iterations": 0, "slots": [{"accumulator": np.zeros((4, 2))}]})
+    # consistent, but not this table's shape or dtype: refused when it would bind
+    for shape, dtype in [((41, 6), np.float32), ((40, 5), np.float32), ((40, 6), np.float64)]:
+        opt = O.Adam(0.1)
+        opt.set_state({"iterations": 5, "slots": [{"m": np.zeros(shape, dtype),
+                                                   "v": np.ones(shape, dtype)}]})
+        before, before_state = snapshot(w), _state_bytes(opt)
+        with pytest.raises(ValueError, match="does not fit this table"):
+            opt.step(w, [1, 2], np.ones((2, 6), np.float32))
+        with pytest.raises(ValueError, match="does not fit this table"):
+            opt.apply(w, fastembed.accumulate([1, 2], np.ones((2, 6), np.float32), 40))
+        assert_unchanged(before, w)
+        assert _state_bytes(opt) == before_state and opt.iterations == 5
