@@ -311,7 +311,8 @@ class SGD(Optimizer):
 
 
 class Adagrad(Optimizer):
-    """Keras's Adagrad: ``a += g**2; w -= lr * g / (sqrt(a) + epsilon)``."""
+    """Keras's Adagrad: ``a += g**2; w -= lr * g / (sqrt(a) + epsilon)``. ``epsilon`` and
+    ``initial_accumulator_value`` may not both be 0 (a zero gradient would give 0/0)."""
 
     slots = ("accumulator",)
 
@@ -321,6 +322,11 @@ class Adagrad(Optimizer):
         self.initial_accumulator_value = _number(initial_accumulator_value,
                                                  "initial_accumulator_value", low=0)
         self.epsilon = _number(epsilon, "epsilon", low=0)
+        if self.epsilon == 0 and self.initial_accumulator_value == 0:
+            # the first zero gradient an element (a row, for RowwiseAdagrad) sees would
+            # update it by 0 / (sqrt(0) + 0) = NaN
+            raise ValueError("epsilon must be > 0 when initial_accumulator_value is 0 (an "
+                             "element whose accumulated gradient is 0 would become 0/0 = NaN)")
 
     def _initial(self, name):
         return self.initial_accumulator_value
@@ -357,7 +363,9 @@ class Adam(Optimizer):
         super().__init__(learning_rate, **kwargs)
         self.beta_1 = _number(beta_1, "beta_1", low=0, high=1, high_open=True)
         self.beta_2 = _number(beta_2, "beta_2", low=0, high=1, high_open=True)
-        self.epsilon = _number(epsilon, "epsilon", low=0)
+        # > 0 as PyTorch's SparseAdam requires: with 0, an element whose first gradient is
+        # 0 gets m / (sqrt(v) + eps) = 0/0 = NaN
+        self.epsilon = _number(epsilon, "epsilon", low=0, low_open=True)
 
     def _hyper(self):
         t = self.iterations + 1
@@ -371,7 +379,10 @@ class Adam(Optimizer):
 class FTRL(Optimizer):
     """Keras's FTRL-proximal: ``learning_rate_power``, ``initial_accumulator_value``,
     ``l1_regularization_strength``, ``l2_regularization_strength``,
-    ``l2_shrinkage_regularization_strength`` and ``beta`` as Keras defines them."""
+    ``l2_shrinkage_regularization_strength`` and ``beta`` as Keras defines them, with Keras's
+    constraints (all >= 0, ``learning_rate_power <= 0``) plus one: ``initial_accumulator_value
+    = 0`` needs ``l2_regularization_strength > 0``, ``beta > 0`` or ``learning_rate_power =
+    0``, the combinations where Keras's formula does not divide 0 by 0."""
 
     slots = ("accumulator", "linear")
 
@@ -390,6 +401,13 @@ class FTRL(Optimizer):
         self.l2_shrinkage_regularization_strength = _number(
             l2_shrinkage_regularization_strength, "l2_shrinkage_regularization_strength", low=0)
         self.beta = _number(beta, "beta", low=0)
+        if (self.initial_accumulator_value == 0 and self.learning_rate_power < 0
+                and self.l2_regularization_strength == 0 and self.beta == 0):
+            # Keras accepts this and then divides 0 by 0: an element whose accumulator is
+            # still 0 (a zero gradient so far) has quadratic = 0**p / lr + 2 * l2 = 0
+            raise ValueError("initial_accumulator_value must be > 0 unless "
+                             "l2_regularization_strength or beta is > 0 or learning_rate_power "
+                             "is 0 (an element with a zero gradient would become 0/0 = NaN)")
 
     def _initial(self, name):
         return self.initial_accumulator_value if name == "accumulator" else 0.0

@@ -127,9 +127,9 @@ def test_sgd_equals_torch(rng, momentum, nesterov):
 def test_adam_equals_torch_sparse_adam(rng):
     torch = pytest.importorskip("torch")
     # torch: w -= lr/bc1 * m / (sqrt(v)/sqrt(bc2) + eps); Keras: eps outside the sqrt(bc2)
-    # scaling: equal when eps = 0
+    # scaling: equal when eps is negligible (both refuse 0)
     _against_torch(rng, lambda p: torch.optim.SparseAdam(p, lr=0.05, eps=1e-300),
-                   O.Adam(0.05, epsilon=0.0), 5, id_high=30)
+                   O.Adam(0.05, epsilon=1e-300), 5, id_high=30)
 
 
 def test_adagrad_equals_torch(rng):
@@ -259,6 +259,14 @@ def test_argument_errors(rng):
         O.Adam(beta_1=1.5)
     with pytest.raises(ValueError, match="learning_rate_power"):
         O.FTRL(learning_rate_power=0.5)
+    # combinations that turn a zero gradient into 0/0 = NaN
+    for make in (lambda: O.Adagrad(epsilon=0, initial_accumulator_value=0),
+                 lambda: O.RowwiseAdagrad(epsilon=0),
+                 lambda: O.Adam(epsilon=0)):
+        with pytest.raises(ValueError, match="epsilon"):
+            make()
+    with pytest.raises(ValueError, match="initial_accumulator_value"):
+        O.FTRL(initial_accumulator_value=0)
     ro = w.copy()
     ro.flags.writeable = False
     with pytest.raises(ValueError, match="read-only"):
@@ -385,3 +393,27 @@ def test_set_state_refuses_state_that_does_not_fit(rng):
             opt.apply(w, fastembed.accumulate([1, 2], np.ones((2, 6), np.float32), 40))
         assert_unchanged(before, w)
         assert _state_bytes(opt) == before_state and opt.iterations == 5
+
+
+ZERO_STATE_CONFIGS = [
+    ("Adagrad", dict(learning_rate=0.1, epsilon=0.0)),             # accumulator starts > 0
+    ("Adagrad", dict(learning_rate=0.1, initial_accumulator_value=0.0)),
+    ("RowwiseAdagrad", dict(learning_rate=0.1, epsilon=1e-7)),      # default accumulator 0
+    ("FTRL", dict(learning_rate=0.1, initial_accumulator_value=0.0, l2_regularization_strength=0.1)),
+    ("FTRL", dict(learning_rate=0.1, initial_accumulator_value=0.0, beta=0.5)),
+    ("FTRL", dict(learning_rate=0.1, initial_accumulator_value=0.0, learning_rate_power=0.0)),
+]
+
+
+@pytest.mark.parametrize("name, kwargs", ZERO_STATE_CONFIGS, ids=[f"{n}{k}" for n, k in ZERO_STATE_CONFIGS])
+def test_accepted_edge_hyperparameters_stay_finite_on_zero_gradients(rng, name, kwargs):
+    # what the constructors still accept must not produce NaN, zero gradients included
+    w = rng.standard_normal((10, 4))
+    g = rng.standard_normal((6, 4))
+    g[:, 1] = 0.0
+    g[2] = 0.0
+    opt = make_opt(name, kwargs)
+    for _ in range(3):
+        opt.step(w, [1, 1, 2, 3, 3, 4], g)
+    assert np.isfinite(w).all()
+    assert all(np.isfinite(a).all() for s in opt.get_state()["slots"] for a in s.values())
