@@ -12,6 +12,13 @@ includes each touched row's summed gradient (finite grad_output rows can add up 
 it raises exactly when ``apply(target, accumulate(...))`` would. Results are bit-identical for any
 thread count (each row is one thread's).
 
+`iterations` (the step count t of Adam's bias correction ``sqrt(1 - beta_2**t) / (1 -
+beta_1**t)``) advances by one on every successful `step` or `apply` call, per optimizer
+object, whichever table the call updates: one optimizer updating two tables in a training
+step advances twice. For PyTorch's behaviour (each parameter's step count advances once
+per training step) use one optimizer per table, as with one torch optimizer per table. A
+call that raises does not advance it.
+
 `target` is a weights array (float32/float64, writable, rows contiguous) or an
 `Embedding` layer: then its embeddings regularizer gradient on the touched rows ("lazy"
 mode; "exact" mode goes through ``layer.backward``) and its row constraint are applied too.

@@ -417,3 +417,23 @@ def test_accepted_edge_hyperparameters_stay_finite_on_zero_gradients(rng, name, 
         opt.step(w, [1, 1, 2, 3, 3, 4], g)
     assert np.isfinite(w).all()
     assert all(np.isfinite(a).all() for s in opt.get_state()["slots"] for a in s.values())
+
+
+def test_iterations_advance_once_per_successful_call_per_optimizer(rng):
+    # documented: one optimizer over two tables advances twice per training step, like
+    # neither of two torch optimizers; one optimizer per table gives torch's count
+    a, b = rng.standard_normal((10, 4)), rng.standard_normal((20, 4))
+    shared, only_a, only_b = O.Adam(0.1), O.Adam(0.1), O.Adam(0.1)
+    a2, b2 = a.copy(), b.copy()
+    for _ in range(3):
+        ids, g = rng.integers(0, 10, 5), rng.standard_normal((5, 4))
+        shared.step(a, ids, g)
+        only_a.step(a2, ids, g)
+        grad_b = fastembed.accumulate(ids, g, 20)
+        shared.apply(b, grad_b)
+        only_b.apply(b2, grad_b)
+    assert shared.iterations == 6 and only_a.iterations == only_b.iterations == 3
+    assert a.tobytes() != a2.tobytes()  # t = 1, 3, 5 against t = 1, 2, 3
+    with pytest.raises(IndexError):
+        shared.step(a, [10], np.ones((1, 4)))
+    assert shared.iterations == 6

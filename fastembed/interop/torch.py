@@ -157,6 +157,11 @@ class SparseOptimizer:
     pass (accumulate + optimizer update in C). Use torch's own optimizers for the other
     parameters of the model.
 
+    The fastembed optimizer's `iterations` (Adam's bias-correction step) advances once per
+    update it makes: `step` makes one per backward recorded since the last step, so once
+    per module when each ran one backward. For torch's per-parameter step count, give each
+    module its own SparseOptimizer and fastembed optimizer.
+
     Parameters
     ----------
     modules : iterable of Embedding or EmbeddingBag
