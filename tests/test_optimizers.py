@@ -437,3 +437,29 @@ def test_iterations_advance_once_per_successful_call_per_optimizer(rng):
     with pytest.raises(IndexError):
         shared.step(a, [10], np.ones((1, 4)))
     assert shared.iterations == 6
+
+
+def test_summed_overflow_check_names_the_lowest_row_for_any_thread_count(rng):
+    # large enough that the phase-1 sum check runs on 2 threads; two bad rows in different
+    # chunks: the lowest one is reported either way, and nothing is written
+    n_rows, n = 20_000, 100_000
+    w = rng.standard_normal((n_rows, 64)).astype(np.float32)
+    ids = rng.integers(0, n_rows, n)
+    g = rng.standard_normal((n, 64)).astype(np.float32)
+    for row in (15_000, 4_000):
+        pos = np.flatnonzero(ids == row)[:2]
+        if pos.size < 2:
+            ids[:2] = row
+            pos = np.array([0, 1])
+        g[pos, 5] = 3e38
+    before = snapshot(w)
+    for threads in (1, 2):
+        with pytest.raises(ValueError, match="rows of row 4000 overflows"):
+            O.Adagrad(0.1).step(w, ids, g, num_threads=threads)
+        assert_unchanged(before, w)
+    # and with the sums made finite, the checked path equals the unchecked one bit for bit
+    g[g == np.float32(3e38)] = np.float32(1e38)
+    a, b = w.copy(), w.copy()
+    O.Adagrad(0.1).step(a, ids, g, num_threads=2)        # max|g| * count overflows: checked
+    O.Adagrad(0.1).apply(b, fastembed.accumulate(ids, g, n_rows))
+    assert a.tobytes() == b.tobytes()
