@@ -23,7 +23,8 @@ typedef enum {
     FE_ERR_INDEX = 1,    /* an id is out of range: *bad_pos names the first one */
     FE_ERR_VALUE = 2,    /* a size, offset or hyperparameter is invalid */
     FE_ERR_OVERFLOW = 3, /* a size product does not fit in int64_t */
-    FE_ERR_NOMEM = 4     /* a scratch allocation failed */
+    FE_ERR_NOMEM = 4,    /* a scratch allocation failed */
+    FE_ERR_NONFINITE = 5 /* a value that must be finite is not: *bad_pos names the first */
 } fe_status;
 
 /* ---- threads.c: thread policy and build facts ------------------------------------------ */
@@ -256,12 +257,16 @@ fe_status fe_bag_dots_f64_i64(const char *table, int64_t n_rows, int64_t dim, in
  * (1 - b1^t) given), FTRL (s1 accumulator, s2 linear). State rows are state_row elements
  * apart (dim, or 1 for RowwiseAdagrad).
  * Bad input:  rows out of range or not increasing -> FE_ERR_INDEX; a bad kind or sizes ->
- *             FE_ERR_VALUE; all checked before the first write. Threads: rows split in
- *             contiguous chunks, each row one thread's: bit-identical for any count. */
+ *             FE_ERR_VALUE; with a grouping and o->check_sums, a summed gradient row that
+ *             is not finite (finite rows whose float sum overflows) -> FE_ERR_NONFINITE,
+ *             *bad_pos = the first such r (sums computed by the same code as the update);
+ *             all checked before the first write. Threads: rows split in contiguous chunks,
+ *             each row one thread's: bit-identical for any count. */
 enum { FE_OPT_SGD = 0, FE_OPT_ADAGRAD = 1, FE_OPT_ROWWISE_ADAGRAD = 2, FE_OPT_ADAM = 3,
        FE_OPT_FTRL = 4 };
 typedef struct {
     int kind, nesterov, decoupled;
+    int check_sums; /* phase 1 also sums every group and checks it is finite */
     double lr, momentum, eps, beta1, beta2, alpha;
     double lr_power, ftrl_l1, ftrl_l2, l2_shrinkage;
     double weight_decay, l1, l2;
@@ -270,15 +275,18 @@ fe_status fe_sparse_step_f32(float *table, int64_t n_rows, int64_t dim, int64_t 
                              const int64_t *rows, int64_t n_touched, const float *grad,
                              int64_t n_grad, const int64_t *perm, const int64_t *starts, int64_t skip_group,
                              float *s1, float *s2, int64_t state_row, const fe_opt *o,
-                             int n_threads);
+                             int n_threads, int64_t *bad_pos);
 fe_status fe_sparse_step_f64(double *table, int64_t n_rows, int64_t dim, int64_t row_stride,
                              const int64_t *rows, int64_t n_touched, const double *grad,
                              int64_t n_grad, const int64_t *perm, const int64_t *starts, int64_t skip_group,
                              double *s1, double *s2, int64_t state_row, const fe_opt *o,
-                             int n_threads);
-/* The first position of a NaN or infinity in x[0:n] (any thread count: the lowest), or -1. */
-int64_t fe_first_nonfinite_f32(const float *x, int64_t n, int n_threads);
-int64_t fe_first_nonfinite_f64(const double *x, int64_t n, int n_threads);
+                             int n_threads, int64_t *bad_pos);
+/* The first position of a NaN or infinity in x[0:n] (any thread count: the lowest), or -1;
+ * in the same pass, *max_abs (if not NULL) = max |x[i]| (0 for n == 0; meaningful only when
+ * -1 is returned). One read of x: the optimizers' finiteness check and the bound that
+ * tells them whether per-row sums can overflow. */
+int64_t fe_first_nonfinite_f32(const float *x, int64_t n, float *max_abs, int n_threads);
+int64_t fe_first_nonfinite_f64(const double *x, int64_t n, double *max_abs, int n_threads);
 
 /* ---- init.c: counter-based random fills (fastembed.initializers) ------------------------ *
  *   key = mix(mix(seed), attempt 0)

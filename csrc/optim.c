@@ -4,6 +4,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* Prefetch distances: gradient rows (read in grouped order, random in memory) and the
  * touched table and state rows (increasing, but far apart). */
@@ -18,13 +19,25 @@ static inline void fe_opt_prefetch_row(const void *row, int64_t bytes)
         FE_PREFETCH((const char *)p);
 }
 
+/* FE_VBITS: an unsigned integer of the value's width. With the sign bit cleared, IEEE bit
+ * patterns order like the magnitudes, and every inf and NaN is >= FE_VINF_BITS: one integer
+ * max over a gradient finds both its largest |g| and whether it holds a non-finite value
+ * (an integer max vectorises without -ffast-math; a float one does not). */
 #define FE_VT float
 #define FE_VSUF f32
+#define FE_VBITS uint32_t
+#define FE_VINF_BITS UINT32_C(0x7f800000)
 #include "optim_impl.h"
 #undef FE_VT
 #undef FE_VSUF
+#undef FE_VBITS
+#undef FE_VINF_BITS
 #define FE_VT double
 #define FE_VSUF f64
+#define FE_VBITS uint64_t
+#define FE_VINF_BITS UINT64_C(0x7ff0000000000000)
 #include "optim_impl.h"
 #undef FE_VT
 #undef FE_VSUF
+#undef FE_VBITS
+#undef FE_VINF_BITS

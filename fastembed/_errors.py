@@ -2,7 +2,7 @@
 import numpy as np
 
 # Mirrors fe_status in csrc/fastembed.h.
-FE_OK, FE_ERR_INDEX, FE_ERR_VALUE, FE_ERR_OVERFLOW, FE_ERR_NOMEM = range(5)
+FE_OK, FE_ERR_INDEX, FE_ERR_VALUE, FE_ERR_OVERFLOW, FE_ERR_NOMEM, FE_ERR_NONFINITE = range(6)
 
 
 def position(shape, flat_pos):

@@ -8,6 +8,7 @@ cdef extern from "fastembed.h" nogil:
         FE_ERR_VALUE
         FE_ERR_OVERFLOW
         FE_ERR_NOMEM
+        FE_ERR_NONFINITE
 
     int fe_plan_threads(int requested, int64_t work_bytes)
     int fe_openmp_enabled()
@@ -127,6 +128,7 @@ cdef extern from "fe_internal.h" nogil:
 cdef extern from "fastembed.h" nogil:
     ctypedef struct fe_opt:
         int kind, nesterov, decoupled
+        int check_sums
         double lr, momentum, eps, beta1, beta2, alpha
         double lr_power, ftrl_l1, ftrl_l2, l2_shrinkage
         double weight_decay, l1, l2
@@ -134,11 +136,11 @@ cdef extern from "fastembed.h" nogil:
                                  const int64_t *rows, int64_t n_touched, const float *grad,
                                  int64_t n_grad, const int64_t *perm, const int64_t *starts,
                                  int64_t skip_group, float *s1, float *s2, int64_t state_row,
-                                 const fe_opt *o, int n_threads)
+                                 const fe_opt *o, int n_threads, int64_t *bad_pos)
     fe_status fe_sparse_step_f64(double *table, int64_t n_rows, int64_t dim, int64_t row_stride,
                                  const int64_t *rows, int64_t n_touched, const double *grad,
                                  int64_t n_grad, const int64_t *perm, const int64_t *starts,
                                  int64_t skip_group, double *s1, double *s2, int64_t state_row,
-                                 const fe_opt *o, int n_threads)
-    int64_t fe_first_nonfinite_f32(const float *x, int64_t n, int n_threads)
-    int64_t fe_first_nonfinite_f64(const double *x, int64_t n, int n_threads)
+                                 const fe_opt *o, int n_threads, int64_t *bad_pos)
+    int64_t fe_first_nonfinite_f32(const float *x, int64_t n, float *max_abs, int n_threads)
+    int64_t fe_first_nonfinite_f64(const double *x, int64_t n, double *max_abs, int n_threads)

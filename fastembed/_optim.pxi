@@ -6,7 +6,9 @@ def sparse_step(table, rows, grad, perm, starts, int64_t skip_group, s1, s2, int
     """Update the rows `rows` (int64, strictly increasing) of `table` (rows contiguous,
     writable) in place. `grad` is (len(rows), dim) summed gradients when `perm` is None,
     else the (n, dim) per-position gradient with the grouping (perm, starts, skip_group) of
-    accumulate. `s1`/`s2` are state arrays (or None); `hyper` the fe_opt fields."""
+    accumulate. `s1`/`s2` are state arrays (or None); `hyper` the fe_opt fields. With
+    hyper["check_sums"] and a grouping, a summed row that is not finite (finite rows whose
+    sum overflows) raises ValueError before anything is written."""
     cdef Buffers bufs = Buffers()
     cdef Py_buffer *w = bufs.get(table, True)
     cdef Py_buffer *r = bufs.get(rows, False)
@@ -19,6 +21,7 @@ def sparse_step(table, rows, grad, perm, starts, int64_t skip_group, s1, s2, int
     cdef fe_opt o
     cdef int64_t n_rows = w.shape[0], dim = w.shape[1], n_touched = r.len // 8
     cdef int64_t n_grad = g.shape[0] if g.ndim == 2 else 0
+    cdef int64_t bad_pos = -1
     cdef fe_status status
     if w.ndim != 2 or g.ndim != 2 or g.shape[1] != dim or g.itemsize != w.itemsize:
         raise ValueError("sparse_step: inconsistent buffers (internal error)")
@@ -33,7 +36,10 @@ def sparse_step(table, rows, grad, perm, starts, int64_t skip_group, s1, s2, int
         if state is None:
             continue
         b = bufs.get(state, True)
-        if b.itemsize != w.itemsize or b.len != n_rows * state_row * w.itemsize:
+        # C indexes state rows as C-contiguous memory (a Fortran-order array of the same
+        # size would pass the length check and be read wrongly)
+        if (b.itemsize != w.itemsize or b.len != n_rows * state_row * w.itemsize
+                or not PyBuffer_IsContiguous(b, b'C')):
             raise ValueError("sparse_step: inconsistent buffers (internal error)")
         if k == 1:
             s1_ptr = b.buf
@@ -42,6 +48,7 @@ def sparse_step(table, rows, grad, perm, starts, int64_t skip_group, s1, s2, int
     o.kind = hyper["kind"]
     o.nesterov = hyper.get("nesterov", 0)
     o.decoupled = hyper.get("decoupled", 0)
+    o.check_sums = hyper.get("check_sums", 0)
     o.lr = hyper["lr"]
     o.momentum = hyper.get("momentum", 0.0)
     o.eps = hyper.get("eps", 0.0)
@@ -61,27 +68,38 @@ def sparse_step(table, rows, grad, perm, starts, int64_t skip_group, s1, s2, int
                                         <const int64_t *>r.buf, n_touched, <const float *>g.buf,
                                         n_grad, perm_ptr, starts_ptr, skip_group,
                                         <float *>s1_ptr, <float *>s2_ptr, state_row, &o,
-                                        n_threads)
+                                        n_threads, &bad_pos)
         else:
             status = fe_sparse_step_f64(<double *>w.buf, n_rows, dim, w.strides[0] // 8,
                                         <const int64_t *>r.buf, n_touched, <const double *>g.buf,
                                         n_grad, perm_ptr, starts_ptr, skip_group,
                                         <double *>s1_ptr, <double *>s2_ptr, state_row, &o,
-                                        n_threads)
+                                        n_threads, &bad_pos)
     if status == FE_ERR_INDEX:
         raise IndexError(f"gradient rows must be strictly increasing and in [0, {n_rows})")
+    if status == FE_ERR_NONFINITE:
+        grp = bad_pos + (1 if 0 <= skip_group <= bad_pos else 0)
+        count = int(starts[grp + 1] - starts[grp])
+        raise ValueError(
+            f"the gradient holds a non-finite value: the {'float32' if w.itemsize == 4 else 'float64'} "
+            f"sum of the {count} grad_output rows of row {int(rows[bad_pos])} overflows (each "
+            "row is finite); nothing was updated (allow_nonfinite=True lets it through)")
     if status != FE_OK:
         raise_status(status, -1, None, n_rows)
 
 
 def first_nonfinite(x, int n_threads):
-    """The first flat position of a NaN or inf in the C-contiguous float32/float64 `x`, or -1."""
+    """(first flat position of a NaN or inf in the C-contiguous float32/float64 `x` or -1,
+    max |x| as a Python float), from one pass over `x`."""
     cdef Buffers bufs = Buffers()
     cdef Py_buffer *b = bufs.get(x, False)
     cdef int64_t n = b.len // b.itemsize, pos
+    cdef float top32 = 0
+    cdef double top64 = 0
     with nogil:
         if b.itemsize == 4:
-            pos = fe_first_nonfinite_f32(<const float *>b.buf, n, n_threads)
+            pos = fe_first_nonfinite_f32(<const float *>b.buf, n, &top32, n_threads)
+            top64 = top32
         else:
-            pos = fe_first_nonfinite_f64(<const double *>b.buf, n, n_threads)
-    return pos
+            pos = fe_first_nonfinite_f64(<const double *>b.buf, n, &top64, n_threads)
+    return pos, top64

@@ -7,8 +7,17 @@ from a lookup's ids and output gradient to the update, summing each touched row'
 (exactly as `fastembed.accumulate` does) while the row is updated, without materialising
 the gradient. Both are two-phase: ids, shapes, dtypes, writability, hyperparameters and
 (by default) the finiteness of the gradient are checked before the first write, so a call
-that raises leaves the table and the state bit-identical. Results are bit-identical for any
+that raises leaves the table, the state and `iterations` bit-identical. For `step` that
+includes each touched row's summed gradient (finite grad_output rows can add up to inf):
+it raises exactly when ``apply(target, accumulate(...))`` would. Results are bit-identical for any
 thread count (each row is one thread's).
+
+`iterations` (the step count t of Adam's bias correction ``sqrt(1 - beta_2**t) / (1 -
+beta_1**t)``) advances by one on every successful `step` or `apply` call, per optimizer
+object, whichever table the call updates: one optimizer updating two tables in a training
+step advances twice. For PyTorch's behaviour (each parameter's step count advances once
+per training step) use one optimizer per table, as with one torch optimizer per table. A
+call that raises does not advance it.
 
 `target` is a weights array (float32/float64, writable, rows contiguous) or an
 `Embedding` layer: then its embeddings regularizer gradient on the touched rows ("lazy"
@@ -17,6 +26,7 @@ mode; "exact" mode goes through ``layer.backward``) and its row constraint are a
 import contextlib
 import math
 import numbers
+import operator
 
 import numpy as np
 
@@ -76,17 +86,27 @@ class Optimizer:
     def _key(table):
         return (table.__array_interface__["data"][0], table.shape, table.dtype.str)
 
-    def _slots_for(self, table, create):
+    def _slots_for(self, table):
+        """(key, slots, from_pending) for `table`: its bound state, else the next restored
+        slot set (still in self._pending: bound by _run only once the step succeeded, so a
+        step that raises leaves the optimizer as it was), else fresh state."""
         key = self._key(table)
         slots = self._state.get(key)
-        if slots is None and create:
-            if self._pending and all(a.shape == self._slot_shape(table) and a.dtype == table.dtype
-                                     for a in self._pending[0].values()):
-                slots = self._pending.pop(0)
-            else:
-                slots = {name: np.full(self._slot_shape(table), self._initial(name), table.dtype)
-                         for name in self.slots}
-        return key, slots
+        if slots is not None:
+            return key, slots, False
+        if self._pending:
+            shape = self._slot_shape(table)
+            for name, a in self._pending[0].items():
+                if a.shape != shape or a.dtype != table.dtype:
+                    raise ValueError(
+                        f"the restored state's next slot set does not fit this table: its "
+                        f"{name!r} is {a.dtype} of shape {a.shape}, a {table.dtype} table of "
+                        f"shape {table.shape} needs {table.dtype} of shape {shape} (set_state's "
+                        "slot sets bind, in order, to the next tables this optimizer updates); "
+                        "nothing was updated")
+            return key, self._pending[0], True
+        return key, {name: np.full(self._slot_shape(table), self._initial(name), table.dtype)
+                     for name in self.slots}, False
 
     def _slot_shape(self, table):
         return (table.shape[0],) if self.row_state else table.shape
@@ -109,13 +129,31 @@ class Optimizer:
 
     def set_state(self, state):
         """Restore `get_state()`'s result: the slot sets bind, in order, to the next tables
-        this optimizer updates (matched by shape and dtype)."""
-        iterations = int(state["iterations"])
+        this optimizer updates. Each slot is copied (C order, native byte order). A set
+        whose slots are not float32/float64 arrays of one shape (1-D for a per-row state,
+        else 2-D) raises ValueError here; one whose shape or dtype does not fit the table it
+        binds to raises ValueError from that step or apply, before anything is written. On
+        a raise the optimizer is left as it was."""
+        iterations = operator.index(state["iterations"])
+        if iterations < 0:
+            raise ValueError(f"iterations must be >= 0, got {iterations}")
+        ndim = 1 if self.row_state else 2
         sets = []
-        for s in state["slots"]:
+        for i, s in enumerate(state["slots"]):
             if set(s) != set(self.slots):
                 raise ValueError(f"state slots {sorted(s)} do not match {sorted(self.slots)}")
-            sets.append({k: np.array(v, copy=True) for k, v in s.items()})
+            copies = {}
+            for k, v in s.items():
+                v = np.asarray(v)
+                if v.dtype.kind != "f" or v.dtype.itemsize not in (4, 8) or v.ndim != ndim:
+                    raise ValueError(f"slot set {i}: {k!r} must be a {ndim}-D float32 or float64 "
+                                     f"array, got {v.ndim}-D {v.dtype}")
+                # C order: the kernels index state rows as C-contiguous memory
+                copies[k] = np.array(v, dtype=v.dtype.newbyteorder("="), order="C", copy=True)
+            if len({(a.shape, a.dtype) for a in copies.values()}) > 1:
+                raise ValueError(f"slot set {i}: slots of different shapes or dtypes "
+                                 + ", ".join(f"{k} {a.dtype}{a.shape}" for k, a in copies.items()))
+            sets.append(copies)
         self.iterations = iterations
         self._state = {}
         self._pending = sets
@@ -172,23 +210,47 @@ class Optimizer:
         return float(l1), float(l2)
 
     def _check_finite(self, values, nt):
+        """Raise ValueError if `values` holds a NaN or inf; else return max |values|."""
         if self.allow_nonfinite or values.size == 0:
-            return
-        pos = _kernels.first_nonfinite(values, nt)
+            return 0.0
+        pos, max_abs = _kernels.first_nonfinite(values, nt)
         if pos >= 0:
             raise ValueError(f"the gradient holds a non-finite value ({values.reshape(-1)[pos]}) "
                              "at flat position {pos}; nothing was updated (allow_nonfinite=True "
                              "lets it through)".replace("{pos}", str(pos)))
+        return max_abs
 
-    def _run(self, table, layer, rows, grad, perm, starts, skip, nt, from_backward=False):
-        key, slots = self._slots_for(table, create=True)
+    def _sums_need_check(self, max_abs, n_ids, starts, dtype):
+        """Whether the fused step must check its per-row sums for overflow (finite rows of
+        grad_output can add up to inf: two float32 rows of 3e38 on one id).
+
+        Summing k terms of magnitude <= M in input order gives partial sums within
+        (1 + gamma_(k-1)) * k * M of zero, gamma_(k-1) = (k-1)u / (1 - (k-1)u) <= 1 when
+        k * u <= 1/2 (u the unit roundoff; Higham, Accuracy and Stability, 4.2): no partial
+        sum overflows when, moreover, 2 * k * M <= the dtype's max. Checked with k = the
+        number of ids first (no work), then with k = the largest id count."""
+        if self.allow_nonfinite or n_ids <= 1:
+            return False
+        info = np.finfo(dtype)
+        big, u = float(info.max), float(info.eps) / 2
+
+        def safe(k):
+            return k <= 1 or (k * u <= 0.5 and 2.0 * max_abs * k <= big)
+
+        return not (safe(n_ids) or safe(int(np.max(np.diff(starts)))))
+
+    def _run(self, table, layer, rows, grad, perm, starts, skip, nt, check_sums=False,
+             from_backward=False):
+        key, slots, from_pending = self._slots_for(table)
         hyper = dict(self._hyper(), kind=_KIND[type(self).__name__], lr=self.learning_rate,
                      weight_decay=self.weight_decay,
-                     decoupled=int(self.decoupled_weight_decay))
+                     decoupled=int(self.decoupled_weight_decay), check_sums=int(check_sums))
         hyper["l1"], hyper["l2"] = self._layer_terms(layer, from_backward)
         s = [slots[name] for name in self.slots] + [None] * (2 - len(self.slots))
         _kernels.sparse_step(table, rows, grad, perm, starts, skip, s[0], s[1],
                              1 if self.row_state else table.shape[1], hyper, nt)
+        if from_pending:
+            self._pending.pop(0)
         self._state[key] = slots
         if self._in_one_step is None:
             self.iterations += 1
@@ -230,14 +292,18 @@ class Optimizer:
         pad = _padding(padding_idx, table.shape[0])
         nt = _resolve_threads(num_threads)
         uniq, starts, perm = _kernels.group_ids(idx, table.shape[0], nt, original)  # checks ids
-        self._check_finite(grad, nt)
+        max_abs = self._check_finite(grad, nt)
+        # finite rows may still sum to inf on one id: then the kernel sums every row and
+        # checks it before its first write (rare: only when a bound cannot rule it out)
+        check_sums = self._sums_need_check(max_abs, grad.shape[0], starts, grad.dtype)
         skip = -1
         if pad >= 0:
             at = int(np.searchsorted(uniq, pad))
             skip = at if at < uniq.shape[0] and uniq[at] == pad else -1
         rows = uniq if skip < 0 else np.delete(uniq, skip)
         self._before_step()
-        self._run(table, layer, np.ascontiguousarray(rows), grad, perm, starts, skip, nt)
+        self._run(table, layer, np.ascontiguousarray(rows), grad, perm, starts, skip, nt,
+                  check_sums)
 
     @contextlib.contextmanager
     def one_step(self):
@@ -288,7 +354,8 @@ class SGD(Optimizer):
 
 
 class Adagrad(Optimizer):
-    """Keras's Adagrad: ``a += g**2; w -= lr * g / (sqrt(a) + epsilon)``."""
+    """Keras's Adagrad: ``a += g**2; w -= lr * g / (sqrt(a) + epsilon)``. ``epsilon`` and
+    ``initial_accumulator_value`` may not both be 0 (a zero gradient would give 0/0)."""
 
     slots = ("accumulator",)
 
@@ -298,6 +365,11 @@ class Adagrad(Optimizer):
         self.initial_accumulator_value = _number(initial_accumulator_value,
                                                  "initial_accumulator_value", low=0)
         self.epsilon = _number(epsilon, "epsilon", low=0)
+        if self.epsilon == 0 and self.initial_accumulator_value == 0:
+            # the first zero gradient an element (a row, for RowwiseAdagrad) sees would
+            # update it by 0 / (sqrt(0) + 0) = NaN
+            raise ValueError("epsilon must be > 0 when initial_accumulator_value is 0 (an "
+                             "element whose accumulated gradient is 0 would become 0/0 = NaN)")
 
     def _initial(self, name):
         return self.initial_accumulator_value
@@ -334,7 +406,9 @@ class Adam(Optimizer):
         super().__init__(learning_rate, **kwargs)
         self.beta_1 = _number(beta_1, "beta_1", low=0, high=1, high_open=True)
         self.beta_2 = _number(beta_2, "beta_2", low=0, high=1, high_open=True)
-        self.epsilon = _number(epsilon, "epsilon", low=0)
+        # > 0 as PyTorch's SparseAdam requires: with 0, an element whose first gradient is
+        # 0 gets m / (sqrt(v) + eps) = 0/0 = NaN
+        self.epsilon = _number(epsilon, "epsilon", low=0, low_open=True)
 
     def _hyper(self):
         t = self.iterations + 1
@@ -348,7 +422,10 @@ class Adam(Optimizer):
 class FTRL(Optimizer):
     """Keras's FTRL-proximal: ``learning_rate_power``, ``initial_accumulator_value``,
     ``l1_regularization_strength``, ``l2_regularization_strength``,
-    ``l2_shrinkage_regularization_strength`` and ``beta`` as Keras defines them."""
+    ``l2_shrinkage_regularization_strength`` and ``beta`` as Keras defines them, with Keras's
+    constraints (all >= 0, ``learning_rate_power <= 0``) plus one: ``initial_accumulator_value
+    = 0`` needs ``l2_regularization_strength > 0``, ``beta > 0`` or ``learning_rate_power =
+    0``, the combinations where Keras's formula does not divide 0 by 0."""
 
     slots = ("accumulator", "linear")
 
@@ -367,6 +444,13 @@ class FTRL(Optimizer):
         self.l2_shrinkage_regularization_strength = _number(
             l2_shrinkage_regularization_strength, "l2_shrinkage_regularization_strength", low=0)
         self.beta = _number(beta, "beta", low=0)
+        if (self.initial_accumulator_value == 0 and self.learning_rate_power < 0
+                and self.l2_regularization_strength == 0 and self.beta == 0):
+            # Keras accepts this and then divides 0 by 0: an element whose accumulator is
+            # still 0 (a zero gradient so far) has quadratic = 0**p / lr + 2 * l2 = 0
+            raise ValueError("initial_accumulator_value must be > 0 unless "
+                             "l2_regularization_strength or beta is > 0 or learning_rate_power "
+                             "is 0 (an element with a zero gradient would become 0/0 = NaN)")
 
     def _initial(self, name):
         return self.initial_accumulator_value if name == "accumulator" else 0.0

@@ -291,7 +291,7 @@ class Kernel:
     def __init__(self, name, make, call, expect, fuzz, writes=(), out_spec=None,
                  exact=True, ids_arg="ids", table_arg="weights", huge=None,
                  offsets_arg=None, hypers=None, overrides=None, extra_bad_rows=None,
-                 values_args=None, n_rows_of=None, compare=None):
+                 values_args=None, n_rows_of=None, compare=None, extra_errors=None):
         self.name = name
         self.make = make          # (rng, n_rows, dim, n, vdt, idt) -> case
         self.call = call          # (case, num_threads) -> observable result
@@ -318,6 +318,9 @@ class Kernel:
         self.hypers = dict(hypers or {})
         self.overrides = dict(overrides or {})
         self.extra_bad_rows = extra_bad_rows
+        # (rng) -> [(label, case, exception type)]: failing calls of its own that the canary
+        # and leak harnesses add to the generic ones (kd.error_cases)
+        self.extra_errors = extra_errors
 
     def same(self, got, want):
         if self.compare is not None:
@@ -923,17 +926,46 @@ def _acc_bag_huge(table, num_threads):
             (np.array([last]), 2 * grad))
 
 
+def _offsets_errors(make):
+    """(rng) -> failing calls of a bag kernel with bad offsets or a bad mode: the canary and
+    leak harnesses' rows (tests/test_bad_inputs.py builds its own from `offsets_arg`)."""
+    def rows(rng):
+        base = make(rng)
+        off = np.asarray(base["offsets"], np.int64)
+        n = np.asarray(base["ids"]).size
+        out = []
+        for label, bad in [("offsets first != 0", np.concatenate([[1], off[1:]])),
+                           ("offsets decreasing", np.concatenate([[0, 2, 1], off[3:]])),
+                           ("offsets negative", np.concatenate([off[:-1], [-1]])),
+                           ("offsets past the end", np.concatenate([off[:-1], [n + 1]]))]:
+            out.append((label, dict(copy_case(base), offsets=bad), ValueError))
+        out.append(("mode = 'median'", dict(copy_case(base), mode="median"), ValueError))
+        return out
+    return rows
+
+
+def _renorm_errors(rng):
+    """Failing renorm_ calls with a bad max_norm or norm_type (canary and leak rows)."""
+    base = _renorm_make(rng)
+    out = [(f"max_norm = {v}", dict(copy_case(base), max_norm=v), ValueError)
+           for v in (np.nan, -1.0)]
+    out += [(f"norm_type = {v}", dict(copy_case(base), norm_type=v), ValueError)
+            for v in (0.0, -1.0, np.nan, np.inf)]
+    return out
+
+
 if hasattr(fastembed, "accumulate_bag"):
     KERNELS.append(Kernel(
         "accumulate_bag", _acc_bag_make, _acc_bag_call, _acc_bag_expect, _acc_bag_fuzz,
         table_arg="weights", values_args=("grad_output",), n_rows_of=lambda c: c["n_rows"],
         offsets_arg="offsets", compare=_acc_bag_compare, exact=False, huge=_acc_bag_huge,
-        overrides={"0-d ids": ValueError, "zero-width rows": ANY, "no rows, no ids": ANY}))
+        overrides={"0-d ids": ValueError, "zero-width rows": ANY, "no rows, no ids": ANY},
+        extra_errors=_offsets_errors(_acc_bag_make)))
 if hasattr(fastembed, "lookup_bag"):
     KERNELS.append(Kernel(
         "lookup_bag", _bag_make, _bag_call, _bag_expect, _bag_fuzz, out_spec=_bag_out_spec,
         exact=False, huge=_bag_huge, offsets_arg="offsets", extra_bad_rows=_bag_extra_rows,
-        overrides={"0-d ids": ValueError}))
+        overrides={"0-d ids": ValueError}, extra_errors=_offsets_errors(_bag_make)))
 if hasattr(fastembed, "accumulate"):
     KERNELS.append(Kernel(
         "accumulate", _accumulate_make, _accumulate_call, _accumulate_expect, _accumulate_fuzz,
@@ -947,7 +979,7 @@ if hasattr(fastembed, "renorm_"):
         writes=("weights",), exact=False, huge=_renorm_huge,
         hypers={"max_norm": 1.5},
         # max_norm = inf (no row changes) and 0 (every row scaled to ~0) are meaningful
-        overrides={"max_norm = inf": ANY, "max_norm = 0.0": ANY}))
+        overrides={"max_norm = inf": ANY, "max_norm = 0.0": ANY}, extra_errors=_renorm_errors))
 
 
 
@@ -1050,80 +1082,201 @@ else:
         # and max_value < min_value (0.0, -1.0, or min_value = inf) are ValueErrors
         overrides={"min_value = 0.0": ANY, "max_value = inf": ANY}))
 
-# ---- sparse optimizer steps (fastembed.optimizers, the fused path) -------------------------
+# ---- sparse optimizers (fastembed.optimizers): opt.step (fused) and opt.apply ------------
+# A case holds the optimizer's hyperparameters next to the arrays; the call builds the
+# optimizer from them, so the bad-input table varies each one (NaN, inf, 0, -1). The
+# `.apply` entries run ``opt.apply(weights, accumulate(ids, grad_output, n_rows))``: the
+# same expectation as the fused step (the two are bit-identical by contract).
 
-def _opt_make(name):
+# {optimizer: {hyperparameter: valid value}}; every one is a constructor argument
+OPT_HYPERS = {
+    "SGD": {"learning_rate": 0.1, "momentum": 0.9, "weight_decay": 0.01},
+    "Adam": {"learning_rate": 0.1, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7,
+             "weight_decay": 0.01},
+    "Adagrad": {"learning_rate": 0.1, "initial_accumulator_value": 0.1, "epsilon": 1e-7,
+                "weight_decay": 0.01},
+    "RowwiseAdagrad": {"learning_rate": 0.1, "initial_accumulator_value": 0.1,
+                       "epsilon": 1e-7, "weight_decay": 0.01},
+    "FTRL": {"learning_rate": 0.1, "learning_rate_power": -0.5,
+             "initial_accumulator_value": 0.1, "l1_regularization_strength": 0.01,
+             "l2_regularization_strength": 0.01, "l2_shrinkage_regularization_strength": 0.01,
+             "beta": 0.1, "weight_decay": 0.01},
+}
+# the bad-input values that are valid for a hyperparameter ("momentum = 0.0": plain SGD)
+_OPT_VALID = {
+    "SGD": ["momentum = 0.0", "weight_decay = 0.0"],
+    "Adam": ["beta_1 = 0.0", "beta_2 = 0.0", "weight_decay = 0.0"],
+    "Adagrad": ["initial_accumulator_value = 0.0", "epsilon = 0.0", "weight_decay = 0.0"],
+    "RowwiseAdagrad": ["initial_accumulator_value = 0.0", "epsilon = 0.0", "weight_decay = 0.0"],
+    "FTRL": ["learning_rate_power = 0.0", "learning_rate_power = -1.0",
+             "initial_accumulator_value = 0.0", "l1_regularization_strength = 0.0",
+             "l2_regularization_strength = 0.0", "l2_shrinkage_regularization_strength = 0.0",
+             "beta = 0.0", "weight_decay = 0.0"],
+}
+_OPT_FLAGS = {"SGD": ("nesterov", "decoupled_weight_decay")}
+
+
+def _opt_build(name, case):
+    from fastembed import optimizers
+    args = list(OPT_HYPERS[name]) + list(_OPT_FLAGS.get(name, ("decoupled_weight_decay",)))
+    return getattr(optimizers, name)(**{k: case[k] for k in args if k in case})
+
+
+def _opt_make(name, apply=False):
     def make(rng, n_rows=257, dim=8, n=100, vdt=np.float32, idt=np.int64):
         ids = rng.integers(0, max(n_rows, 1), n).astype(idt) if n_rows else np.zeros(n, idt)
-        return {"weights": rng.standard_normal((n_rows, dim)).astype(vdt), "ids": ids,
-                "grad_output": rng.standard_normal((n, dim)).astype(vdt), "learning_rate": 0.1}
+        case = {"weights": rng.standard_normal((n_rows, dim)).astype(vdt), "ids": ids,
+                "grad_output": rng.standard_normal((n, dim)).astype(vdt)}
+        case.update(OPT_HYPERS[name])
+        if apply:
+            case["n_rows"] = n_rows
+        return case
     return make
 
 
-def _opt_fuzz(g):
-    n_rows, dim = g.size(50), g.size(20)
-    table = g.table(n_rows, dim, writable=True)
-    ids = g.ids(n_rows)
-    t = np.asarray(table)
-    dt = t.dtype if t.dtype.kind == "f" and t.dtype.itemsize in (4, 8) else np.dtype(np.float32)
-    shape = np.shape(ids) + (dim,)
-    grad = np.random.default_rng(g.src.int(0, 2**31)).standard_normal(shape).astype(
-        dt.newbyteorder("="))
-    if g.chance(20):
-        grad.reshape(-1)[:1] = np.nan
-        g.bad("non-finite gradient")
-    return {"weights": table, "ids": ids, "grad_output": grad,
-            "learning_rate": g.hyper("learning_rate", lambda g: g.pick([0.1, 1e-3, 2.0]))}
+def _opt_fuzz(name, apply=False):
+    def fuzz(g):
+        n_rows, dim = g.size(50), g.size(20)
+        table = g.table(n_rows, dim, writable=True)
+        ids = g.ids(n_rows)
+        t = np.asarray(table)
+        dt = t.dtype if t.dtype.kind == "f" and t.dtype.itemsize in (4, 8) else np.dtype(np.float32)
+        shape = np.shape(ids) + (dim,)
+        grad = np.random.default_rng(g.src.int(0, 2**31)).standard_normal(shape).astype(
+            dt.newbyteorder("="))
+        if g.chance(20) and grad.size:
+            grad.reshape(-1)[:1] = np.nan
+            g.bad("non-finite gradient")
+        elif g.chance(20) and grad.size and grad.shape[-1] and np.size(ids) >= 2:
+            # finite rows whose sum on one id overflows, where the ids allow it
+            flat = np.asarray(ids).reshape(-1)
+            if flat.dtype.kind in "iu" and flat[-1] == flat[-2]:
+                grad.reshape(-1, dim)[-2:, 0] = 0.9 * float(np.finfo(grad.dtype).max)
+                g.bad("summed gradient overflows")
+        case = {"weights": table, "ids": ids, "grad_output": grad}
+        for k, good in OPT_HYPERS[name].items():
+            # momentum and the betas must stay below 1
+            up = good if k in ("momentum", "beta_1", "beta_2") else 2 * good
+            case[k] = g.hyper(k, lambda g, v=good, up=up: g.pick([v, v, 0.5 * v, up]))
+        if g.chance(4):
+            case["decoupled_weight_decay"] = True
+        if name == "SGD" and g.chance(3):
+            case["nesterov"] = True
+        if g.chance(4) and n_rows:
+            case["padding_idx"] = g.pick([0, n_rows - 1, -1])
+        if apply:
+            case["n_rows"] = t.shape[0] if t.ndim == 2 else 1
+            if case["n_rows"] < 1:
+                g.bad("n_rows < 1")  # accumulate's contract
+        return case
+    return fuzz
 
 
-def _opt_call(name):
+def _opt_call(name, apply=False):
     def call(case, num_threads=None):
-        from fastembed import optimizers
-        opt = getattr(optimizers, name)(learning_rate=case["learning_rate"])
-        out = opt.step(case["weights"], case["ids"], case["grad_output"], num_threads=num_threads)
+        opt = _opt_build(name, case)
+        pad = case.get("padding_idx")
+        if apply:
+            grad = fastembed.accumulate(case["ids"], case["grad_output"], case["n_rows"],
+                                        padding_idx=pad, num_threads=num_threads)
+            out = opt.apply(case["weights"], grad, num_threads=num_threads)
+        else:
+            out = opt.step(case["weights"], case["ids"], case["grad_output"], padding_idx=pad,
+                           num_threads=num_threads)
         if out is not None:
-            raise AssertionError("step must return None")
+            raise AssertionError("step and apply must return None")
         return case["weights"]
     return call
 
 
 def _opt_expect(name):
     def expect(case):
-        from fastembed import optimizers
         w = np.asarray(case["weights"])
         if w.ndim != 2 or w.dtype.kind != "f":
             raise TypeError("weights")
+        if "n_rows" in case and case["n_rows"] != w.shape[0]:
+            raise ValueError("a gradient for another table")
         flat = _check_ids(case["ids"], w.shape[0])
         grad = np.asarray(case["grad_output"])
         if grad.shape != np.shape(case["ids"]) + (w.shape[1],):
             raise ValueError("grad_output shape")
+        grad = grad.reshape(flat.size, w.shape[1])
+        pad = case.get("padding_idx")
+        if pad is not None:  # accumulate's padding rule: those positions add nothing
+            keep = flat != pad % w.shape[0]
+            flat, grad = flat[keep], grad[keep]
         if not np.isfinite(grad).all():
             raise ValueError("non-finite gradient")
-        opt = getattr(optimizers, name)(learning_rate=case["learning_rate"])
-        state = {k: np.full((w.shape[0],) if opt.row_state else w.shape, opt._initial(k))
-                 for k in opt.slots}
+        sums = np.zeros((w.shape[0], w.shape[1]), grad.dtype.newbyteorder("="))
+        with np.errstate(over="ignore", invalid="ignore"):
+            np.add.at(sums, flat, grad)  # in the dtype, input order: as the kernels sum
+        if not np.isfinite(sums).all():
+            raise ValueError("non-finite summed gradient")
+        opt = _opt_build(name, case)
+        # the state starts at the initial value stored in the table's dtype
+        state = {k: np.full((w.shape[0],) if opt.row_state else w.shape, opt._initial(k),
+                            w.dtype.newbyteorder("=")).astype(np.float64) for k in opt.slots}
         w64 = w.astype(np.float64)
-        reference.optimizer_step(name, w64, state, flat, grad.reshape(flat.size, w.shape[1]), 1,
-                                 opt.get_config())
-        return w64.astype(w.dtype.newbyteorder("="))
+        with np.errstate(all="ignore"):
+            reference.optimizer_step(name, w64, state, flat, grad, 1, opt.get_config())
+            return w64.astype(w.dtype.newbyteorder("="))
     return expect
 
 
-def _opt_huge(name):
+def _opt_huge(name, apply=False):
     def huge(table, num_threads):
         from fastembed import optimizers
         last = table.shape[0] - 1
         grad = np.ones((2, table.shape[1]), np.float32)
         before = np.array(table[last], np.float64)
-        getattr(optimizers, name)(learning_rate=0.5).step(table, np.array([last, last]), grad,
-                                                          num_threads=num_threads)
-        want = before.copy()
-        state = {k: np.zeros((1, table.shape[1])) for k in getattr(optimizers, name)().slots}
-        w = want[None].copy()
-        reference.optimizer_step(name, w, state, np.array([0, 0]), grad, 1,
-                                 getattr(optimizers, name)(learning_rate=0.5).get_config())
+        opt = getattr(optimizers, name)(learning_rate=0.5)
+        ids = np.array([last, last])
+        if apply:
+            opt.apply(table, fastembed.accumulate(ids, grad, table.shape[0]),
+                      num_threads=num_threads)
+        else:
+            opt.step(table, ids, grad, num_threads=num_threads)
+        ref = getattr(optimizers, name)(learning_rate=0.5)
+        state = {k: np.full((1,) if ref.row_state else (1, table.shape[1]),
+                            np.float32(ref._initial(k))).astype(np.float64) for k in ref.slots}
+        w = before[None].copy()
+        reference.optimizer_step(name, w, state, np.array([0, 0]), grad, 1, ref.get_config())
         return np.array(table[last]), w[0].astype(np.float32)
     return huge
+
+
+def _opt_extra_errors(name, apply=False):
+    """Failing calls of an optimizer entry beyond the generic ids/table ones: non-finite
+    gradients (per position, and finite rows whose sum overflows), a bad padding_idx,
+    hyperparameters that would give 0/0 and, for apply, a gradient with a row past the
+    table."""
+    def rows(rng):
+        make = _opt_make(name, apply)
+        out = []
+        case = make(rng)
+        case["grad_output"][-1, -1] = np.nan
+        out.append(("non-finite grad_output", case, ValueError))
+        case = make(rng)
+        case["ids"][-1] = case["ids"][-2]
+        case["grad_output"][-2:, 0] = 0.9 * float(np.finfo(case["grad_output"].dtype).max)
+        out.append(("finite grad_output rows summing past the dtype's max", case, ValueError))
+        case = make(rng)
+        case["padding_idx"] = case["weights"].shape[0]
+        out.append(("padding_idx = n_rows", case, ValueError))
+        if name in ("Adagrad", "RowwiseAdagrad"):
+            case = dict(make(rng), epsilon=0.0, initial_accumulator_value=0.0)
+            out.append(("epsilon = 0 with initial_accumulator_value = 0", case, ValueError))
+        if name == "FTRL":
+            case = dict(make(rng), initial_accumulator_value=0.0, l2_regularization_strength=0.0,
+                        beta=0.0)
+            out.append(("initial_accumulator_value = 0 without l2 or beta", case, ValueError))
+        if apply:
+            case = make(rng)
+            case["n_rows"] = case["weights"].shape[0] + 1
+            case["ids"][-1] = case["weights"].shape[0]
+            out.append(("gradient row past the table", case, ValueError))
+        return out
+    return rows
 
 
 try:
@@ -1131,12 +1284,25 @@ try:
 except ImportError:
     pass
 else:
-    for _name in ("SGD", "Adam"):
-        KERNELS.append(Kernel(
-            f"optimizers.{_name}.step", _opt_make(_name), _opt_call(_name), _opt_expect(_name),
-            _opt_fuzz, writes=("weights",), exact=False, huge=_opt_huge(_name),
-            hypers={"learning_rate": 0.1}, values_args=("weights", "grad_output"),
-            overrides={"0-d ids": ANY}))  # grad_output keeps its shape: a ValueError
+    for _name in ("SGD", "Adam", "Adagrad", "RowwiseAdagrad", "FTRL"):
+        for _apply in (False, True):
+            _overrides = {label: None for label in _OPT_VALID[_name]}
+            _overrides["0-d ids"] = ANY  # grad_output keeps its shape: a ValueError
+            if _apply:
+                _overrides["no rows, no ids"] = ValueError  # accumulate needs n_rows >= 1
+            KERNELS.append(Kernel(
+                f"optimizers.{_name}.{'apply' if _apply else 'step'}", _opt_make(_name, _apply),
+                _opt_call(_name, _apply), _opt_expect(_name), _opt_fuzz(_name, _apply),
+                writes=("weights",), exact=False,
+                # a dense state of the 2**31-element table is 8-16 GiB of RAM: only the
+                # optimizers whose state is small (none, one value per row) run it; the
+                # state offsets are the same int64 arithmetic for every rule
+                huge=_opt_huge(_name, _apply) if _name in ("SGD", "RowwiseAdagrad") or
+                (_name == "Adam" and not _apply) else None,
+                hypers=OPT_HYPERS[_name], values_args=("weights", "grad_output"),
+                n_rows_of=(lambda c: c["n_rows"]) if _apply else None,
+                overrides=_overrides, extra_errors=_opt_extra_errors(_name, _apply),
+                extra_bad_rows=_opt_extra_errors(_name, _apply)))
 
 BY_NAME = {k.name: k for k in KERNELS}
 

@@ -67,44 +67,46 @@ def optimizer_step(name, w, state, ids, grad_output, t, hp):
     np.add.at(g_all, np.asarray(ids).reshape(-1), grad_output.reshape(np.size(ids), dim))
     g_all = g_all.astype(np.float64)
     lr = hp["learning_rate"]
-    for r in np.unique(np.asarray(ids)):
-        g = g_all[r].copy()
-        wd = hp.get("weight_decay") or 0.0
-        if wd and not hp.get("decoupled_weight_decay"):
-            g += wd * w[r]
-        if wd and hp.get("decoupled_weight_decay"):
-            w[r] -= lr * wd * w[r]
-        if name == "SGD":
-            m = hp.get("momentum", 0.0)
-            if m == 0:
-                w[r] -= lr * g
-            else:
-                v = m * state["velocity"][r] - lr * g
-                state["velocity"][r] = v
-                w[r] += m * v - lr * g if hp.get("nesterov") else v
-        elif name == "Adagrad":
-            state["accumulator"][r] += g * g
-            w[r] -= lr * g / (np.sqrt(state["accumulator"][r]) + hp["epsilon"])
-        elif name == "RowwiseAdagrad":
-            state["accumulator"][r] += np.mean(g * g)
-            w[r] -= lr * g / (np.sqrt(state["accumulator"][r]) + hp["epsilon"])
-        elif name == "Adam":
-            b1, b2 = hp["beta_1"], hp["beta_2"]
-            state["m"][r] = b1 * state["m"][r] + (1 - b1) * g
-            state["v"][r] = b2 * state["v"][r] + (1 - b2) * g * g
-            alpha = lr * np.sqrt(1 - b2 ** t) / (1 - b1 ** t)
-            w[r] -= alpha * state["m"][r] / (np.sqrt(state["v"][r]) + hp["epsilon"])
-        elif name == "FTRL":
-            p = -hp["learning_rate_power"]
-            l2 = hp["l2_regularization_strength"] + hp["beta"] / (2 * lr)
-            gs = g + 2 * hp["l2_shrinkage_regularization_strength"] * w[r]
-            n_old = state["accumulator"][r]
-            n_new = n_old + g * g
-            state["linear"][r] += gs - (n_new ** p - n_old ** p) / lr * w[r]
-            quad = n_new ** p / lr + 2 * l2
-            l1 = hp["l1_regularization_strength"]
-            lin = state["linear"][r]
-            w[r] = (np.clip(lin, -l1, l1) - lin) / quad
-            state["accumulator"][r] = n_new
+    # every touched row at once: the rules are elementwise within a row (RowwiseAdagrad's
+    # mean aside), and each row is touched once per step
+    r = np.unique(np.asarray(ids))
+    g = g_all[r]
+    wd = hp.get("weight_decay") or 0.0
+    if wd and not hp.get("decoupled_weight_decay"):
+        g += wd * w[r]
+    if wd and hp.get("decoupled_weight_decay"):
+        w[r] = (1 - lr * wd) * w[r]  # the shrink as one product (inf weights stay inf)
+    if name == "SGD":
+        m = hp.get("momentum", 0.0)
+        if m == 0:
+            w[r] -= lr * g
         else:
-            raise ValueError(name)
+            v = m * state["velocity"][r] - lr * g
+            state["velocity"][r] = v
+            w[r] += m * v - lr * g if hp.get("nesterov") else v
+    elif name == "Adagrad":
+        state["accumulator"][r] += g * g
+        w[r] -= lr * g / (np.sqrt(state["accumulator"][r]) + hp["epsilon"])
+    elif name == "RowwiseAdagrad":
+        state["accumulator"][r] += (g * g).sum(axis=1) / dim if dim else 0.0
+        w[r] -= lr * g / (np.sqrt(state["accumulator"][r]) + hp["epsilon"])[:, None]
+    elif name == "Adam":
+        b1, b2 = hp["beta_1"], hp["beta_2"]
+        state["m"][r] = b1 * state["m"][r] + (1 - b1) * g
+        state["v"][r] = b2 * state["v"][r] + (1 - b2) * g * g
+        alpha = lr * np.sqrt(1 - b2 ** t) / (1 - b1 ** t)
+        w[r] -= alpha * state["m"][r] / (np.sqrt(state["v"][r]) + hp["epsilon"])
+    elif name == "FTRL":
+        p = -hp["learning_rate_power"]
+        l2 = hp["l2_regularization_strength"] + hp["beta"] / (2 * lr)
+        gs = g + 2 * hp["l2_shrinkage_regularization_strength"] * w[r]
+        n_old = state["accumulator"][r]
+        n_new = n_old + g * g
+        state["linear"][r] += gs - (n_new ** p - n_old ** p) / lr * w[r]
+        quad = n_new ** p / lr + 2 * l2
+        l1 = hp["l1_regularization_strength"]
+        lin = state["linear"][r]
+        w[r] = (np.clip(lin, -l1, l1) - lin) / quad
+        state["accumulator"][r] = n_new
+    else:
+        raise ValueError(name)

@@ -394,10 +394,11 @@ def test_in_place_paths_refuse_a_weight_they_cannot_write(cls):
 
 
 # torch's optimizer on sparse gradients and the fastembed one that should match it step for
-# step (Adam: torch puts eps inside the bias-corrected denominator, Keras outside; equal at 0)
+# step (Adam: torch puts eps inside the bias-corrected denominator, Keras outside; both tiny
+# here, where the two formulas agree to rounding; eps must be > 0 in both libraries)
 TORCH_SPARSE_OPTIMIZERS = {
     "SparseAdam": (lambda p: torch.optim.SparseAdam(p, lr=0.05, eps=1e-300),
-                   lambda o: o.Adam(0.05, epsilon=0.0)),
+                   lambda o: o.Adam(0.05, epsilon=1e-300)),
     "SGD": (lambda p: torch.optim.SGD(p, lr=0.3), lambda o: o.SGD(0.3)),
     "Adagrad": (lambda p: torch.optim.Adagrad(p, lr=0.3, initial_accumulator_value=0.1,
                                               eps=1e-7),

@@ -61,17 +61,21 @@ def test_matches_reference_over_steps(rng, name, kwargs, fused, dtype):
         np.testing.assert_allclose(got_state[0][name_], ref_arr, rtol=tol, atol=tol)
 
 
-@pytest.mark.parametrize("name, kwargs", CONFIGS[:7], ids=[f"{n}{k}" for n, k in CONFIGS[:7]])
-def test_fused_equals_accumulate_then_apply_bit_for_bit(rng, name, kwargs):
-    w = rng.standard_normal((500, 16)).astype(np.float32)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name, kwargs", CONFIGS, ids=[f"{n}{k}" for n, k in CONFIGS])
+def test_fused_equals_accumulate_then_apply_bit_for_bit(rng, name, kwargs, dtype):
+    w = rng.standard_normal((500, 16)).astype(dtype)
     a, b = w.copy(), w.copy()
     fused, plain = make_opt(name, kwargs), make_opt(name, kwargs)
     for _ in range(3):
         ids = np.minimum(rng.zipf(1.2, 2000) - 1, 499)
-        g = rng.standard_normal((2000, 16)).astype(np.float32)
+        g = rng.standard_normal((2000, 16)).astype(dtype)
         fused.step(a, ids, g, padding_idx=3)
         plain.apply(b, fastembed.accumulate(ids, g, 500, padding_idx=3))
     assert a.tobytes() == b.tobytes()
+    for s0, s1 in zip(fused.get_state()["slots"], plain.get_state()["slots"]):
+        for k in s0:
+            assert s0[k].tobytes() == s1[k].tobytes()
 
 
 @pytest.mark.parametrize("name, kwargs", CONFIGS[:9:2], ids=[n for n, _ in CONFIGS[:9:2]])
@@ -123,9 +127,9 @@ def test_sgd_equals_torch(rng, momentum, nesterov):
 def test_adam_equals_torch_sparse_adam(rng):
     torch = pytest.importorskip("torch")
     # torch: w -= lr/bc1 * m / (sqrt(v)/sqrt(bc2) + eps); Keras: eps outside the sqrt(bc2)
-    # scaling: equal when eps = 0
+    # scaling: equal when eps is negligible (both refuse 0)
     _against_torch(rng, lambda p: torch.optim.SparseAdam(p, lr=0.05, eps=1e-300),
-                   O.Adam(0.05, epsilon=0.0), 5, id_high=30)
+                   O.Adam(0.05, epsilon=1e-300), 5, id_high=30)
 
 
 def test_adagrad_equals_torch(rng):
@@ -156,22 +160,92 @@ def test_bad_id_last_changes_nothing(rng, name, kwargs):
             assert s0[k].tobytes() == s1[k].tobytes()
 
 
+def _state_bytes(opt):
+    state = opt.get_state()
+    return state["iterations"], [{k: v.tobytes() for k, v in s.items()} for s in state["slots"]]
+
+
+@pytest.mark.parametrize("with_state", [False, True])
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
-def test_nonfinite_gradient_raises_and_changes_nothing(rng, bad):
+def test_nonfinite_gradient_raises_and_changes_nothing(rng, bad, with_state):
     opt = O.Adam(0.1)
     w = rng.standard_normal((30, 4))
+    if with_state:  # moments and the step count exist: none of them may move either
+        opt.step(w, rng.integers(0, 30, 20), rng.standard_normal((20, 4)))
     g = rng.standard_normal((20, 4))
     g[13, 2] = bad
     ids = rng.integers(0, 30, 20)
-    before = snapshot(w)
+    before, before_state = snapshot(w), _state_bytes(opt)
     with pytest.raises(ValueError, match="non-finite"):
         opt.step(w, ids, g)
     with pytest.raises(ValueError, match="non-finite"):
         opt.apply(w, fastembed.accumulate(ids, g, 30))
     assert_unchanged(before, w)
-    assert opt.iterations == 0 and opt.get_state()["slots"] == []
+    assert _state_bytes(opt) == before_state
+    assert opt.iterations == int(with_state)
+    if not with_state:
+        assert opt.get_state()["slots"] == []
     O.SGD(0.1, allow_nonfinite=True).step(w, ids, g)  # allowed on request
     assert not np.isfinite(w).all()
+
+
+def _overflowing_case(rng, dtype, n_rows=30, dim=4):
+    """Finite per-position gradient rows whose sum on one id is not finite in the dtype:
+    two rows of 0.9 * max on id 7 (rows 3 and 11), small rows elsewhere."""
+    big = 0.9 * float(np.finfo(dtype).max)
+    ids = rng.integers(0, n_rows, 20)
+    ids[ids == 7] = 8
+    ids[[3, 11]] = 7
+    g = rng.standard_normal((20, dim)).astype(dtype)
+    g[[3, 11], 1] = big
+    return ids, g
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("with_state", [False, True])
+@pytest.mark.parametrize("name, kwargs", CONFIGS, ids=[f"{n}{k}" for n, k in CONFIGS])
+def test_nonfinite_summed_gradient_raises_and_changes_nothing(rng, name, kwargs, with_state, dtype):
+    # every grad_output row is finite, but the float sum of an id's rows overflows: the fused
+    # step must refuse it as accumulate-then-apply does, before writing anything
+    opt = make_opt(name, kwargs)
+    w = rng.standard_normal((30, 4)).astype(dtype)
+    if with_state:
+        opt.step(w, rng.integers(0, 30, 20), rng.standard_normal((20, 4)).astype(dtype))
+    ids, g = _overflowing_case(rng, dtype)
+    assert np.isfinite(g).all()
+    before, before_state = snapshot(w, ids, g), _state_bytes(opt)
+    for threads in (1, 2):
+        with pytest.raises(ValueError, match=r"non-finite.*row 7"):
+            opt.step(w, ids, g, num_threads=threads)
+        assert_unchanged(before, w, ids, g)
+        assert _state_bytes(opt) == before_state
+    with pytest.raises(ValueError, match="non-finite"):
+        opt.apply(w, fastembed.accumulate(ids, g, 30))
+    assert_unchanged(before, w, ids, g)
+    assert _state_bytes(opt) == before_state
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_large_but_finite_sums_pass_and_match_apply(rng, dtype):
+    # max|g| times the largest id count overflows, so the exact check runs; it must accept
+    # sums that cancel, large rows on distinct ids and an overflow on the padding row
+    # (which accumulate drops), and give what accumulate-then-apply gives, bit for bit
+    big = 0.9 * float(np.finfo(dtype).max)
+    ids = np.array([7, 7, 7, 2, 5, 5, 9, 9, 9, 9], np.int64)
+    g = rng.standard_normal((10, 4)).astype(dtype)
+    g[[0, 1, 2], 0] = [big, -big, big]     # id 7: big - big + big, finite in input order
+    g[3, 2] = big                          # id 2 once
+    g[[6, 7], 3] = big                     # id 9 is the padding row: its sum overflows
+    w = rng.standard_normal((12, 4)).astype(dtype)
+    for name, kwargs in CONFIGS:
+        a, b = w.copy(), w.copy()
+        with np.errstate(over="ignore", invalid="ignore"):
+            make_opt(name, kwargs).step(a, ids, g, padding_idx=9)
+            make_opt(name, kwargs).apply(b, fastembed.accumulate(ids, g, 12, padding_idx=9))
+        assert a.tobytes() == b.tobytes(), name
+    # the same rows in another order overflow (big + big first): refused
+    with pytest.raises(ValueError, match="non-finite"):
+        O.SGD(0.1).step(w.copy(), ids, g[[0, 2, 1] + list(range(3, 10))], padding_idx=9)
 
 
 def test_argument_errors(rng):
@@ -185,6 +259,14 @@ def test_argument_errors(rng):
         O.Adam(beta_1=1.5)
     with pytest.raises(ValueError, match="learning_rate_power"):
         O.FTRL(learning_rate_power=0.5)
+    # combinations that turn a zero gradient into 0/0 = NaN
+    for make in (lambda: O.Adagrad(epsilon=0, initial_accumulator_value=0),
+                 lambda: O.RowwiseAdagrad(epsilon=0),
+                 lambda: O.Adam(epsilon=0)):
+        with pytest.raises(ValueError, match="epsilon"):
+            make()
+    with pytest.raises(ValueError, match="initial_accumulator_value"):
+        O.FTRL(initial_accumulator_value=0)
     ro = w.copy()
     ro.flags.writeable = False
     with pytest.raises(ValueError, match="read-only"):
@@ -261,3 +343,161 @@ def test_one_step_counts_only_if_something_was_updated(rng):
                 pass
     opt.step(w, [1], np.ones((1, 4)))
     assert opt.iterations == 2
+
+
+def test_sum_check_runs_only_when_a_bound_cannot_rule_out_overflow():
+    opt = O.SGD(0.1)
+    starts = np.array([0, 3, 1003, 1010])  # the largest id holds 1000 positions
+    for dtype in (np.float32, np.float64):
+        big = float(np.finfo(dtype).max)
+        assert not opt._sums_need_check(1e6, 1010, starts, dtype)       # the fast path
+        assert not opt._sums_need_check(big / 4000, 1010, starts, dtype)  # by the largest count
+        assert opt._sums_need_check(big / 1000, 1010, starts, dtype)
+        assert not opt._sums_need_check(big, 1, starts[:2] // 3, dtype)  # one row: its own sum
+    assert opt._sums_need_check(1.0, 2**24, np.array([0, 2**24]), np.float32)  # k u > 1/2
+    assert not O.SGD(0.1, allow_nonfinite=True)._sums_need_check(3e38, 10, starts, np.float32)
+
+
+def test_refused_step_keeps_restored_state_pending(rng):
+    # set_state's slot sets bind to a table on its first successful step only
+    w = rng.standard_normal((30, 4)).astype(np.float32)
+    first = O.Adam(0.1)
+    first.step(w, rng.integers(0, 30, 20), rng.standard_normal((20, 4)).astype(np.float32))
+    resumed, control = O.Adam(0.1), O.Adam(0.1)
+    resumed.set_state(first.get_state())
+    control.set_state(first.get_state())
+    ids, g = _overflowing_case(rng, np.float32)
+    with pytest.raises(ValueError, match="non-finite"):
+        resumed.step(w, ids, g)
+    g[[3, 11], 1] = 1.0
+    a, b = w.copy(), w.copy()
+    control.step(a, ids, g)
+    resumed.step(b, ids, g)
+    assert a.tobytes() == b.tobytes()
+    assert _state_bytes(resumed)[1] == _state_bytes(control)[1] != _state_bytes(O.Adam(0.1))[1]
+
+
+@pytest.mark.parametrize("name, kwargs", CONFIGS[1::2], ids=[n for n, _ in CONFIGS[1::2]])
+@pytest.mark.parametrize("layout", ["fortran", "bigendian", "strided"])
+def test_set_state_copies_any_layout_to_c_order(rng, name, kwargs, layout):
+    w = rng.standard_normal((40, 6)).astype(np.float32)
+    steps = [(rng.integers(0, 40, 25), rng.standard_normal((25, 6)).astype(np.float32))
+             for _ in range(3)]
+    first = make_opt(name, kwargs)
+    first.step(w, *steps[0])
+    state = first.get_state()
+    relaid = {"fortran": np.asfortranarray,
+              "bigendian": lambda a: a.astype(a.dtype.newbyteorder(">")),
+              "strided": lambda a: np.repeat(a, 2, axis=0)[::2]}[layout]
+    state["slots"] = [{k: relaid(v) for k, v in s.items()} for s in state["slots"]]
+    resumed = make_opt(name, kwargs)
+    resumed.set_state(state)
+    b = w.copy()
+    for ids, g in steps[1:]:
+        first.step(w, ids, g)  # first continues on its own table (its state is keyed by it)
+        resumed.step(b, ids, g)
+    assert b.tobytes() == w.tobytes()
+
+
+def test_set_state_refuses_state_that_does_not_fit(rng):
+    w = rng.standard_normal((40, 6)).astype(np.float32)
+    opt = O.Adam(0.1)
+    opt.step(w, [1, 2], np.ones((2, 6), np.float32))
+    good = opt.get_state()
+
+    def with_slots(**slots):
+        return {"iterations": 5, "slots": [dict(good["slots"][0], **slots)]}
+
+    # not a float array of the optimizer's rank, or slots that disagree: refused at once
+    for bad in (with_slots(m=good["slots"][0]["m"].astype(np.int64)),
+                with_slots(m=good["slots"][0]["m"][0]),
+                with_slots(m=good["slots"][0]["m"][:, :5]),
+                with_slots(v=good["slots"][0]["v"].astype(np.float64))):
+        before = _state_bytes(opt)
+        with pytest.raises(ValueError, match="slot set 0"):
+            opt.set_state(bad)
+        assert _state_bytes(opt) == before
+    with pytest.raises(ValueError, match="2-D"):
+        O.RowwiseAdagrad().set_state({"iterations": 0, "slots": [{"accumulator": np.zeros((4, 2))}]})
+    # consistent, but not this table's shape or dtype: refused when it would bind
+    for shape, dtype in [((41, 6), np.float32), ((40, 5), np.float32), ((40, 6), np.float64)]:
+        opt = O.Adam(0.1)
+        opt.set_state({"iterations": 5, "slots": [{"m": np.zeros(shape, dtype),
+                                                   "v": np.ones(shape, dtype)}]})
+        before, before_state = snapshot(w), _state_bytes(opt)
+        with pytest.raises(ValueError, match="does not fit this table"):
+            opt.step(w, [1, 2], np.ones((2, 6), np.float32))
+        with pytest.raises(ValueError, match="does not fit this table"):
+            opt.apply(w, fastembed.accumulate([1, 2], np.ones((2, 6), np.float32), 40))
+        assert_unchanged(before, w)
+        assert _state_bytes(opt) == before_state and opt.iterations == 5
+
+
+ZERO_STATE_CONFIGS = [
+    ("Adagrad", dict(learning_rate=0.1, epsilon=0.0)),             # accumulator starts > 0
+    ("Adagrad", dict(learning_rate=0.1, initial_accumulator_value=0.0)),
+    ("RowwiseAdagrad", dict(learning_rate=0.1, epsilon=1e-7)),      # default accumulator 0
+    ("FTRL", dict(learning_rate=0.1, initial_accumulator_value=0.0, l2_regularization_strength=0.1)),
+    ("FTRL", dict(learning_rate=0.1, initial_accumulator_value=0.0, beta=0.5)),
+    ("FTRL", dict(learning_rate=0.1, initial_accumulator_value=0.0, learning_rate_power=0.0)),
+]
+
+
+@pytest.mark.parametrize("name, kwargs", ZERO_STATE_CONFIGS, ids=[f"{n}{k}" for n, k in ZERO_STATE_CONFIGS])
+def test_accepted_edge_hyperparameters_stay_finite_on_zero_gradients(rng, name, kwargs):
+    # what the constructors still accept must not produce NaN, zero gradients included
+    w = rng.standard_normal((10, 4))
+    g = rng.standard_normal((6, 4))
+    g[:, 1] = 0.0
+    g[2] = 0.0
+    opt = make_opt(name, kwargs)
+    for _ in range(3):
+        opt.step(w, [1, 1, 2, 3, 3, 4], g)
+    assert np.isfinite(w).all()
+    assert all(np.isfinite(a).all() for s in opt.get_state()["slots"] for a in s.values())
+
+
+def test_iterations_advance_once_per_successful_call_per_optimizer(rng):
+    # documented: one optimizer over two tables advances twice per training step, like
+    # neither of two torch optimizers; one optimizer per table gives torch's count
+    a, b = rng.standard_normal((10, 4)), rng.standard_normal((20, 4))
+    shared, only_a, only_b = O.Adam(0.1), O.Adam(0.1), O.Adam(0.1)
+    a2, b2 = a.copy(), b.copy()
+    for _ in range(3):
+        ids, g = rng.integers(0, 10, 5), rng.standard_normal((5, 4))
+        shared.step(a, ids, g)
+        only_a.step(a2, ids, g)
+        grad_b = fastembed.accumulate(ids, g, 20)
+        shared.apply(b, grad_b)
+        only_b.apply(b2, grad_b)
+    assert shared.iterations == 6 and only_a.iterations == only_b.iterations == 3
+    assert a.tobytes() != a2.tobytes()  # t = 1, 3, 5 against t = 1, 2, 3
+    with pytest.raises(IndexError):
+        shared.step(a, [10], np.ones((1, 4)))
+    assert shared.iterations == 6
+
+
+def test_summed_overflow_check_names_the_lowest_row_for_any_thread_count(rng):
+    # large enough that the phase-1 sum check runs on 2 threads; two bad rows in different
+    # chunks: the lowest one is reported either way, and nothing is written
+    n_rows, n = 20_000, 100_000
+    w = rng.standard_normal((n_rows, 64)).astype(np.float32)
+    ids = rng.integers(0, n_rows, n)
+    g = rng.standard_normal((n, 64)).astype(np.float32)
+    for row in (15_000, 4_000):
+        pos = np.flatnonzero(ids == row)[:2]
+        if pos.size < 2:
+            ids[:2] = row
+            pos = np.array([0, 1])
+        g[pos, 5] = 3e38
+    before = snapshot(w)
+    for threads in (1, 2):
+        with pytest.raises(ValueError, match="rows of row 4000 overflows"):
+            O.Adagrad(0.1).step(w, ids, g, num_threads=threads)
+        assert_unchanged(before, w)
+    # and with the sums made finite, the checked path equals the unchecked one bit for bit
+    g[g == np.float32(3e38)] = np.float32(1e38)
+    a, b = w.copy(), w.copy()
+    O.Adagrad(0.1).step(a, ids, g, num_threads=2)        # max|g| * count overflows: checked
+    O.Adagrad(0.1).apply(b, fastembed.accumulate(ids, g, n_rows))
+    assert a.tobytes() == b.tobytes()
