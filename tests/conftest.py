@@ -13,6 +13,21 @@ VALUE_DTYPES = [np.float32, np.float64]
 INDEX_DTYPES = [np.int32, np.int64]
 
 
+def import_keras():
+    """Keras 3 on its NumPy backend, or a skip: not installed, or under make test-asan (its
+    NumPy backend imports JAX, whose start-up C++ throw aborts with the ASan runtime)."""
+    if os.environ.get("FASTEMBED_ASAN"):
+        pytest.skip("Keras imports JAX, which aborts under the ASan runtime")
+    os.environ.setdefault("KERAS_BACKEND", "numpy")  # before the first import of keras
+    try:
+        import keras
+    except Exception as exc:  # not installed, or its backend cannot load
+        pytest.skip(f"keras unavailable: {exc}")
+    if not keras.__version__.startswith("3."):
+        pytest.skip(f"these tests compare with Keras 3, found {keras.__version__}")
+    return keras
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)

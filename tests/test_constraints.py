@@ -1,10 +1,10 @@
 """fastembed.constraints: Keras 3's formulas on whole tables (both axes), in-place updates of
 the touched rows only, thread-count bit-identity, failure atomicity, get / serialize."""
 import json
-import os
 
 import numpy as np
 import pytest
+from conftest import import_keras
 
 from fastembed import constraints as C
 
@@ -275,12 +275,7 @@ def test_get_defaults_and_other_identifiers():
 
 @pytest.fixture(scope="module")
 def keras():
-    os.environ.setdefault("KERAS_BACKEND", "numpy")
-    try:
-        import keras
-    except Exception as exc:
-        pytest.skip(f"keras unavailable: {exc}")
-    return keras
+    return import_keras()
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -2,10 +2,10 @@
 depend on the thread count; get / serialize; argument checks."""
 import json
 import math
-import os
 
 import numpy as np
 import pytest
+from conftest import import_keras
 
 from fastembed import initializers as I
 
@@ -316,12 +316,7 @@ def test_kernel_rejects_bad_hyperparameters_directly():
 
 @pytest.fixture(scope="module")
 def keras():
-    os.environ.setdefault("KERAS_BACKEND", "numpy")
-    try:
-        import keras
-    except Exception as exc:  # not installed, or its backend cannot load
-        pytest.skip(f"keras unavailable: {exc}")
-    return keras
+    return import_keras()
 
 
 @pytest.mark.parametrize("name", ["uniform", "normal", "truncated_normal", "variance_scaling",

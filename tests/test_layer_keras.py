@@ -1,15 +1,15 @@
 """fastembed.Embedding against Keras 3's own layer (skipped when Keras is not installed)."""
 import json
-import os
 
 import numpy as np
 import pytest
 
-os.environ.setdefault("KERAS_BACKEND", "numpy")  # before the first import of keras
-keras = pytest.importorskip("keras")
-if not keras.__version__.startswith("3."):
-    pytest.skip(f"these tests compare with Keras 3, found {keras.__version__}",
-                allow_module_level=True)
+from conftest import import_keras
+
+try:
+    keras = import_keras()
+except pytest.skip.Exception as skip:
+    pytest.skip(str(skip), allow_module_level=True)
 
 import fastembed  # noqa: E402
 from fastembed import Embedding, regularizers  # noqa: E402
