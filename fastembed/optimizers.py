@@ -19,6 +19,10 @@ step advances twice. For PyTorch's behaviour (each parameter's step count advanc
 per training step) use one optimizer per table, as with one torch optimizer per table. A
 call that raises does not advance it.
 
+Concurrent updates of one table from several Python threads are racy but memory-safe
+(RELIABILITY.md); ``use_locking=True`` (TensorFlow's name) serializes the updates of each
+table under a lock shared by every optimizer, so they equal some serial order of the calls.
+
 `target` is a weights array (float32/float64, writable, rows contiguous) or an
 `Embedding` layer: then its embeddings regularizer gradient on the touched rows ("lazy"
 mode; "exact" mode goes through ``layer.backward``) and its row constraint are applied too.
@@ -27,6 +31,7 @@ import contextlib
 import math
 import numbers
 import operator
+import threading
 
 import numpy as np
 
@@ -53,6 +58,20 @@ def _number(value, name, *, low=None, high=None, low_open=False, high_open=False
     return v
 
 
+_TABLE_LOCKS = {}              # root buffer address -> its lock (use_locking=True)
+_TABLE_LOCKS_GUARD = threading.Lock()
+
+
+def _table_lock(table):
+    """The lock of the memory `table` lives in, shared by every view of the same array."""
+    root = table
+    while isinstance(root.base, np.ndarray):
+        root = root.base
+    key = root.__array_interface__["data"][0]
+    with _TABLE_LOCKS_GUARD:
+        return _TABLE_LOCKS.setdefault(key, threading.Lock())
+
+
 class Optimizer:
     """Base of the sparse optimizers (see the module docstring). Not used directly."""
 
@@ -60,8 +79,9 @@ class Optimizer:
     row_state = False   # one state value per row instead of per element
 
     def __init__(self, learning_rate, *, weight_decay=None, decoupled_weight_decay=False,
-                 allow_nonfinite=False):
+                 allow_nonfinite=False, use_locking=False):
         self.learning_rate = _number(learning_rate, "learning_rate", low=0, low_open=True)
+        self.use_locking = bool(use_locking)
         self.weight_decay = 0.0 if weight_decay is None else _number(
             weight_decay, "weight_decay", low=0)
         self.decoupled_weight_decay = bool(decoupled_weight_decay)
@@ -114,7 +134,7 @@ class Optimizer:
     def get_config(self):
         cfg = {"learning_rate": self.learning_rate, "weight_decay": self.weight_decay or None,
                "decoupled_weight_decay": self.decoupled_weight_decay,
-               "allow_nonfinite": self.allow_nonfinite}
+               "allow_nonfinite": self.allow_nonfinite, "use_locking": self.use_locking}
         cfg.update(self._config())
         return cfg
 
@@ -270,9 +290,10 @@ class Optimizer:
         values = np.ascontiguousarray(grad.values, dtype=table.dtype)
         nt = _resolve_threads(num_threads)
         self._check_finite(values, nt)
-        self._before_step()
-        self._run(table, layer, np.ascontiguousarray(grad.indices, np.int64), values, None,
-                  None, -1, nt, from_backward=True)
+        with self._locked(table):
+            self._before_step()
+            self._run(table, layer, np.ascontiguousarray(grad.indices, np.int64), values, None,
+                      None, -1, nt, from_backward=True)
 
     def step(self, target, ids, grad_output, *, padding_idx=None, num_threads=None):
         """The fused path: ``apply(target, accumulate(ids, grad_output, n_rows))`` in one
@@ -301,9 +322,13 @@ class Optimizer:
             at = int(np.searchsorted(uniq, pad))
             skip = at if at < uniq.shape[0] and uniq[at] == pad else -1
         rows = uniq if skip < 0 else np.delete(uniq, skip)
-        self._before_step()
-        self._run(table, layer, np.ascontiguousarray(rows), grad, perm, starts, skip, nt,
-                  check_sums)
+        with self._locked(table):
+            self._before_step()
+            self._run(table, layer, np.ascontiguousarray(rows), grad, perm, starts, skip, nt,
+                      check_sums)
+
+    def _locked(self, table):
+        return _table_lock(table) if self.use_locking else contextlib.nullcontext()
 
     @contextlib.contextmanager
     def one_step(self):

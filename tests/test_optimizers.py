@@ -501,3 +501,56 @@ def test_summed_overflow_check_names_the_lowest_row_for_any_thread_count(rng):
     O.Adagrad(0.1).step(a, ids, g, num_threads=2)        # max|g| * count overflows: checked
     O.Adagrad(0.1).apply(b, fastembed.accumulate(ids, g, n_rows))
     assert a.tobytes() == b.tobytes()
+
+
+@pytest.mark.parametrize("use_locking", [True, False])
+@pytest.mark.parametrize("method", ["step", "apply"])
+def test_use_locking_serializes_updates_of_one_table(rng, monkeypatch, method, use_locking):
+    # 4 Python threads, each with its own optimizer, update one table through different
+    # views of it. The kernel call is wrapped to count the updates of the table in flight
+    # (a short sleep inside widens the window): with use_locking never more than one, and
+    # the table equals the serial run (integer gradients, learning rate 1: float64 sums are
+    # exact, so every serial order gives the same table). Without it the updates overlap.
+    import threading
+    import time
+    from fastembed import optimizers
+    real, guard, flight = optimizers._kernels.sparse_step, threading.Lock(), {"now": 0, "max": 0}
+
+    def counted(*args):
+        with guard:
+            flight["now"] += 1
+            flight["max"] = max(flight["max"], flight["now"])
+        time.sleep(0.002)
+        try:
+            return real(*args)
+        finally:
+            with guard:
+                flight["now"] -= 1
+    monkeypatch.setattr(optimizers._kernels, "sparse_step", counted)
+    w = np.zeros((200, 16))
+    batches = [[(rng.integers(0, 200, 500), rng.integers(-4, 5, (500, 16)).astype(float))
+                for _ in range(6)] for _ in range(4)]
+    serial = w.copy()
+    for batch in batches:
+        for ids, g in batch:
+            O.SGD(1.0).step(serial, ids, g)
+
+    def body(i):
+        opt, view = O.SGD(1.0, use_locking=use_locking), w[:]  # the lock follows the memory
+        for ids, g in batches[i]:
+            if method == "step":
+                opt.step(view, ids, g, num_threads=1 + i % 2)
+            else:
+                opt.apply(view, fastembed.accumulate(ids, g, 200), num_threads=1 + i % 2)
+
+    threads = [threading.Thread(target=body, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if use_locking:
+        assert flight["max"] == 1
+        np.testing.assert_array_equal(w, serial)
+    else:
+        assert flight["max"] > 1  # the check above can fail: unlocked updates do overlap
+    assert O.SGD(0.1, use_locking=use_locking).get_config()["use_locking"] is use_locking
