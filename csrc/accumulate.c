@@ -11,45 +11,15 @@
 
 #define FE_VT float
 #define FE_VSUF_T f32
-#define FE_TARGET
-#define FE_SIMD base
-#include "accumulate_impl.h"
-#undef FE_TARGET
-#undef FE_SIMD
-#ifdef FE_X86
-#define FE_TARGET __attribute__((target("avx2")))
-#define FE_SIMD avx2
-#include "accumulate_impl.h"
-#undef FE_TARGET
-#undef FE_SIMD
-#define FE_TARGET __attribute__((target("avx512f")))
-#define FE_SIMD avx512
-#include "accumulate_impl.h"
-#undef FE_TARGET
-#undef FE_SIMD
-#endif
+#define FE_SIMD_BODY "accumulate_impl.h"
+#include "fe_simd_clones.h"
 #undef FE_VT
 #undef FE_VSUF_T
 
 #define FE_VT double
 #define FE_VSUF_T f64
-#define FE_TARGET
-#define FE_SIMD base
-#include "accumulate_impl.h"
-#undef FE_TARGET
-#undef FE_SIMD
-#ifdef FE_X86
-#define FE_TARGET __attribute__((target("avx2")))
-#define FE_SIMD avx2
-#include "accumulate_impl.h"
-#undef FE_TARGET
-#undef FE_SIMD
-#define FE_TARGET __attribute__((target("avx512f")))
-#define FE_SIMD avx512
-#include "accumulate_impl.h"
-#undef FE_TARGET
-#undef FE_SIMD
-#endif
+#define FE_SIMD_BODY "accumulate_impl.h"
+#include "fe_simd_clones.h"
 #undef FE_VT
 #undef FE_VSUF_T
 

@@ -7,24 +7,9 @@
 /* Columns pooled per pass over a bag: the double accumulator is 2 KB, in L1. */
 #define FE_BAG_BLOCK 256
 
-#define FE_TARGET
-#define FE_SIMD base
-#include "bag_types.h"
-#undef FE_TARGET
-#undef FE_SIMD
-
-#ifdef FE_X86
-#define FE_TARGET __attribute__((target("avx2,fma")))
-#define FE_SIMD avx2
-#include "bag_types.h"
-#undef FE_TARGET
-#undef FE_SIMD
-#define FE_TARGET __attribute__((target("avx512f")))
-#define FE_SIMD avx512
-#include "bag_types.h"
-#undef FE_TARGET
-#undef FE_SIMD
-#endif
+#define FE_SIMD_AVX2 "avx2,fma"
+#define FE_SIMD_BODY "bag_types.h"
+#include "fe_simd_clones.h"
 
 /* 1 if bounds[0..n_bags] start at 0, never decrease and end at n_ids. */
 int fe_bag_bounds_ok(const int64_t *bounds, int64_t n_bags, int64_t n_ids)

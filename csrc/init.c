@@ -185,23 +185,8 @@ static inline double fe_pick(double a, double b, uint64_t odd)
     return a;
 }
 
-#define FE_TARGET
-#define FE_SIMD base
-#include "init_impl.h"
-#undef FE_TARGET
-#undef FE_SIMD
-#ifdef FE_X86
-#define FE_TARGET __attribute__((target("avx2")))
-#define FE_SIMD avx2
-#include "init_impl.h"
-#undef FE_TARGET
-#undef FE_SIMD
-#define FE_TARGET __attribute__((target("avx512f")))
-#define FE_SIMD avx512
-#include "init_impl.h"
-#undef FE_TARGET
-#undef FE_SIMD
-#endif
+#define FE_SIMD_BODY "init_impl.h"
+#include "fe_simd_clones.h"
 
 #define FE_INIT_KEYS 8       /* redraw stream keys computed once per call */
 #define FE_INIT_BLOCK 2048   /* elements filled, then scanned for redraws while in cache */

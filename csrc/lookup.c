@@ -5,52 +5,8 @@
 
 #include <string.h>
 
-#define FE_TARGET
-#define FE_VSUF base
-#define FE_IDX int32_t
-#define FE_ISUF i32
-#include "lookup_impl.h"
-#undef FE_IDX
-#undef FE_ISUF
-#define FE_IDX int64_t
-#define FE_ISUF i64
-#include "lookup_impl.h"
-#undef FE_IDX
-#undef FE_ISUF
-#undef FE_TARGET
-#undef FE_VSUF
-
-#ifdef FE_X86
-#define FE_TARGET __attribute__((target("avx2")))
-#define FE_VSUF avx2
-#define FE_IDX int32_t
-#define FE_ISUF i32
-#include "lookup_impl.h"
-#undef FE_IDX
-#undef FE_ISUF
-#define FE_IDX int64_t
-#define FE_ISUF i64
-#include "lookup_impl.h"
-#undef FE_IDX
-#undef FE_ISUF
-#undef FE_TARGET
-#undef FE_VSUF
-
-#define FE_TARGET __attribute__((target("avx512f")))
-#define FE_VSUF avx512
-#define FE_IDX int32_t
-#define FE_ISUF i32
-#include "lookup_impl.h"
-#undef FE_IDX
-#undef FE_ISUF
-#define FE_IDX int64_t
-#define FE_ISUF i64
-#include "lookup_impl.h"
-#undef FE_IDX
-#undef FE_ISUF
-#undef FE_TARGET
-#undef FE_VSUF
-#endif
+#define FE_SIMD_BODY "lookup_types.h"
+#include "fe_simd_clones.h"
 
 #define FE_GATHER_CHUNK(ISUF, ARGS) FE_SIMD_DISPATCH(FE_NAME(fe_gather_chunk, ISUF), ARGS);
 

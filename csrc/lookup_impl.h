@@ -1,5 +1,5 @@
 /* Body of the row gather for one (index type, SIMD target) pair; included by lookup.c with
- * FE_IDX, FE_ISUF (i32/i64), FE_VSUF (base/avx2/avx512) and FE_TARGET (a target attribute). */
+ * FE_IDX, FE_ISUF (i32/i64), FE_SIMD (base/avx2/avx512) and FE_TARGET (a target attribute). */
 
 /* Rows this far ahead are prefetched: enough to cover DRAM latency for rows of 64-512 B. */
 #define FE_PF_DIST 16
@@ -23,7 +23,7 @@
         memcpy(dst, src, (size_t)(ROW_BYTES));                                               \
     }
 
-FE_TARGET static void FE_NAME3(fe_gather_chunk, FE_ISUF, FE_VSUF)(
+FE_TARGET static void FE_NAME3(fe_gather_chunk, FE_ISUF, FE_SIMD)(
     const char *table, int64_t n_rows, int64_t row_bytes, int64_t row_stride,
     const FE_IDX *ids, int64_t lo, int64_t hi, char *out)
 {

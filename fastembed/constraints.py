@@ -21,7 +21,7 @@ from fastembed import _kernels
 from fastembed._arrays import as_ids, as_table
 from fastembed._errors import index_error
 from fastembed._threads import resolve as _resolve_threads
-from fastembed.initializers import _from_dict, _lookup, _plain
+from fastembed.initializers import _Configurable, _from_dict, _lookup, _plain
 
 __all__ = ["Constraint", "MaxNorm", "NonNeg", "UnitNorm", "MinMaxNorm", "get", "serialize"]
 
@@ -50,7 +50,7 @@ def _axis(axis):
     return int(axis)
 
 
-class Constraint:
+class Constraint(_Configurable):
     """Base class: ``c(w) -> ndarray`` and ``c.apply_(w, rows=None, *, num_threads=None)``."""
 
     axis = None
@@ -90,17 +90,6 @@ class Constraint:
         bit-identical.
         """
         self._apply(weights, rows, num_threads)
-
-    def get_config(self):
-        return {}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
     # the four constraints share one in-place entry; subclasses give (kind, a, b, rate)
     def _params(self):

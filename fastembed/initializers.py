@@ -142,11 +142,9 @@ def _fill(kind, shape, dtype, a, b, key, num_threads):
 
 
 # ---------------------------------------------------------------------------- classes
-class Initializer:
-    """Base class: ``init(shape, dtype="float32", *, num_threads=None) -> ndarray``."""
-
-    def __call__(self, shape, dtype="float32", *, num_threads=None):
-        raise NotImplementedError
+class _Configurable:
+    """Keras's config protocol, shared by initializers and constraints: get_config() holds
+    the constructor's arguments, from_config(cfg) calls the constructor with them."""
 
     def get_config(self):
         return {}
@@ -158,6 +156,13 @@ class Initializer:
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
         return f"{type(self).__name__}({args})"
+
+
+class Initializer(_Configurable):
+    """Base class: ``init(shape, dtype="float32", *, num_threads=None) -> ndarray``."""
+
+    def __call__(self, shape, dtype="float32", *, num_threads=None):
+        raise NotImplementedError
 
 
 class _Seeded(Initializer):
