@@ -36,20 +36,9 @@ static void FE_NAME(fe_cons_row, FE_VSUF)(FE_VT *row, int64_t dim, int kind, dou
     {                                                                                         \
         if (n_rows < 0 || dim < 0 || n_ids < 0 || !fe_cons_params_ok(kind, a, b, rate))       \
             return FE_ERR_VALUE;                                                              \
-        if (n_ids > INT64_MAX / 32)                                                           \
-            return FE_ERR_OVERFLOW;                                                           \
-        if (n_ids == 0)                                                                       \
-            return FE_OK;                                                                     \
-        int64_t *uniq = (int64_t *)fe_scratch_alloc(n_ids * 8);                               \
-        int64_t *starts = (int64_t *)fe_scratch_alloc((n_ids + 1) * 8);                       \
-        int64_t *perm = (int64_t *)fe_scratch_alloc(n_ids * 8);                               \
-        int64_t n_unique = 0;                                                                 \
-        fe_status st = FE_ERR_NOMEM;                                                          \
-        if (uniq && starts && perm) /* phase 1: every id checked, distinct rows found */      \
-            st = FE_NAME(fe_group_ids, ISUF)(ids, n_ids, n_rows, uniq, starts, perm,          \
-                                             &n_unique, n_threads, bad_pos);                  \
-        fe_scratch_free(starts);                                                              \
-        fe_scratch_free(perm);                                                                \
+        int64_t *uniq, n_unique; /* phase 1: every id checked, distinct rows found */         \
+        fe_status st = FE_NAME(fe_distinct_ids, ISUF)(ids, n_ids, n_rows, &uniq, &n_unique,   \
+                                                      n_threads, bad_pos);                    \
         if (st == FE_OK && dim > 0) { /* phase 2: each distinct row once, by one thread */    \
             int nt = fe_plan_threads(n_threads, n_unique * dim * (int64_t)sizeof(FE_VT));     \
             FE_PARALLEL_CHUNKS(nt, n_unique, {                                                \

@@ -97,4 +97,12 @@ static inline int64_t fe_lower_bound(const int64_t *a, int64_t n, int64_t target
 void *fe_scratch_alloc(int64_t bytes);
 void fe_scratch_free(void *p);
 
+/* The distinct ids, ascending, in scratch memory (group.c; see fe_group_ids for the checks). */
+fe_status fe_distinct_ids_i32(const int32_t *ids, int64_t n_ids, int64_t n_rows,
+                              int64_t **uniq_out, int64_t *n_unique, int n_threads,
+                              int64_t *bad_pos);
+fe_status fe_distinct_ids_i64(const int64_t *ids, int64_t n_ids, int64_t n_rows,
+                              int64_t **uniq_out, int64_t *n_unique, int n_threads,
+                              int64_t *bad_pos);
+
 #endif /* FE_INTERNAL_H */

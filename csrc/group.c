@@ -197,3 +197,36 @@ fe_status fe_group_ids_i64(const int64_t *ids, int64_t n_ids, int64_t n_rows, in
         *bad_pos = fe_first_bad_id_i64(ids, n_ids, n_rows, n_threads);
     return st;
 }
+
+/* The distinct ids of ids[0..n_ids), ascending, in *uniq_out (scratch: free it with
+ * fe_scratch_free; NULL when there are none) and their count in *n_unique: phase 1 of the
+ * in-place kernels that touch each distinct row once (renorm_, row constraints). */
+#define FE_DISTINCT_IDS(ISUF, IDX)                                                            \
+    fe_status FE_NAME(fe_distinct_ids, ISUF)(const IDX *ids, int64_t n_ids, int64_t n_rows,   \
+                                             int64_t **uniq_out, int64_t *n_unique,           \
+                                             int n_threads, int64_t *bad_pos)                 \
+    {                                                                                         \
+        *uniq_out = NULL;                                                                     \
+        *n_unique = 0;                                                                        \
+        if (n_ids > INT64_MAX / 32)                                                           \
+            return FE_ERR_OVERFLOW;                                                           \
+        if (n_ids == 0)                                                                       \
+            return FE_OK;                                                                     \
+        int64_t *uniq = (int64_t *)fe_scratch_alloc(n_ids * 8);                               \
+        int64_t *starts = (int64_t *)fe_scratch_alloc((n_ids + 1) * 8);                       \
+        int64_t *perm = (int64_t *)fe_scratch_alloc(n_ids * 8);                               \
+        fe_status st = FE_ERR_NOMEM;                                                          \
+        if (uniq && starts && perm)                                                           \
+            st = FE_NAME(fe_group_ids, ISUF)(ids, n_ids, n_rows, uniq, starts, perm,          \
+                                             n_unique, n_threads, bad_pos);                   \
+        fe_scratch_free(starts);                                                              \
+        fe_scratch_free(perm);                                                                \
+        if (st == FE_OK)                                                                      \
+            *uniq_out = uniq;                                                                 \
+        else                                                                                  \
+            fe_scratch_free(uniq);                                                            \
+        return st;                                                                            \
+    }
+
+FE_DISTINCT_IDS(i32, int32_t)
+FE_DISTINCT_IDS(i64, int64_t)
