@@ -26,7 +26,7 @@ def section(doc, has_plot):
     m, cfg, v = doc["machine"], doc["fastembed_config"], doc["versions"]
     load = m.get("load_average_before")
     lines = [
-        f"Measured {doc.get('started', doc['created'])} with `{' '.join(doc['command'])}` (via `make bench`), "
+        f"Measured {doc.get('started', doc['created'])} with `{' '.join(doc['command'])}`, "
         f"size `{doc['size']}`, threads {doc['threads']}.",
         "",
         f"- Machine: {m['cpu']}, {m['cpus_available']} CPUs available "
@@ -42,6 +42,7 @@ def section(doc, has_plot):
                      + (": other processes shared the CPUs, so single figures are noisy"
                         " (ratios less so: implementations are timed in interleaved rounds)"
                         if load[0] >= 0.5 else ""))
+    lines += [f"- Note: {note}" for note in doc.get("notes", [])]
     lines += ["", "Copy bandwidth (np.copyto, 256 MB per buffer, read + written bytes):", "",
               "| threads | median | GB/s |", "|---:|---:|---:|"]
     for c in doc["copy_bandwidth"]:
