@@ -19,8 +19,8 @@ SHAPES = {
         (100_000, 64, 100_000, np.float32, "zipf"),
     ],
     "quick": [
-        (1_000_000, 64, 200_000, np.float32, "uniform"),
-        (1_000_000, 64, 200_000, np.float32, "zipf"),
+        (250_000, 64, 50_000, np.float32, "uniform"),
+        (250_000, 64, 50_000, np.float32, "zipf"),
     ],
     "tiny": [
         (1_000, 8, 500, np.float32, "uniform"),

@@ -20,7 +20,7 @@ SHAPES = {
         (1_000_000, 64, 100_000, 20, np.float32, "uniform", "mean"),
     ],
     "quick": [
-        (1_000_000, 64, 20_000, 20, np.float32, "zipf", "sum"),
+        (250_000, 64, 5_000, 20, np.float32, "zipf", "sum"),
     ],
     "tiny": [
         (1_000, 8, 40, 5, np.float32, "uniform", "sum"),

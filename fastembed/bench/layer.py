@@ -18,15 +18,15 @@ from fastembed.bench.core import (DTYPE_NAMES, Case, Impl, Timed, close, make_id
                                   random_table, register, short)
 
 LOW, HIGH = -0.05, 0.05
-INIT_SHAPES = {"full": [(10_000_000, 64), (1_000_000, 64)], "quick": [(1_000_000, 64)],
+INIT_SHAPES = {"full": [(10_000_000, 64), (1_000_000, 64)], "quick": [(250_000, 64)],
                "tiny": [(1_000, 8)]}
 # (n_rows, dim, touched ids, dtype, distribution, axis)
 CONSTRAINT_SHAPES = {
     "full": [(1_000_000, 64, 100_000, np.float32, "uniform", 1),
              (1_000_000, 64, 1_000_000, np.float32, "zipf", 1),
              (1_000_000, 64, 0, np.float32, "-", 0)],
-    "quick": [(1_000_000, 64, 100_000, np.float32, "uniform", 1),
-              (1_000_000, 64, 0, np.float32, "-", 0)],
+    "quick": [(250_000, 64, 25_000, np.float32, "uniform", 1),
+              (250_000, 64, 0, np.float32, "-", 0)],
     "tiny": [(1_000, 8, 500, np.float32, "uniform", 1), (1_000, 8, 0, np.float64, "-", 0)],
 }
 EPS = 1e-7  # keras.backend.epsilon()

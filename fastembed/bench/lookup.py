@@ -19,8 +19,8 @@ SHAPES = {
         (100_000, 64, 100, np.float32, "uniform"),          # per-call overhead
     ],
     "quick": [
-        (1_000_000, 64, 500_000, np.float32, "uniform"),
-        (1_000_000, 64, 500_000, np.float32, "zipf"),
+        (250_000, 64, 125_000, np.float32, "uniform"),
+        (250_000, 64, 125_000, np.float32, "zipf"),
         (100_000, 64, 100, np.float32, "uniform"),
     ],
     "tiny": [

@@ -20,8 +20,8 @@ SHAPES = {
         (1_000_000, 64, 100_000, 20, np.float64, "uniform", "sum", False),
     ],
     "quick": [
-        (1_000_000, 64, 20_000, 20, np.float32, "uniform", "sum", False),
-        (1_000_000, 64, 20_000, 20, np.float32, "zipf", "mean", False),
+        (250_000, 64, 5_000, 20, np.float32, "uniform", "sum", False),
+        (250_000, 64, 5_000, 20, np.float32, "zipf", "mean", False),
     ],
     "tiny": [
         (1_000, 8, 40, 5, np.float32, "uniform", "sum", False),

@@ -27,7 +27,7 @@ SHAPES = {
         (1_000_000, 64, 1_000_000, np.float32, "zipf"),
     ],
     "quick": [
-        (1_000_000, 64, 100_000, np.float32, "zipf"),
+        (250_000, 64, 25_000, np.float32, "zipf"),
     ],
     "tiny": [
         (1_000, 8, 500, np.float32, "uniform"),

@@ -17,7 +17,7 @@ SHAPES = {
         (1_000_000, 64, 100_000, np.float64, "uniform"),
     ],
     "quick": [
-        (1_000_000, 64, 200_000, np.float32, "zipf"),
+        (250_000, 64, 50_000, np.float32, "zipf"),
     ],
     "tiny": [
         (1_000, 8, 500, np.float32, "uniform"),
