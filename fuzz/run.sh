@@ -52,9 +52,9 @@ else
 fi
 echo "fuzz: $MODE; $SECONDS_TO_RUN s, $WORKERS worker(s), corpus $CORPUS"
 mkdir -p "$CORPUS" "$ART"
-JOBS=()
-if [ "$WORKERS" -gt 1 ]; then JOBS=(-workers="$WORKERS" -jobs="$WORKERS"); fi
-# Runs in chunks of FUZZ_CHUNK_SECONDS on one corpus: atheris' Python coverage
+# Workers are separate processes on the one corpus, started here: libFuzzer's own -workers
+# re-runs argv[0] through the shell, which for a Python harness is not an executable.
+# Runs in chunks of FUZZ_CHUNK_SECONDS on that corpus: atheris' Python coverage
 # instrumentation grows the process by ~400 bytes per execution (measured; without it RSS is
 # flat), so one 10M-execution process would hit the RSS limit. A restart costs ~2 s.
 CHUNK=${FUZZ_CHUNK_SECONDS:-600}
@@ -68,26 +68,38 @@ while [ "$left" -gt 0 ]; do
     this=$(( left < CHUNK ? left : CHUNK ))
     chunk_no=$((chunk_no + 1))
     chunk_start=$(date +%s)
-    set +e
-    PYTHONPATH=$TREE LD_PRELOAD=$PRELOAD \
-        ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1:detect_stack_use_after_return=0:malloc_context_size=2:quarantine_size_mb=64 \
-        UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-        "$PY" "$TREE/fuzz/fuzz_kernels.py" -max_total_time="$this" -print_final_stats=1 \
-        -rss_limit_mb=4096 -timeout=60 -artifact_prefix="$ART/" \
-        "${JOBS[@]}" ${FUZZ_ARGS:-} "$CORPUS" > "$LOG.chunk" 2>&1
-    status=$?
-    set -e
-    cat "$LOG.chunk" >> "$LOG"
-    runs=$({ grep -h -o -E 'stat::number_of_executed_units: [0-9]+' "$LOG.chunk" "$ART"/fuzz-*.log 2>/dev/null || true; } \
-        | awk '{s += $2} END {print s + 0}')
-    rm -f "$ART"/fuzz-*.log
+    pids=()
+    for w in $(seq 1 "$WORKERS"); do
+        PYTHONPATH=$TREE LD_PRELOAD=$PRELOAD \
+            ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1:detect_stack_use_after_return=0:malloc_context_size=2:quarantine_size_mb=64 \
+            UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+            "$PY" "$TREE/fuzz/fuzz_kernels.py" -max_total_time="$this" -print_final_stats=1 \
+            -rss_limit_mb=4096 -timeout=60 -artifact_prefix="$ART/" \
+            ${FUZZ_ARGS:-} "$CORPUS" > "$LOG.chunk$w" 2>&1 &
+        pids+=($!)
+    done
+    status=0
+    failed=()
+    for w in $(seq 1 "$WORKERS"); do
+        if ! wait "${pids[$((w - 1))]}"; then status=1; failed+=("$w"); fi
+    done
+    runs=0
+    for w in $(seq 1 "$WORKERS"); do
+        cat "$LOG.chunk$w" >> "$LOG"
+        n=$({ grep -h -o -E 'stat::number_of_executed_units: [0-9]+' "$LOG.chunk$w" || true; } \
+            | awk '{s += $2} END {print s + 0}')
+        runs=$((runs + n))
+    done
     total=$((total + runs))
     echo "fuzz: chunk $chunk_no: $runs executions in $(( $(date +%s) - chunk_start )) s (total $total), exit $status"
     if [ "$status" -ne 0 ]; then
-        grep -v -E '^#[0-9]+\s+(NEW|REDUCE|pulse)|^INFO' "$LOG.chunk" | tail -60
-        echo "fuzz: FAILED (exit $status) after $total executions: a crash or finding; see $LOG and $ART/"
-        exit "$status"
+        for w in "${failed[@]}"; do
+            grep -v -E '^#[0-9]+\s+(NEW|REDUCE|pulse)|^INFO' "$LOG.chunk$w" | tail -60
+        done
+        echo "fuzz: FAILED after $total executions: a crash or finding; see $LOG and $ART/"
+        exit 1
     fi
+    rm -f "$LOG".chunk*
     left=$(( deadline - $(date +%s) ))
 done
 echo "fuzz: TOTAL $total executions in $(( $(date +%s) - deadline + SECONDS_TO_RUN )) s, 0 crashes"
