@@ -295,8 +295,28 @@ static fe_status fe_init_check(int kind, double a, double b)
     return kind == FE_INIT_CONSTANT ? FE_OK : FE_ERR_VALUE;
 }
 
-fe_status fe_init_fill_f32(float *out, int64_t n, int kind, double a, double b, uint64_t seed,
-                           int n_threads)
+/* The least and greatest value of the output's type in [a, b): the SIMD loops clamp to
+ * them, as a + (b - a) u can round up to b. Returns 0 when the type has no value there. */
+static int fe_uniform_bounds(int is_f32, double a, double b, double *lo, double *hi)
+{
+    if (!is_f32) {
+        *lo = a;
+        *hi = nextafter(b, -INFINITY);
+        return 1;
+    }
+    float fmax = (float)b, fmin = (float)a;
+    while ((double)fmax >= b)
+        fmax = nextafterf(fmax, -INFINITY);
+    while ((double)fmin < a)
+        fmin = nextafterf(fmin, INFINITY);
+    *lo = fmin;
+    *hi = fmax;
+    return fmin <= fmax;
+}
+
+/* One fill for both value types: out holds n floats (is_f32) or doubles. */
+static fe_status fe_init_fill(void *out, int is_f32, int64_t n, int kind, double a, double b,
+                              uint64_t seed, int n_threads)
 {
     if (n < 0)
         return FE_ERR_VALUE;
@@ -305,72 +325,51 @@ fe_status fe_init_fill_f32(float *out, int64_t n, int kind, double a, double b, 
         return st;
     if (n > INT64_MAX / 8)
         return FE_ERR_OVERFLOW;
-    float fmin = -FLT_MAX, fmax = FLT_MAX;
-    if (kind == FE_INIT_UNIFORM) { /* the float32 values in [a, b) */
-        fmax = (float)b;
-        while ((double)fmax >= b)
-            fmax = nextafterf(fmax, -INFINITY);
-        fmin = (float)a;
-        while ((double)fmin < a)
-            fmin = nextafterf(fmin, INFINITY);
-        if (!(fmin <= fmax))
-            return FE_ERR_VALUE; /* no float32 in [a, b) */
-    }
+    double vmin = is_f32 ? -FLT_MAX : -DBL_MAX, vmax = is_f32 ? FLT_MAX : DBL_MAX;
+    if (kind == FE_INIT_UNIFORM && !fe_uniform_bounds(is_f32, a, b, &vmin, &vmax))
+        return FE_ERR_VALUE;
     if (n == 0)
         return FE_OK;
     uint64_t key = fe_stream_key(seed, 0);
     int level = fe_simd_level();
-    int nt = fe_plan_threads(n_threads, n * (int64_t)sizeof(float));
+    int64_t item = is_f32 ? (int64_t)sizeof(float) : (int64_t)sizeof(double);
+    int nt = fe_plan_threads(n_threads, n * item);
     uint64_t keys[FE_INIT_KEYS];
     for (int t = 0; t < FE_INIT_KEYS; t++)
         keys[t] = fe_stream_key(seed, (uint64_t)t + 1);
+    float *o32 = (float *)out;
+    double *o64 = (double *)out;
     FE_PARALLEL_CHUNKS(nt, n, {
         for (int64_t s = lo; s < hi; s += FE_INIT_BLOCK) {
             int64_t e = hi - s > FE_INIT_BLOCK ? s + FE_INIT_BLOCK : hi;
             if (kind == FE_INIT_CONSTANT) {
-                for (int64_t i = s; i < e; i++)
-                    out[i] = (float)a;
+                for (int64_t i = s; i < e; i++) {
+                    if (is_f32)
+                        o32[i] = (float)a;
+                    else
+                        o64[i] = a;
+                }
                 continue;
             }
-            fe_fill_f32_range(level, kind, out, s, e, key, a, b, fmin, fmax);
+            if (is_f32)
+                fe_fill_f32_range(level, kind, o32, s, e, key, a, b, (float)vmin, (float)vmax);
+            else
+                fe_fill_f64_range(level, kind, o64 + s, s, e, key, a, b, vmin, vmax);
             if (kind == FE_INIT_TRUNCATED)
-                fe_redraw_block(level, out, 1, s, e, seed, keys, a, b);
+                fe_redraw_block(level, out, is_f32, s, e, seed, keys, a, b);
         }
     });
     return FE_OK;
 }
 
+fe_status fe_init_fill_f32(float *out, int64_t n, int kind, double a, double b, uint64_t seed,
+                           int n_threads)
+{
+    return fe_init_fill(out, 1, n, kind, a, b, seed, n_threads);
+}
+
 fe_status fe_init_fill_f64(double *out, int64_t n, int kind, double a, double b, uint64_t seed,
                            int n_threads)
 {
-    if (n < 0)
-        return FE_ERR_VALUE;
-    fe_status st = fe_init_check(kind, a, b);
-    if (st != FE_OK)
-        return st;
-    if (n > INT64_MAX / 8)
-        return FE_ERR_OVERFLOW;
-    double dmin = a, dmax = nextafter(b, -INFINITY); /* the float64 values in [a, b) */
-    if (n == 0)
-        return FE_OK;
-    uint64_t key = fe_stream_key(seed, 0);
-    int level = fe_simd_level();
-    int nt = fe_plan_threads(n_threads, n * (int64_t)sizeof(double));
-    uint64_t keys[FE_INIT_KEYS];
-    for (int t = 0; t < FE_INIT_KEYS; t++)
-        keys[t] = fe_stream_key(seed, (uint64_t)t + 1);
-    FE_PARALLEL_CHUNKS(nt, n, {
-        for (int64_t s = lo; s < hi; s += FE_INIT_BLOCK) {
-            int64_t e = hi - s > FE_INIT_BLOCK ? s + FE_INIT_BLOCK : hi;
-            if (kind == FE_INIT_CONSTANT) {
-                for (int64_t i = s; i < e; i++)
-                    out[i] = a;
-                continue;
-            }
-            fe_fill_f64_range(level, kind, out + s, s, e, key, a, b, dmin, dmax);
-            if (kind == FE_INIT_TRUNCATED)
-                fe_redraw_block(level, out, 0, s, e, seed, keys, a, b);
-        }
-    });
-    return FE_OK;
+    return fe_init_fill(out, 0, n, kind, a, b, seed, n_threads);
 }
