@@ -78,10 +78,19 @@ while [ "$left" -gt 0 ]; do
             ${FUZZ_ARGS:-} "$CORPUS" > "$LOG.chunk$w" 2>&1 &
         pids+=($!)
     done
+    # the first worker to fail stops the others: one finding ends the run
     status=0
     failed=()
-    for w in $(seq 1 "$WORKERS"); do
-        if ! wait "${pids[$((w - 1))]}"; then status=1; failed+=("$w"); fi
+    for _ in "${pids[@]}"; do
+        rc=0
+        wait -n -p finished "${pids[@]}" 2>/dev/null || rc=$?
+        if [ "$rc" -ne 0 ] && [ "$status" -eq 0 ]; then
+            status=$rc
+            for w in "${!pids[@]}"; do
+                if [ "${pids[$w]}" = "$finished" ]; then failed+=($((w + 1))); fi
+            done
+            kill "${pids[@]}" 2>/dev/null || true
+        fi
     done
     runs=0
     for w in $(seq 1 "$WORKERS"); do
