@@ -343,12 +343,12 @@ static fe_status fe_init_fill(void *out, int is_f32, int64_t n, int kind, double
         for (int64_t s = lo; s < hi; s += FE_INIT_BLOCK) {
             int64_t e = hi - s > FE_INIT_BLOCK ? s + FE_INIT_BLOCK : hi;
             if (kind == FE_INIT_CONSTANT) {
-                for (int64_t i = s; i < e; i++) {
-                    if (is_f32)
+                if (is_f32)
+                    for (int64_t i = s; i < e; i++)
                         o32[i] = (float)a;
-                    else
+                else
+                    for (int64_t i = s; i < e; i++)
                         o64[i] = a;
-                }
                 continue;
             }
             if (is_f32)
