@@ -80,31 +80,25 @@ while [ "$left" -gt 0 ]; do
     done
     # the first worker to fail stops the others: one finding ends the run
     status=0
-    failed=()
+    failed=
     for _ in "${pids[@]}"; do
         rc=0
         wait -n -p finished "${pids[@]}" 2>/dev/null || rc=$?
         if [ "$rc" -ne 0 ] && [ "$status" -eq 0 ]; then
             status=$rc
             for w in "${!pids[@]}"; do
-                if [ "${pids[$w]}" = "$finished" ]; then failed+=($((w + 1))); fi
+                if [ "${pids[$w]}" = "$finished" ]; then failed=$((w + 1)); fi
             done
             kill "${pids[@]}" 2>/dev/null || true
         fi
     done
-    runs=0
-    for w in $(seq 1 "$WORKERS"); do
-        cat "$LOG.chunk$w" >> "$LOG"
-        n=$({ grep -h -o -E 'stat::number_of_executed_units: [0-9]+' "$LOG.chunk$w" || true; } \
-            | awk '{s += $2} END {print s + 0}')
-        runs=$((runs + n))
-    done
+    cat "$LOG".chunk* >> "$LOG"
+    runs=$({ grep -h -o -E 'stat::number_of_executed_units: [0-9]+' "$LOG".chunk* || true; } \
+        | awk '{s += $2} END {print s + 0}')
     total=$((total + runs))
     echo "fuzz: chunk $chunk_no: $runs executions in $(( $(date +%s) - chunk_start )) s (total $total), exit $status"
     if [ "$status" -ne 0 ]; then
-        for w in "${failed[@]}"; do
-            grep -v -E '^#[0-9]+\s+(NEW|REDUCE|pulse)|^INFO' "$LOG.chunk$w" | tail -60
-        done
+        grep -v -E '^#[0-9]+\s+(NEW|REDUCE|pulse)|^INFO' "$LOG.chunk$failed" | tail -60
         echo "fuzz: FAILED after $total executions: a crash or finding; see $LOG and $ART/"
         exit 1
     fi
