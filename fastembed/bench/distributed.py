@@ -176,6 +176,9 @@ def breakdown(n_rows, dim, n_ids, dist, shards, rounds):
             "route (searchsorted)": lambda: np.searchsorted(uniq, sharded.bounds),
             "Ray round trip, all shards (no-op)":
                 lambda: ray.get([a.ping.remote() for a in sharded.actors]),
+            "fetch from the shards (requests + replies)":
+                lambda: ray.get([a.lookup.remote(ids_i)
+                                 for a, ids_i in zip(sharded.actors, per_shard) if ids_i.size]),
             "rows through the object store (put+get)":
                 lambda: ray.get(ray.put(rows)),
             "largest shard's lookup kernel, 1 thread":
@@ -203,9 +206,14 @@ def main(argv=None):
     p.add_argument("--dist", choices=("uniform", "zipf"), default="zipf")
     p.add_argument("--shards", default=",".join(map(str, SHARDS)))
     p.add_argument("--rounds", type=int, default=15)
+    p.add_argument("--threads", type=int, default=1,
+                   help="threads of this process's kernels (one-process and client side; "
+                        "each shard runs on the 1 thread Ray gives a fractional-CPU actor)")
     args = p.parse_args(argv)
+    fastembed.set_num_threads(args.threads)
     print(f"table {args.rows} x {args.dim} float32, {args.ids} ids ({args.dist}), "
-          f"Adagrad; median of {args.rounds} alternating rounds; load average "
+          f"Adagrad; {args.threads} client thread(s); median of {args.rounds} alternating "
+          "rounds; load average "
           f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     for shards in (int(s) for s in args.shards.split(",")):
         med, info = breakdown(args.rows, args.dim, args.ids, args.dist, shards, args.rounds)

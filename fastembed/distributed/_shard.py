@@ -11,7 +11,7 @@ import os
 import numpy as np
 
 import fastembed
-from fastembed import optimizers
+from fastembed import initializers, optimizers
 
 
 def optimizer_from(name, config):
@@ -75,12 +75,19 @@ class Shard:
     def _from_initializer(self, initializer, n_rows):
         # A random initializer's element i depends on (seed, i) over the whole table (and a
         # variance-scaling one on the whole shape), so the shard draws the table and keeps
-        # its rows: the same bits as one process, at the cost of one transient table.
+        # its rows: the same bits as one process, at the cost of one transient table (the
+        # fills take no row offset yet). Constant fills draw only the shard's rows.
+        if isinstance(initializer, (initializers.Zeros, initializers.Ones,
+                                    initializers.Constant)):
+            n_rows, first = self.stop - self.start, 0
+        else:
+            first = self.start
         table = np.asarray(initializer((n_rows, self.dim), self.dtype))
         if table.shape != (n_rows, self.dim):
             raise ValueError(f"the initializer returned shape {table.shape}, expected "
                              f"{(n_rows, self.dim)}")
-        self.weights = np.array(table[self.start:self.stop], dtype=self.dtype, order="C")
+        self.weights = np.array(table[first:first + self.stop - self.start], dtype=self.dtype,
+                                order="C")
         del table
         self._bind_state(0)
 
