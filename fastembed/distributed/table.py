@@ -197,14 +197,20 @@ class ShardedEmbedding:
 
     def _gather(self, calls):
         """Results of ``[(shard, object ref), ...]``, in order. Waits for every call (the
-        live shards finish their work) before raising for the first shard that failed."""
+        live shards finish their work) before raising for the first shard that failed.
+        The client checked every argument, so a shard that fails (its actor died, or a
+        call raised in it: out of memory, a lost object) is a fault: the table may now mix
+        two points in time and refuses calls until `restore`."""
         ray = self._ray
         results, failed = [], None
         for i, ref in calls:
             try:
                 results.append(ray.get(ref))
-            except ray.exceptions.RayActorError as exc:
-                failed = failed or self._shard_error(i, type(exc).__name__)
+            except ray.exceptions.RayError as exc:
+                cause = type(exc).__name__
+                if isinstance(exc, ray.exceptions.RayTaskError):
+                    cause = f"{cause}: {str(exc).strip().splitlines()[-1]}"
+                failed = failed or self._shard_error(i, cause)
                 results.append(None)
         if failed is not None:
             self._failed = failed
@@ -442,16 +448,17 @@ class ShardedEmbedding:
         directory, manifest = self._checkpoint
         source = ("checkpoint", directory, manifest)
         ray = self._ray
-        pings = [(i, a.ping.remote()) for i, a in enumerate(self.actors)]
-        for i, ref in pings:
+        calls = []
+        for i, ref in [(i, a.ping.remote()) for i, a in enumerate(self.actors)]:
             try:
                 ray.get(ref)
-                self._gather([(i, self.actors[i].load.remote(directory, manifest))])
-            except (ray.exceptions.RayActorError, ShardError):
+                calls.append((i, self.actors[i].load.remote(directory, manifest)))
+            except ray.exceptions.RayError:  # gone: a new actor reads the checkpoint
                 ray.kill(self.actors[i], no_restart=True)
                 self.actors[i] = self._start(i, source)
+                calls.append((i, self.actors[i].ping.remote()))
         self._failed = None
-        self._gather([(i, a.ping.remote()) for i, a in enumerate(self.actors)])
+        self._gather(calls)
         opt = manifest["optimizer"]
         self.iterations = 0 if opt is None else opt["iterations"]
 
