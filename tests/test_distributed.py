@@ -16,6 +16,9 @@ from fastembed import optimizers
 if os.environ.get("FASTEMBED_ASAN"):
     pytest.skip("Ray's worker processes do not run under the ASan runtime",
                 allow_module_level=True)
+# before Ray's first import: it reads this once (connect() also mends a late setting)
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 ray = pytest.importorskip("ray")
 
 from fastembed.distributed import ShardedEmbedding, ShardError, connect  # noqa: E402
@@ -58,6 +61,20 @@ def assert_same_state(table, opt):
 def assert_bits(a, b):
     a, b = np.asarray(a), np.asarray(b)
     assert a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+
+
+def kill(actor):
+    """ray.kill the actor and wait until Ray reports it dead (the kill is asynchronous: a
+    call made just after it may still run)."""
+    ray.kill(actor)
+    for _ in range(600):
+        try:
+            ray.get(actor.ping.remote(), timeout=30)
+        except ray.exceptions.RayActorError:
+            return
+        except ray.exceptions.GetTimeoutError:
+            pass
+    raise AssertionError("the killed actor still answers")
 
 
 def id_cases(bounds, rng):
@@ -148,7 +165,7 @@ def test_kill_a_shard_then_restore_the_checkpoint(tmp_path):
             table.step(ids, rng.standard_normal((30, DIM)).astype(np.float32))
         assert not np.array_equal(table.to_numpy(), saved_rows)
 
-        ray.kill(table.actors[1])
+        kill(table.actors[1])
         start, stop = table.bounds[1], table.bounds[2]
         with pytest.raises(ShardError, match=rf"shard 1 \(rows {start} to {stop - 1}") as err:
             table.lookup([start, 0])
@@ -178,7 +195,8 @@ def test_interrupted_save_leaves_the_previous_checkpoint(tmp_path, monkeypatch):
     from fastembed.distributed import table as table_module
     path = tmp_path / "ckpt"
     rng = np.random.default_rng(3)
-    with ShardedEmbedding(N_ROWS, DIM, 2, seed=5, optimizer=optimizers.Adagrad(0.1)) as table:
+    with ShardedEmbedding(N_ROWS, DIM, 2, seed=5,
+                          optimizer=optimizers.RowwiseAdagrad(0.1)) as table:  # 1-D slots
         ids = rng.integers(0, N_ROWS, 20)
         table.step(ids, rng.standard_normal((20, DIM)).astype(np.float32))
         table.save(path)
@@ -196,7 +214,7 @@ def test_interrupted_save_leaves_the_previous_checkpoint(tmp_path, monkeypatch):
         assert len([e for e in os.listdir(path) if e.startswith("v")]) == 2  # the debris
 
         # a shard dies part way through a save: the other shard has written its files
-        ray.kill(table.actors[1])
+        kill(table.actors[1])
         with pytest.raises(ShardError, match="shard 1"):
             table.save(path)
 
@@ -311,3 +329,41 @@ def test_torch_module_trains_the_sharded_table():
             opt.step(want, ids.numpy(), np.ascontiguousarray(grad_output), padding_idx=0)
         assert_bits(table.to_numpy(), want)
         assert_same_state(table, opt)
+
+
+def _descendants(pid):
+    """`pid` and every process below it (from /proc)."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    found, todo = set(), [pid]
+    while todo:
+        p = todo.pop()
+        found.add(p)
+        todo.extend(children.get(p, []))
+    return found
+
+
+def test_local_ray_listens_on_loopback_only():
+    """Every TCP socket the local Ray's processes listen on (this driver, gcs_server,
+    raylet, the shard workers: all below this process) is on 127.0.0.1."""
+    import shutil
+    import subprocess
+    if shutil.which("ss") is None or not os.path.isdir("/proc"):
+        pytest.skip("needs ss (iproute2) and /proc")
+    with ShardedEmbedding(N_ROWS, DIM, 2, seed=1) as table:
+        table.lookup([0, N_ROWS - 1])
+        pids = _descendants(os.getpid())
+        listening = subprocess.run(["ss", "-ltnpH"], capture_output=True, text=True,
+                                   check=True).stdout.splitlines()
+    ours = [line for line in listening if any(f"pid={p}," in line for p in pids)]
+    names = " ".join(ours)
+    assert "gcs_server" in names and "raylet" in names and "ray::Shard" in names, listening
+    for line in ours:
+        assert line.split()[3].startswith(("127.0.0.1:", "[::ffff:127.0.0.1]:")), line

@@ -18,7 +18,8 @@ def optimizer_from(name, config):
     """A fresh optimizer of class `name` (a name in `fastembed.optimizers`) built from
     `config` (its ``get_config()``)."""
     cls = getattr(optimizers, name, None)
-    if not (isinstance(cls, type) and issubclass(cls, optimizers.Optimizer)):
+    if not (isinstance(cls, type) and callable(getattr(cls, "apply", None))
+            and callable(getattr(cls, "get_config", None))):
         raise ValueError(f"{name!r} is not an optimizer of fastembed.optimizers")
     from_config = getattr(cls, "from_config", None)
     return from_config(dict(config)) if from_config is not None else cls(**config)
@@ -147,7 +148,8 @@ class Shard:
         _fsync_write(os.path.join(directory, names["weights"]), self.weights)
         for name, array in slots.items():
             _fsync_write(os.path.join(directory, names["slots"][name]), array)
-        return {"index": self.index, "start": self.start, "stop": self.stop, **names}
+        return {"index": self.index, "start": self.start, "stop": self.stop, **names,
+                "row_state": any(a.ndim == 1 for a in slots.values())}
 
     def load(self, directory, manifest):
         """Replace rows, optimizer state and step count by the checkpoint's."""

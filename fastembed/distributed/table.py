@@ -15,7 +15,7 @@ import shutil
 import numpy as np
 
 import fastembed
-from fastembed import initializers
+from fastembed import initializers, optimizers
 from fastembed._arrays import as_ids
 from fastembed._errors import index_error
 from fastembed.distributed._shard import Shard, optimizer_from
@@ -53,21 +53,42 @@ def connect(address=None, **init_kwargs):
     None, joins a ``ray start`` cluster of this machine, as ``ray.init`` does) a Ray on the
     loopback interface only: node address 127.0.0.1, no dashboard, no usage reporting, and
     ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`` (set in this process's environment unless
-    already set: without it Ray 2.60 binds this machine's network address). Another address
+    already set, and applied to Ray's flag if Ray was imported earlier: without it Ray 2.60
+    swaps 127.0.0.1 for this machine's network address). Another address
     joins that cluster (``"ray://host:10001"`` or ``"host:6379"``; see docs/distributed.md,
     e.g. ``RAY_AUTH_MODE=token``). `init_kwargs` go to ``ray.init`` (``num_cpus=2``...).
     """
     if address in (None, "local"):
-        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+        os.environ.setdefault(_LOOPBACK_VAR, "0")
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     ray = _ray()
     if ray.is_initialized():
         return ray
     if address in (None, "local"):
+        _loopback_in_this_process()
         init_kwargs.setdefault("include_dashboard", False)
         init_kwargs.setdefault("_node_ip_address", "127.0.0.1")
     ray.init(address=address, **init_kwargs)
     return ray
+
+
+_LOOPBACK_VAR = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+
+
+def _loopback_in_this_process():
+    """Ray reads RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER once, when it is first imported: if Ray
+    was imported before the variable was set to 0, ``ray.init`` in this process would
+    still swap 127.0.0.1 for this machine's network address (its child processes read the
+    variable afresh). Bring the module's flag in line with the variable, or refuse."""
+    if os.environ.get(_LOOPBACK_VAR) != "0":
+        return  # the user asked for a network-visible Ray
+    import importlib
+    constants = importlib.import_module("ray._private.ray_constants")
+    if getattr(constants, "ENABLE_RAY_CLUSTER", None) is True:
+        constants.ENABLE_RAY_CLUSTER = False
+    if getattr(constants, "ENABLE_RAY_CLUSTER", None) is not False:
+        raise RuntimeError(f"cannot keep this Ray on the loopback interface: set {_LOOPBACK_VAR}"
+                           "=0 in the environment before Ray is imported")
 
 
 def _bounds(n_rows, num_shards):
@@ -138,9 +159,10 @@ class ShardedEmbedding:
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.float32, np.float64):
             raise TypeError(f"dtype must be float32 or float64, got {self.dtype}")
-        if optimizer is not None and not isinstance(optimizer, fastembed.optimizers.Optimizer):
-            raise TypeError("optimizer must be a fastembed.optimizers optimizer, got "
-                            f"{type(optimizer).__name__}")
+        if optimizer is not None and getattr(optimizers, type(optimizer).__name__,
+                                             None) is not type(optimizer):
+            raise TypeError("optimizer must be an instance of a fastembed.optimizers class "
+                            f"(the shards rebuild it by name), got {type(optimizer).__name__}")
         self._optimizer_spec = None if optimizer is None else (
             type(optimizer).__name__, optimizer.get_config())
         self.optimizer = None if optimizer is None else optimizer_from(*self._optimizer_spec)
@@ -370,7 +392,7 @@ class ShardedEmbedding:
                              "instance from fastembed.optimizers) to update it")
 
     def _update(self, rows, values):
-        if not self.optimizer.allow_nonfinite and values.size:
+        if not self._optimizer_spec[1].get("allow_nonfinite", False) and values.size:
             bad = ~np.isfinite(values)
             if bad.any():
                 k = int(np.flatnonzero(bad.any(axis=1))[0])
@@ -412,7 +434,7 @@ class ShardedEmbedding:
             "optimizer": None if self.optimizer is None else {
                 "class": self._optimizer_spec[0], "config": self._optimizer_spec[1],
                 "iterations": self.iterations, "slots": list(shards[0]["slots"]),
-                "row_state": bool(getattr(self.optimizer, "row_state", False))},
+                "row_state": shards[0]["row_state"]},
         }
         _fsync_dir(directory)
         _publish(path, manifest)
