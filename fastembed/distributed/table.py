@@ -303,7 +303,7 @@ class ShardedEmbedding:
         rows = self._fetch(uniq)
         return fastembed.lookup(rows, inverse.reshape(idx.shape))
 
-    def lookup_bag(self, ids, offsets=None, *, mode="sum", per_sample_weights=None,
+    def lookup_bag(self, ids, offsets=None, mode="sum", per_sample_weights=None,
                    padding_idx=None, include_last_offset=False):
         """`fastembed.lookup_bag` on the table: the distinct rows are fetched from the shards,
         then pooled here by `fastembed.lookup_bag` (bit for bit the one-process result).
