@@ -11,7 +11,7 @@ Keras runs on (Keras picks it once, at import: KERAS_BACKEND):
   a finite loss, not equality.
 - "keras predict": ``model.predict_on_batch``, checked against NumPy's gather + mean.
 
-Run as a script for every installed backend, one interpreter each, with the two layers'
+The bench command runs them when KERAS_BACKEND=torch or jax is set. Run as a script for every installed backend, one interpreter each, with the two layers'
 steps interleaved round by round (medians; the machine may be shared):
 
     python -m fastembed.bench.keras_layer [--backends torch,jax] [--rounds 7] [--quick]
@@ -32,7 +32,11 @@ LEARNING_RATE = 1e-3
 
 
 def _keras():
-    """Keras 3 on a backend this benchmark can train on, or None."""
+    """Keras 3 on a backend this benchmark can train on, or None. Keras is imported only
+    when KERAS_BACKEND asks for torch or jax (or it already is): imported on another
+    default it would fix this process's backend for everything after."""
+    if "keras" not in sys.modules and os.environ.get("KERAS_BACKEND") not in ("torch", "jax"):
+        return None
     try:
         import keras
     except Exception:
@@ -120,13 +124,13 @@ def _finite_rows(got, want):
 
 
 @register("keras train step", available=lambda: _keras() is not None,
-          requires="keras 3 on the torch or jax backend")
+          requires="keras 3 and KERAS_BACKEND=torch or jax")
 def train_step_cases(size):
     return [_case("keras train step", size, step=True)]
 
 
 @register("keras predict", available=lambda: _keras() is not None,
-          requires="keras 3 on the torch or jax backend")
+          requires="keras 3 and KERAS_BACKEND=torch or jax")
 def predict_cases(size):
     return [_case("keras predict", size, step=False)]
 
