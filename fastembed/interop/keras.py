@@ -112,7 +112,9 @@ def _tensorflow_run(layer, table, ids, training):
     """Forward by tf.numpy_function, gradient as tf.IndexedSlices (rows touched only)."""
     import tensorflow as tf
     n_rows, dim = table.shape
-    ids = tf.numpy_function(_whole_ids, [ids], tf.int64 if ids.dtype == tf.int64 else tf.int32)
+    shape = ids.shape
+    ids = tf.numpy_function(lambda a: _whole_ids(a).astype(np.int64), [ids], tf.int64)
+    ids.set_shape(shape)
     bag = layer._bag
 
     def forward(w, i):
