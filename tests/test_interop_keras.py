@@ -24,9 +24,10 @@ pytestmark = [
 ]
 
 
-@pytest.mark.parametrize("backend", ["torch", "jax", "numpy"])
+@pytest.mark.parametrize("backend", ["torch", "jax", "numpy", "tensorflow"])
 def test_keras_backend(backend, tmp_path):
-    needs = {"torch": "torch", "jax": "jax", "numpy": "jax"}[backend]  # Keras's numpy imports jax
+    # Keras's numpy backend imports jax
+    needs = {"torch": "torch", "jax": "jax", "numpy": "jax", "tensorflow": "tensorflow"}[backend]
     if importlib.util.find_spec(needs) is None:
         pytest.skip(f"{needs} not installed")
     env = dict(os.environ, KERAS_BACKEND=backend,
