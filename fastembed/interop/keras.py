@@ -12,7 +12,10 @@ Keras's own. What runs the lookup depends on the backend Keras was imported with
   on the Keras variable's own ``torch.nn.Parameter``, zero-copy;
 - jax: `fastembed.interop.jax` (custom VJP, host callbacks, works under ``jit``);
 - tensorflow: ``tf.numpy_function`` under a ``tf.custom_gradient`` whose gradient is a
-  ``tf.IndexedSlices`` (written to the same contract, not tested here: see the README);
+  ``tf.IndexedSlices`` with one row per distinct id (summed), so Keras's Adam takes the
+  steps it takes on torch and jax (Keras's own Embedding there passes one slice per
+  occurrence, and Keras's sparse Adam squares each occurrence instead of their sum).
+  Tested with tensorflow-cpu 2.21.0; CI does not install tensorflow;
 - numpy: inference (Keras cannot train on it).
 
 ``sparse_optimizer=`` (torch backend) takes a `fastembed.optimizers` instance: the table
