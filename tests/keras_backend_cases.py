@@ -276,8 +276,8 @@ def test_regularizer_is_in_the_model_loss():
         layer.set_weights([w])
         model.compile(keras.optimizers.SGD(0.0), "mse")
         losses.append(float(model.train_on_batch(x, y)))
-    np.testing.assert_allclose(losses[1] - losses[0], 0.5 * float((w.astype(np.float64) ** 2).sum()),
-                               rtol=1e-5)
+    penalty = 0.5 * float((w.astype(np.float64) ** 2).sum())
+    np.testing.assert_allclose(losses[1] - losses[0], penalty, rtol=1e-5)
 
 
 def test_config_round_trip_and_save_load(tmp_path):

@@ -36,4 +36,5 @@ def test_keras_backend(backend, tmp_path):
         [sys.executable, "-m", "pytest", CASES, "-q", "-p", "no:randomly", "-p",
          "no:cacheprovider", "-W", "ignore::DeprecationWarning", f"--basetemp={tmp_path}"],
         capture_output=True, text=True, timeout=900, env=env, cwd=os.path.dirname(CASES))
-    assert run.returncode == 0, f"the {backend} backend's cases failed:\n{run.stdout[-6000:]}\n{run.stderr[-3000:]}"
+    assert run.returncode == 0, \
+        f"the {backend} backend's cases failed:\n{run.stdout[-6000:]}\n{run.stderr[-3000:]}"
