@@ -179,9 +179,10 @@ def main(argv=None):
           f"ids, mean pooled, Dense(1), Adam; median of {args.rounds} interleaved rounds")
     for backend in args.backends.split(","):
         env = dict(os.environ, KERAS_BACKEND=backend)
-        run = subprocess.run([sys.executable, "-m", "fastembed.bench.keras_layer", "--one",
-                              "--rounds", str(args.rounds)] + (["--quick"] if args.quick else []),
-                             capture_output=True, text=True, env=env)
+        child = ["--one", "--rounds", str(args.rounds)] + (["--quick"] if args.quick else [])
+        code = f"from fastembed.bench.keras_layer import main; main({child!r})"
+        run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             env=env)
         if run.returncode != 0:
             print(f"{backend}: not run ({run.stderr.strip().splitlines()[-1:]})")
             continue
