@@ -80,7 +80,13 @@ def _sparse_or_dense(grad, sparse, dim, dtype):
 
 
 def _padding(padding_idx, n_rows):
-    return None if padding_idx is None or n_rows == 0 else int(padding_idx) % n_rows
+    """torch's padding_idx as a row (negative counts from the end); out of range raises."""
+    if padding_idx is None or n_rows == 0:
+        return None
+    if not -n_rows <= padding_idx < n_rows:
+        raise ValueError(f"padding_idx = {padding_idx} must be within [-{n_rows}, {n_rows}) "
+                         f"for a table of {n_rows} rows")
+    return int(padding_idx) % n_rows
 
 
 # ---- exceptions: fastembed's documented class and torch's at once ------------------------
