@@ -192,3 +192,12 @@ def test_per_sample_gradients_equal_torch(kwargs):
 def test_vmap_checks_ids():
     with pytest.raises(IndexError):
         tf.vmap(lambda i: fet.embedding(i, W))(IDS_BATCH + 5)
+
+
+def test_max_norm_under_vmap_renorms_each_table_as_torch_does():
+    tables = [W_BATCH.clone() * 3, W_BATCH.clone() * 3]
+    a = tf.vmap(lambda w: F.embedding(IDS, w, max_norm=1.0))(tables[0])
+    b = tf.vmap(lambda w: fet.embedding(IDS, w, max_norm=1.0))(tables[1])
+    torch.testing.assert_close(b, a)
+    torch.testing.assert_close(tables[1], tables[0])  # in place, in every table
+    assert not torch.equal(tables[1], W_BATCH * 3)

@@ -292,6 +292,17 @@ class _AccumulateFunction(torch.autograd.Function):
                             for g, i in zip(gs, ids)]), 0
 
 
+def _renorm_(weight, input, max_norm, norm_type):
+    """torch's max_norm: the rows of `input` renormed in place in `weight`, by fastembed's
+    renorm_; under torch.func (wrapped tensors have no storage to hand over) by torch's."""
+    with torch.no_grad():
+        if any(torch._C._functorch.is_functorch_wrapped_tensor(t) for t in (weight, input)):
+            torch.embedding_renorm_(weight, input, max_norm, norm_type)
+            return
+        fastembed.renorm_(_np_to_write(weight), _np(input), max_norm, norm_type=norm_type)
+    _wrote(weight)
+
+
 def _embedding(input, weight, max_norm, norm_type, module):
     """`embedding` and `Embedding.forward`: torch.nn.functional.embedding's checks and
     max_norm, then the lookup."""
@@ -299,10 +310,7 @@ def _embedding(input, weight, max_norm, norm_type, module):
         if weight.dim() != 2:
             raise ValueRuntimeError(f"'weight' must be 2-D, got {weight.dim()}-D")
         if max_norm is not None:
-            with torch.no_grad():
-                fastembed.renorm_(_np_to_write(weight), _np(input), max_norm,
-                                  norm_type=norm_type)
-            _wrote(weight)
+            _renorm_(weight, input, max_norm, norm_type)
         return _LookupFunction.apply(weight, input, module)
 
 
@@ -462,10 +470,7 @@ def _embedding_bag(input, weight, offsets, max_norm, norm_type, per_sample_weigh
                 "per_sample_weights are not supported with mode='max' (torch supports them "
                 "with 'sum' only; fastembed with 'sum', 'mean' and 'sqrtn')")
         if max_norm is not None:
-            with torch.no_grad():
-                fastembed.renorm_(_np_to_write(weight), _np(input), max_norm,
-                                  norm_type=norm_type)
-            _wrote(weight)
+            _renorm_(weight, input, max_norm, norm_type)
         return _BagFunction.apply(weight, per_sample_weights, input, offsets, module)
 
 
