@@ -271,6 +271,7 @@ enum { FE_OPT_SGD = 0, FE_OPT_ADAGRAD = 1, FE_OPT_ROWWISE_ADAGRAD = 2, FE_OPT_AD
 typedef struct {
     int kind, nesterov, decoupled;
     int check_sums; /* phase 1 also sums every group and checks it is finite */
+    int eps_in_sqrt; /* (Rowwise)Adagrad: lr g / sqrt(a + eps) (Keras 3), else / (sqrt(a) + eps) */
     double lr, momentum, eps, beta1, beta2, alpha;
     double lr_power, ftrl_l1, ftrl_l2, l2_shrinkage;
     double weight_decay, l1, l2;

@@ -131,6 +131,7 @@ cdef extern from "fastembed.h" nogil:
     ctypedef struct fe_opt:
         int kind, nesterov, decoupled
         int check_sums
+        int eps_in_sqrt
         double lr, momentum, eps, beta1, beta2, alpha
         double lr_power, ftrl_l1, ftrl_l2, l2_shrinkage
         double weight_decay, l1, l2
