@@ -201,3 +201,20 @@ def test_max_norm_under_vmap_renorms_each_table_as_torch_does():
     torch.testing.assert_close(b, a)
     torch.testing.assert_close(tables[1], tables[0])  # in place, in every table
     assert not torch.equal(tables[1], W_BATCH * 3)
+
+
+def test_bag_gradients_that_depend_on_the_weights_refuse_a_second_derivative_too():
+    # out.sum(): grad_output needs no gradient, but with per_sample_weights the gradient of
+    # each depends on the other, so a penalty on it must raise, as torch's does
+    for f in (F.embedding_bag, fet.embedding_bag):
+        w = torch.randn(5, 3, dtype=torch.float64, requires_grad=True)
+        psw = torch.rand(IDS.shape, dtype=torch.float64, requires_grad=True)
+        out = f(IDS, w, mode="sum", per_sample_weights=psw)
+        gw, gp = torch.autograd.grad(out.sum(), (w, psw), create_graph=True)
+        assert gw.requires_grad and gp.requires_grad
+        with pytest.raises(RuntimeError, match="not implemented"):
+            (out.sum() + (gp ** 2).sum()).backward()
+    for f in (F.embedding_bag, fet.embedding_bag):  # no weights: a constant, as in torch
+        w = torch.randn(5, 3, dtype=torch.float64, requires_grad=True)
+        gw, = torch.autograd.grad(f(IDS, w, mode="sum").sum(), w, create_graph=True)
+        assert not gw.requires_grad

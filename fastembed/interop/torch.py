@@ -380,12 +380,13 @@ class Embedding(torch.nn.Embedding):
 
 
 class _RefuseSecondDerivative(torch.autograd.Function):
-    """Passes the bag gradients through, tied to grad_output: differentiating them again
-    raises as torch does for embedding_bag, instead of a silently first-order result."""
+    """Passes the bag gradients through, tied to what they depend on (the first `n_deps`
+    tensors): differentiating them again raises as torch does for embedding_bag, instead of
+    a silently first-order result."""
 
     @staticmethod
-    def forward(ctx, grad_output, *grads):
-        return tuple(g.clone() for g in grads)
+    def forward(ctx, n_deps, *tensors):
+        return tuple(g.clone() for g in tensors[n_deps:])
 
     @staticmethod
     def backward(ctx, *grads):
@@ -437,9 +438,12 @@ class _BagFunction(torch.autograd.Function):
                 grad_w = _sparse_or_dense(grad, m.sparse, dim, grad_output.dtype)
         grad_w = grad_w if need_w and fused is None else None
         grad_psw = grad_psw if need_psw else None
-        if grad_output.requires_grad:  # create_graph=True: tie them to grad_output
+        # with create_graph=True the gradients depend on grad_output, and with
+        # per_sample_weights on the weight (grad_psw) and the weights (grad_w), as torch's
+        deps = (grad_output,) if psw is None else (grad_output, weight, psw)
+        if torch.is_grad_enabled() and any(d.requires_grad for d in deps):
             given = [g for g in (grad_w, grad_psw) if g is not None]
-            tied = iter(_RefuseSecondDerivative.apply(grad_output, *given))
+            tied = iter(_RefuseSecondDerivative.apply(len(deps), *deps, *given))
             grad_w, grad_psw = (None if g is None else next(tied) for g in (grad_w, grad_psw))
         return grad_w, grad_psw, None, None, None
 
