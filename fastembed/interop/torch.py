@@ -162,10 +162,11 @@ def _position_factor(ids, n_rows, padding, scale, dtype):
     1 / count with scale_grad_by_freq), shaped ``ids.shape + (1,)``; None when all are 1."""
     if padding is None and not scale:
         return None
-    factor = torch.ones(ids.shape, dtype=dtype)
     if scale:
         counts = torch.bincount(ids.reshape(-1).long(), minlength=n_rows)
         factor = 1.0 / counts[ids.long()].to(dtype)
+    else:
+        factor = torch.ones(ids.shape, dtype=dtype)
     if padding is not None:
         factor = factor.masked_fill(ids == padding, 0)
     return factor.unsqueeze(-1)
