@@ -306,7 +306,8 @@ def accumulate_bag(ids, offsets, grad_output, n_rows, *, mode="sum", per_sample_
     ------
     IndexError, TypeError, ValueError
         As `lookup_bag`; ValueError also when `grad_output` is not (n_bags, dim), `weights`
-        is missing where needed or does not match (n_rows, dim) and grad_output's dtype.
+        is missing where needed or does not match (n_rows, dim) and grad_output's dtype,
+        or `scale_grad_by_freq` is asked with "max".
     """
     idx, original = as_ids(ids)
     code = bag_mode(mode)

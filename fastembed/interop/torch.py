@@ -7,6 +7,11 @@ behaviour; only ``forward`` (and the backward it records) differ, and a strided 
 or pretrained tensor becomes a C-contiguous copy (the kernels write rows in place).
 `SparseOptimizer` applies a fused fastembed optimizer to their weights straight from the
 last backward, without building torch sparse gradients or coalescing them.
+`embedding` and `embedding_bag` are ``torch.nn.functional``'s. `embedding` is
+differentiable to any order and under ``torch.func``; a bag's gradient, as torch's, refuses
+a second derivative. Errors are raised as classes that are both fastembed's documented
+exception and the one torch raises (`IndexRuntimeError` is an IndexError and a
+RuntimeError, ...).
 """
 import contextlib
 
