@@ -30,7 +30,8 @@ def test_zero_width_table_is_allowed_and_works():
 def test_supports_masking_is_keras3s(mask_zero):
     keras = import_keras()
     ours = fastembed.Embedding(10, 3, mask_zero=mask_zero)
-    assert ours.supports_masking is keras.layers.Embedding(10, 3, mask_zero=mask_zero).supports_masking
+    theirs = keras.layers.Embedding(10, 3, mask_zero=mask_zero)
+    assert ours.supports_masking is theirs.supports_masking
     assert ours.supports_masking is mask_zero
     assert (ours.compute_mask(np.array([0, 1])) is not None) is ours.supports_masking
 
