@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import fastembed
+import fastembed.optimizers
 from conftest import import_keras
 
 
