@@ -164,3 +164,48 @@ def test_torch_fwd_bwd(benchmark, case, table, sparse):
         c = grad.coalesce()
         _check_grad(c.indices()[0].numpy(), c.values().numpy(), case, g.numpy())
     run(benchmark, fn, _train_bytes(ids, DIM), rounds=5)
+
+
+# ---- scale_grad_by_freq (torch's option; its CPU kernel divides by the wrong counts,
+# pytorch/pytorch#190063, so torch is not a peer here: its result would fail the check) ----
+
+def _check_scaled_grad(rows, values, case, g):
+    ids = case[0]
+    want = g[_bag_of(case)[ids == rows[0]]].sum(axis=0) / np.count_nonzero(ids == rows[0])
+    np.testing.assert_allclose(values[0], want, rtol=1e-5, atol=1e-5)
+
+
+def _bag_of(case):
+    ids, offsets = case[0], case[1]
+    return np.repeat(np.arange(N_BAGS), np.diff(np.append(offsets, ids.size)))
+
+
+def test_fastembed_bwd_scale_grad_by_freq(benchmark, case, table):
+    ids, offsets, expected, out, group, moved = case
+    g = _grad_out(case)
+    benchmark.group = group.replace("lookup_bag sum", "accumulate_bag sum scale_grad_by_freq")
+
+    def fn():
+        return fastembed.accumulate_bag(ids, offsets, g, N_ROWS, scale_grad_by_freq=True)
+
+    grad = fn()
+    _check_scaled_grad(grad.indices, grad.values, case, g)
+    run(benchmark, fn, _train_bytes(ids, DIM) // 2, rounds=5)
+
+
+def test_numpy_bwd_scale_grad_by_freq(benchmark, case, table):
+    """unique + add.at of the bag gradient expanded to one row per id, then / counts."""
+    ids, offsets, expected, out, group, moved = case
+    g = _grad_out(case)
+    benchmark.group = group.replace("lookup_bag sum", "accumulate_bag sum scale_grad_by_freq")
+    sizes = np.diff(np.append(offsets, ids.size))
+
+    def fn():
+        rows, inverse, counts = np.unique(ids, return_inverse=True, return_counts=True)
+        values = np.zeros((rows.size, DIM), np.float32)
+        np.add.at(values, inverse, np.repeat(g, sizes, axis=0))
+        values /= counts[:, None]
+        return rows, values
+
+    _check_scaled_grad(*fn(), case, g)
+    run(benchmark, fn, _train_bytes(ids, DIM) // 2, rounds=3)

@@ -88,8 +88,8 @@ FE_LOOKUP_BAG_ENTRY(double, f64, int64_t, i64)
     fe_status FE_NAME(fe_bag_grad, VSUF2)(                                                    \
         const VT *grad, int64_t n_bags, int64_t dim, const int64_t *bag_sorted,               \
         const double *scale_sorted, const int64_t *argmax, int64_t n_ids, const int64_t *perm,\
-        const int64_t *starts, int64_t n_groups, int64_t skip_group, VT *values,              \
-        int n_threads)                                                                        \
+        const int64_t *starts, int64_t n_groups, int64_t skip_group, int scale_by_count,      \
+        VT *values, int n_threads)                                                            \
     {                                                                                         \
         if (n_bags < 0 || dim < 0 || n_ids < 0 || n_groups < 0                                \
             || !fe_bag_bounds_ok(starts, n_groups, n_ids))                                    \
@@ -144,8 +144,9 @@ FE_LOOKUP_BAG_ENTRY(double, f64, int64_t, i64)
                         }                                                                     \
                     }                                                                         \
                     int64_t r = g - (skip_group >= 0 && g > skip_group);                      \
+                    double count = scale_by_count ? (double)(starts[g + 1] - starts[g]) : 1.0;\
                     for (int64_t d = 0; d < dim; d++)                                         \
-                        values[r * dim + d] = (VT)acc[d];                                     \
+                        values[r * dim + d] = (VT)(acc[d] / count);                           \
                 }                                                                             \
                 free(acc);                                                                    \
             }                                                                                 \

@@ -215,6 +215,8 @@ fe_status fe_renorm_i64_f64(char *table, int64_t n_rows, int64_t dim, int64_t ro
  *           else:               acc    += scale_sorted[k] * grad[b]   (NULL: 1)
  * bag_sorted and scale_sorted are in grouped order so that the walk reads them in sequence
  * and prefetches the grad rows ahead (by position they were a dependent random read each).
+ *       if scale_by_count: acc /= starts[g + 1] - starts[g]  # scale_grad_by_freq: the
+ *                                                          # id's occurrences in the call
  *       values[r++] = acc                                  # rounded once
  * Bad input:  starts malformed, perm or bag_of out of range -> FE_ERR_VALUE (every access
  *             stays in bounds). Threads: groups split by position count, each group one
@@ -222,11 +224,13 @@ fe_status fe_renorm_i64_f64(char *table, int64_t n_rows, int64_t dim, int64_t ro
 fe_status fe_bag_grad_f32(const float *grad, int64_t n_bags, int64_t dim, const int64_t *bag_sorted,
                           const double *scale_sorted, const int64_t *argmax, int64_t n_ids,
                           const int64_t *perm, const int64_t *starts, int64_t n_groups,
-                          int64_t skip_group, float *values, int n_threads);
+                          int64_t skip_group, int scale_by_count, float *values,
+                          int n_threads);
 fe_status fe_bag_grad_f64(const double *grad, int64_t n_bags, int64_t dim, const int64_t *bag_sorted,
                           const double *scale_sorted, const int64_t *argmax, int64_t n_ids,
                           const int64_t *perm, const int64_t *starts, int64_t n_groups,
-                          int64_t skip_group, double *values, int n_threads);
+                          int64_t skip_group, int scale_by_count, double *values,
+                          int n_threads);
 
 /* fe_bag_dots: dots[p] = table[ids[p]] . grad[bag_of[p]] in double (the per_sample_weights
  * gradient's inner products). An id or bag out of range -> FE_ERR_VALUE, dots[p] = 0. */
@@ -267,6 +271,7 @@ enum { FE_OPT_SGD = 0, FE_OPT_ADAGRAD = 1, FE_OPT_ROWWISE_ADAGRAD = 2, FE_OPT_AD
 typedef struct {
     int kind, nesterov, decoupled;
     int check_sums; /* phase 1 also sums every group and checks it is finite */
+    int eps_in_sqrt; /* (Rowwise)Adagrad: lr g / sqrt(a + eps) (Keras 3), else / (sqrt(a) + eps) */
     double lr, momentum, eps, beta1, beta2, alpha;
     double lr_power, ftrl_l1, ftrl_l2, l2_shrinkage;
     double weight_decay, l1, l2;

@@ -39,7 +39,9 @@ static void FE_NAME(fe_opt_row, FE_VSUF)(FE_VT *restrict w, const FE_VT *restric
     case FE_OPT_ADAGRAD:
         for (int64_t d = 0; d < dim; d++) {
             s1[d] = (FE_VT)((double)s1[d] + gb[d] * gb[d]);
-            w[d] = (FE_VT)(decay * (double)w[d] - lr * gb[d] / (sqrt((double)s1[d]) + o->eps));
+            double den = o->eps_in_sqrt ? sqrt((double)s1[d] + o->eps)
+                                        : sqrt((double)s1[d]) + o->eps;
+            w[d] = (FE_VT)(decay * (double)w[d] - lr * gb[d] / den);
         }
         break;
     case FE_OPT_ROWWISE_ADAGRAD: { /* one accumulator per row: += mean(g^2) */
@@ -47,7 +49,8 @@ static void FE_NAME(fe_opt_row, FE_VSUF)(FE_VT *restrict w, const FE_VT *restric
         for (int64_t d = 0; d < dim; d++)
             sq += gb[d] * gb[d];
         s1[0] = (FE_VT)((double)s1[0] + (dim ? sq / (double)dim : 0.0));
-        const double step = lr / (sqrt((double)s1[0]) + o->eps);
+        const double step = lr / (o->eps_in_sqrt ? sqrt((double)s1[0] + o->eps)
+                                                 : sqrt((double)s1[0]) + o->eps);
         for (int64_t d = 0; d < dim; d++)
             w[d] = (FE_VT)(decay * (double)w[d] - step * gb[d]);
         break;

@@ -60,14 +60,15 @@ def lookup_bag(weights, ids, bounds, int mode, psw, int64_t padding_idx, out, ar
         raise_status(status, bad_pos, ids_for_errors, n_rows)
 
 
-def bag_grad(grad, bag_of, scale, argmax, perm, starts, int64_t skip_group, values,
-             int n_threads):
+def bag_grad(grad, bag_of, scale, argmax, perm, starts, int64_t skip_group, bint scale_by_count,
+             values, int n_threads):
     """values[r] = the in-order, double-accumulated sum over the grouped positions k of group
     r (starts[g]:starts[g + 1], skipping skip_group) of scale[k] * grad[bag_of[k]], or, with
     `argmax`, of the columns of grad[bag_of[k]] that position perm[k] won. bag_of and scale
     are in grouped order (bag_of[perm] of the per-position arrays). All arrays C-contiguous:
     grad and values (n, dim) float32/float64 alike, bag_of/perm/starts/argmax int64, scale
-    float64 or None."""
+    float64 or None. With `scale_by_count` each group's sum is divided by its number of
+    positions (scale_grad_by_freq)."""
     cdef Buffers bufs = Buffers()
     cdef Py_buffer *g = bufs.get(grad, False)
     cdef Py_buffer *bo = bufs.get(bag_of, False)
@@ -99,12 +100,12 @@ def bag_grad(grad, bag_of, scale, argmax, perm, starts, int64_t skip_group, valu
             status = fe_bag_grad_f32(<const float *>g.buf, n_bags, dim, <const int64_t *>bo.buf,
                                      sc_ptr, am_ptr, n_ids, <const int64_t *>pm.buf,
                                      <const int64_t *>st.buf, n_groups, skip_group,
-                                     <float *>v.buf, n_threads)
+                                     scale_by_count, <float *>v.buf, n_threads)
         else:
             status = fe_bag_grad_f64(<const double *>g.buf, n_bags, dim, <const int64_t *>bo.buf,
                                      sc_ptr, am_ptr, n_ids, <const int64_t *>pm.buf,
                                      <const int64_t *>st.buf, n_groups, skip_group,
-                                     <double *>v.buf, n_threads)
+                                     scale_by_count, <double *>v.buf, n_threads)
     if status != FE_OK:
         raise_status(status, -1, None, 0)
 

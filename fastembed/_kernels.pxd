@@ -102,12 +102,14 @@ cdef extern from "fe_internal.h" nogil:
                               const int64_t *bag_sorted, const double *scale_sorted,
                               const int64_t *argmax,
                               int64_t n_ids, const int64_t *perm, const int64_t *starts,
-                              int64_t n_groups, int64_t skip_group, float *values, int n_threads)
+                              int64_t n_groups, int64_t skip_group, int scale_by_count,
+                              float *values, int n_threads)
     fe_status fe_bag_grad_f64(const double *grad, int64_t n_bags, int64_t dim,
                               const int64_t *bag_sorted, const double *scale_sorted,
                               const int64_t *argmax,
                               int64_t n_ids, const int64_t *perm, const int64_t *starts,
-                              int64_t n_groups, int64_t skip_group, double *values, int n_threads)
+                              int64_t n_groups, int64_t skip_group, int scale_by_count,
+                              double *values, int n_threads)
     fe_status fe_bag_dots_f32_i32(const char *table, int64_t n_rows, int64_t dim,
                                   int64_t row_stride, const int32_t *ids, int64_t n_ids,
                                   const int64_t *bag_of, const float *grad, int64_t n_bags,
@@ -129,6 +131,7 @@ cdef extern from "fastembed.h" nogil:
     ctypedef struct fe_opt:
         int kind, nesterov, decoupled
         int check_sums
+        int eps_in_sqrt
         double lr, momentum, eps, beta1, beta2, alpha
         double lr_power, ftrl_l1, ftrl_l2, l2_shrinkage
         double weight_decay, l1, l2

@@ -52,6 +52,7 @@ def sparse_step(table, rows, grad, perm, starts, int64_t skip_group, s1, s2, int
     o.lr = hyper["lr"]
     o.momentum = hyper.get("momentum", 0.0)
     o.eps = hyper.get("eps", 0.0)
+    o.eps_in_sqrt = hyper.get("eps_in_sqrt", 0)
     o.beta1 = hyper.get("beta1", 0.0)
     o.beta2 = hyper.get("beta2", 0.0)
     o.alpha = hyper.get("alpha", 0.0)

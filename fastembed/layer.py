@@ -57,10 +57,11 @@ def _call_key(base, call):
     return int(_mix64(np.array([base ^ call], np.uint64) + _GOLDEN)[0])
 
 
-def _positive_int(value, name):
+def _positive_int(value, name, low=1):
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) \
-            or value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value!r} "
+            or value < low:
+        kind = "a positive" if low == 1 else "a non-negative"
+        raise ValueError(f"{name} must be {kind} integer, got {value!r} "
                          f"(of type {type(value).__name__})")
     return int(value)
 
@@ -118,7 +119,7 @@ class Embedding:
     input_dim : int
         Rows of the table (vocabulary size; the largest id + 1). Positive.
     output_dim : int
-        Width of each embedding. Positive.
+        Width of each embedding. Non-negative (0: a zero-width table, as Keras 1 allows).
     embeddings_initializer : str, dict or Initializer, default "uniform"
         Keras's names (`fastembed.initializers`); "uniform" is RandomUniform(-0.05, 0.05).
     embeddings_regularizer, activity_regularizer : str, dict or Regularizer, optional
@@ -177,7 +178,9 @@ class Embedding:
             given[target] = value
 
         self.input_dim = _positive_int(input_dim, "input_dim")
-        self.output_dim = _positive_int(output_dim, "output_dim")
+        # >= 0 as Keras 1 and Polyaxon document it (Keras 3 wants > 0): a zero-width table
+        # is valid, its lookups are empty
+        self.output_dim = _positive_int(output_dim, "output_dim", low=0)
         self.dtype = _layer_dtype(dtype)
         if seed is not None:
             if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral):
@@ -352,6 +355,11 @@ class Embedding:
                 "output": out if self.activity_regularizer is not None else None,
             }
         return out
+
+    @property
+    def supports_masking(self):
+        """True when the layer produces a mask (`mask_zero`), as Keras 3 sets it."""
+        return self.mask_zero
 
     def compute_mask(self, ids, mask=None):
         """``ids != 0`` (a bool array shaped like `ids`) when `mask_zero`, else None."""

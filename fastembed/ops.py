@@ -268,7 +268,8 @@ def renorm_(weights, ids, max_norm, *, norm_type=2.0, num_threads=None):
 
 
 def accumulate_bag(ids, offsets, grad_output, n_rows, *, mode="sum", per_sample_weights=None,
-                   padding_idx=None, include_last_offset=False, weights=None, num_threads=None):
+                   padding_idx=None, include_last_offset=False, weights=None,
+                   scale_grad_by_freq=False, num_threads=None):
     """The gradient of `lookup_bag` with respect to the table (and to `per_sample_weights`).
 
     Each id's row gets, in input order, the (scaled) gradient of the bag it sits in: the
@@ -288,6 +289,12 @@ def accumulate_bag(ids, offsets, grad_output, n_rows, *, mode="sum", per_sample_
     weights : array_like, shape (n_rows, dim), optional
         The table of the forward pass: needed for "max" and for the gradient with respect
         to `per_sample_weights`.
+    scale_grad_by_freq : bool, default False
+        Divide each row's gradient by the number of times its id occurs in `ids` (in all
+        bags of the call), after the in-order sum: PyTorch's definition. Not with "max"
+        (as in PyTorch). torch 2.13's CPU ``embedding_bag`` miscounts when a bag holds an
+        id more than once (pytorch/pytorch#190063); this follows the definition. The
+        gradient with respect to `per_sample_weights` is not scaled (as in PyTorch).
     num_threads : int, optional
 
     Returns
@@ -299,7 +306,8 @@ def accumulate_bag(ids, offsets, grad_output, n_rows, *, mode="sum", per_sample_
     ------
     IndexError, TypeError, ValueError
         As `lookup_bag`; ValueError also when `grad_output` is not (n_bags, dim), `weights`
-        is missing where needed or does not match (n_rows, dim) and grad_output's dtype.
+        is missing where needed or does not match (n_rows, dim) and grad_output's dtype,
+        or `scale_grad_by_freq` is asked with "max".
     """
     idx, original = as_ids(ids)
     code = bag_mode(mode)
@@ -315,6 +323,8 @@ def accumulate_bag(ids, offsets, grad_output, n_rows, *, mode="sum", per_sample_
     if not (grad.dtype.isnative and grad.flags.c_contiguous and grad.flags.aligned):
         grad = np.array(grad, dtype=grad.dtype.newbyteorder("="), order="C", copy=True)
     dim = grad.shape[1]
+    if scale_grad_by_freq and code == BAG_MODES["max"]:
+        raise ValueError('scale_grad_by_freq is not supported with mode="max"')
     psw = None
     if per_sample_weights is not None:
         if code == BAG_MODES["max"]:
@@ -357,7 +367,7 @@ def accumulate_bag(ids, offsets, grad_output, n_rows, *, mode="sum", per_sample_
     indices = uniq if skip < 0 else np.delete(uniq, skip)
     values = np.empty((indices.shape[0], dim), grad.dtype)
     _kernels.bag_grad(grad, bag_of[perm], None if scale is None else scale[perm], argmax, perm,
-                      starts, skip, values, n_threads)
+                      starts, skip, bool(scale_grad_by_freq), values, n_threads)
     from fastembed.sparse import RowSparseGrad
     result = RowSparseGrad._trusted(np.ascontiguousarray(indices), values, n)
     if psw is None:

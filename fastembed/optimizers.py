@@ -191,6 +191,11 @@ class Optimizer:
         os.replace(tmp, path)
 
     @classmethod
+    def from_config(cls, config):
+        """The optimizer `get_config` describes (Keras's classmethod)."""
+        return cls(**config)
+
+    @classmethod
     def load(cls, path):
         import json
         with np.load(path, allow_pickle=False) as f:
@@ -378,18 +383,33 @@ class SGD(Optimizer):
         return {"momentum": self.momentum, "nesterov": self.nesterov}
 
 
+EPSILON_FORMS = ("tf2", "keras3")
+
+
 class Adagrad(Optimizer):
     """Keras's Adagrad: ``a += g**2; w -= lr * g / (sqrt(a) + epsilon)``. ``epsilon`` and
-    ``initial_accumulator_value`` may not both be 0 (a zero gradient would give 0/0)."""
+    ``initial_accumulator_value`` may not both be 0 (a zero gradient would give 0/0).
+
+    ``epsilon_form`` says where epsilon goes: "tf2" (the default), ``sqrt(a) + epsilon``,
+    is tf.keras 2.x's, PyTorch's (``Adagrad``, and FBGEMM's rowwise Adagrad) and fastembed's
+    from the start, so saved training runs and torch ports keep their updates; "keras3",
+    ``sqrt(a + epsilon)``, is Keras 3's. They differ when epsilon is not tiny next to ``a``.
+    The choice is in `get_config`, so `save`/`load` and ``from_config`` keep it.
+    """
 
     slots = ("accumulator",)
 
     def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7,
-                 **kwargs):
+                 epsilon_form="tf2", **kwargs):
         super().__init__(learning_rate, **kwargs)
         self.initial_accumulator_value = _number(initial_accumulator_value,
                                                  "initial_accumulator_value", low=0)
         self.epsilon = _number(epsilon, "epsilon", low=0)
+        if epsilon_form not in EPSILON_FORMS:
+            raise ValueError(f"epsilon_form must be one of {EPSILON_FORMS} ('tf2': "
+                             "sqrt(a) + epsilon, 'keras3': sqrt(a + epsilon)), got "
+                             f"{epsilon_form!r}")
+        self.epsilon_form = epsilon_form
         if self.epsilon == 0 and self.initial_accumulator_value == 0:
             # the first zero gradient an element (a row, for RowwiseAdagrad) sees would
             # update it by 0 / (sqrt(0) + 0) = NaN
@@ -400,11 +420,11 @@ class Adagrad(Optimizer):
         return self.initial_accumulator_value
 
     def _hyper(self):
-        return {"eps": self.epsilon}
+        return {"eps": self.epsilon, "eps_in_sqrt": int(self.epsilon_form == "keras3")}
 
     def _config(self):
         return {"initial_accumulator_value": self.initial_accumulator_value,
-                "epsilon": self.epsilon}
+                "epsilon": self.epsilon, "epsilon_form": self.epsilon_form}
 
 
 class RowwiseAdagrad(Adagrad):
@@ -415,8 +435,9 @@ class RowwiseAdagrad(Adagrad):
     row_state = True
 
     def __init__(self, learning_rate=0.001, initial_accumulator_value=0.0, epsilon=1e-7,
-                 **kwargs):
-        super().__init__(learning_rate, initial_accumulator_value, epsilon, **kwargs)
+                 epsilon_form="tf2", **kwargs):
+        super().__init__(learning_rate, initial_accumulator_value, epsilon, epsilon_form,
+                         **kwargs)
 
 
 class Adam(Optimizer):

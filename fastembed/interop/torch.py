@@ -7,13 +7,22 @@ behaviour; only ``forward`` (and the backward it records) differ, and a strided 
 or pretrained tensor becomes a C-contiguous copy (the kernels write rows in place).
 `SparseOptimizer` applies a fused fastembed optimizer to their weights straight from the
 last backward, without building torch sparse gradients or coalescing them.
+`embedding` and `embedding_bag` are ``torch.nn.functional``'s. `embedding` is
+differentiable to any order and under ``torch.func``; a bag's gradient, as torch's, refuses
+a second derivative. Errors are raised as classes that are both fastembed's documented
+exception and the one torch raises (`IndexRuntimeError` is an IndexError and a
+RuntimeError, ...).
 """
+import contextlib
+
 import numpy as np
 import torch
 
 import fastembed
 
-__all__ = ["Embedding", "EmbeddingBag", "SparseOptimizer"]
+__all__ = ["Embedding", "EmbeddingBag", "SparseOptimizer", "embedding", "embedding_bag",
+           "IndexRuntimeError", "ValueRuntimeError", "TypeRuntimeError",
+           "ValueNotImplementedError", "ValueAssertionError"]
 
 
 def _np(t):
@@ -54,8 +63,20 @@ def _wrote(t):
     torch.autograd.graph.increment_version(t)
 
 
+def _empty_grad(sparse, n_rows, dim, dtype):
+    """A weight gradient with no rows: torch's for an empty vocabulary, or (sparse) a
+    zero-width table."""
+    if sparse:
+        return torch.sparse_coo_tensor(torch.zeros((1, 0), dtype=torch.long),
+                                       torch.zeros((0, dim), dtype=dtype), (n_rows, dim),
+                                       is_coalesced=True)
+    return torch.zeros((n_rows, dim), dtype=dtype)
+
+
 def _sparse_or_dense(grad, sparse, dim, dtype):
     if sparse:
+        if dim == 0:  # nothing to carry; torch's gradient has no entries either
+            return _empty_grad(True, grad.n_rows, 0, dtype)
         indices = torch.from_numpy(grad.indices).unsqueeze(0)
         values = torch.from_numpy(grad.values).reshape(-1, dim)
         return torch.sparse_coo_tensor(indices, values, (grad.n_rows, dim), dtype=dtype,
@@ -64,16 +85,116 @@ def _sparse_or_dense(grad, sparse, dim, dtype):
 
 
 def _padding(padding_idx, n_rows):
-    return None if padding_idx is None else int(padding_idx) % n_rows
+    """torch's padding_idx as a row (negative counts from the end); out of range raises."""
+    if padding_idx is None or n_rows == 0:
+        return None
+    if not -n_rows <= padding_idx < n_rows:
+        raise ValueError(f"padding_idx = {padding_idx} must be within [-{n_rows}, {n_rows}) "
+                         f"for a table of {n_rows} rows")
+    return int(padding_idx) % n_rows
+
+
+# ---- exceptions: fastembed's documented class and torch's at once ------------------------
+
+class IndexRuntimeError(IndexError, RuntimeError):
+    """An id out of range in `embedding_bag` / `EmbeddingBag` (torch raises RuntimeError)."""
+
+
+class ValueRuntimeError(ValueError, RuntimeError):
+    """Malformed offsets, a bag ``padding_idx`` out of range, a weight that is not 2-D in
+    `embedding`: where fastembed raises ValueError and torch RuntimeError."""
+
+
+class TypeRuntimeError(TypeError, RuntimeError):
+    """Ids or offsets that are not integers (torch raises RuntimeError)."""
+
+
+class ValueNotImplementedError(ValueError, NotImplementedError):
+    """``per_sample_weights`` with mode "max" (torch raises NotImplementedError)."""
+
+
+class ValueAssertionError(ValueError, AssertionError):
+    """``padding_idx`` outside ``[-num_embeddings, num_embeddings)`` in `embedding` (torch
+    raises AssertionError)."""
+
+
+_BOTH = (IndexRuntimeError, ValueRuntimeError, TypeRuntimeError, ValueNotImplementedError,
+         ValueAssertionError)
+
+
+@contextlib.contextmanager
+def _torch_errors(bag):
+    """Re-raise fastembed's IndexError, ValueError and TypeError as classes that are also
+    torch's RuntimeError, where torch raises that: all of them in a bag; in `embedding` all
+    but IndexError (torch's own class for an id out of range there)."""
+    try:
+        yield
+    except _BOTH:
+        raise
+    except IndexError as e:
+        if not bag:
+            raise
+        raise IndexRuntimeError(*e.args) from None
+    except ValueError as e:
+        raise ValueRuntimeError(*e.args) from None
+    except TypeError as e:
+        raise TypeRuntimeError(*e.args) from None
+
+
+class _Options:
+    """What the autograd Functions read from their `module` argument when no module is
+    there (the functional API, and the lookups that derivatives are made of)."""
+
+    _fastembed_optimizer = None
+
+    def __init__(self, padding_idx=None, scale_grad_by_freq=False, sparse=False, mode="mean",
+                 include_last_offset=False):
+        self.padding_idx = padding_idx
+        self.scale_grad_by_freq = scale_grad_by_freq
+        self.sparse = sparse
+        self.mode = mode
+        self.include_last_offset = include_last_offset
+
+
+def _dense_options(module):
+    """`module`'s padding and scaling without its optimizer, dense gradients: for the lookups
+    a derivative rule makes."""
+    return _Options(module.padding_idx, bool(module.scale_grad_by_freq))
+
+
+def _position_factor(ids, n_rows, padding, scale, dtype):
+    """How much each position of `ids` contributes to its row's gradient (0 at padding,
+    1 / count with scale_grad_by_freq), shaped ``ids.shape + (1,)``; None when all are 1."""
+    if padding is None and not scale:
+        return None
+    if scale:
+        counts = torch.bincount(ids.reshape(-1).long(), minlength=n_rows)
+        factor = 1.0 / counts[ids.long()].to(dtype)
+    else:
+        factor = torch.ones(ids.shape, dtype=dtype)
+    if padding is not None:
+        factor = factor.masked_fill(ids == padding, 0)
+    return factor.unsqueeze(-1)
 
 
 class _LookupFunction(torch.autograd.Function):
+    """``weight[ids]`` by fastembed's lookup. `module` is a fastembed `Embedding` or an
+    `_Options`: its padding_idx, scale_grad_by_freq, sparse and fused optimizer shape the
+    backward. The backward is `_AccumulateFunction`, itself differentiable (double
+    backward, as torch's embedding); jvp and vmap are lookups (the op is linear in the
+    weight), so torch.func.jvp, vmap, grad, jacrev and jacfwd work."""
+
     @staticmethod
-    def forward(ctx, weight, ids, module):
-        ctx.module = module
-        ctx.save_for_backward(ids)
-        ctx.shape = tuple(weight.shape)
+    def forward(weight, ids, module):
         return torch.from_numpy(fastembed.lookup(_np(weight), _np(ids)))
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        weight, ids, module = inputs
+        ctx.module = module
+        ctx.shape = tuple(weight.shape)
+        ctx.save_for_backward(ids)
+        ctx.ids = ids  # for jvp (integer ids: no gradient, no reference cycle)
 
     @staticmethod
     def backward(ctx, grad_output):
@@ -82,26 +203,177 @@ class _LookupFunction(torch.autograd.Function):
         (ids,) = ctx.saved_tensors
         m = ctx.module
         n_rows, dim = ctx.shape
-        ids_np, grad_np = _np(ids), _np(grad_output)
+        pad = _padding(m.padding_idx, n_rows)
         fused = m._fastembed_optimizer
-        if fused is not None and not m.scale_grad_by_freq:
+        if fused is None:
+            return (_AccumulateFunction.apply(grad_output, ids, n_rows, pad,
+                                              bool(m.scale_grad_by_freq), bool(m.sparse)),
+                    None, None)
+        if grad_output.requires_grad:
+            raise RuntimeError("a module driven by a SparseOptimizer has no weight gradient to "
+                               "differentiate again (create_graph=True); call "
+                               "optimizer.detach() for a gradient penalty")
+        if n_rows == 0:  # an empty vocabulary has nothing to update
+            return None, None, None
+        ids_np, grad_np = _np(ids), _np(grad_output)
+        if not m.scale_grad_by_freq:
             # the optimizer sums and applies it in step(): no gradient tensor at all
-            fused._record(m, ids_np.reshape(-1), grad_np.reshape(-1, dim),
-                          _padding(m.padding_idx, n_rows))
-            return None, None, None
-        grad = fastembed.accumulate(ids_np, grad_np, n_rows,
-                                    padding_idx=_padding(m.padding_idx, n_rows),
-                                    scale_grad_by_freq=m.scale_grad_by_freq)
-        if fused is not None:  # the counts are this call's: scale now, sum with the rest later
+            fused._record(m, ids_np.reshape(-1), grad_np.reshape(-1, dim), pad)
+        else:  # the counts are this call's: scale now, sum with the rest later
+            grad = fastembed.accumulate(ids_np, grad_np, n_rows, padding_idx=pad,
+                                        scale_grad_by_freq=True)
             fused._record(m, grad.indices, grad.values)
-            return None, None, None
-        return _sparse_or_dense(grad, m.sparse, dim, grad_output.dtype), None, None
+        return None, None, None
+
+    @staticmethod
+    def jvp(ctx, weight_tangent, ids_tangent, module_tangent):
+        return _LookupFunction.apply(weight_tangent, ctx.ids, _dense_options(ctx.module))
+
+    @staticmethod
+    def vmap(info, in_dims, weight, ids, module):
+        w_dim, id_dim, _ = in_dims
+        opts = _dense_options(module)
+        if w_dim is None and not opts.scale_grad_by_freq:  # a batch of ids: one lookup
+            return _LookupFunction.apply(weight, ids.movedim(id_dim, 0), opts), 0
+        if id_dim is None:  # a batch of tables, side by side: one lookup, same row numbers
+            w = weight.movedim(w_dim, 1)  # (n_rows, batch, dim)
+            side = w.reshape(w.shape[0], -1)
+            out = _LookupFunction.apply(side, ids, opts)
+            return out.reshape(ids.shape + w.shape[1:]), ids.dim()
+        # tables and ids both batched (or counts per sample): one lookup per sample
+        ids = ids.movedim(id_dim, 0)
+        tables = [weight] * info.batch_size if w_dim is None else weight.movedim(w_dim, 0)
+        return torch.stack([_LookupFunction.apply(t, i, opts) for t, i in zip(tables, ids)]), 0
+
+
+class _AccumulateFunction(torch.autograd.Function):
+    """The weight gradient of a lookup: grad_output's rows summed per id (fastembed's
+    accumulate; torch sparse with `sparse`). Linear in grad_output, so its own gradient is
+    a lookup (times 0 at padding, 1 / count with `scale`), its jvp is itself, and a batch
+    of grad_outputs (jacrev) is one accumulate of them side by side."""
+
+    @staticmethod
+    def forward(grad_output, ids, n_rows, padding, scale, sparse):
+        dim = grad_output.shape[-1]
+        if n_rows == 0:  # an empty vocabulary: the ids are empty too
+            return _empty_grad(sparse, 0, dim, grad_output.dtype)
+        grad = fastembed.accumulate(_np(ids), _np(grad_output), n_rows, padding_idx=padding,
+                                    scale_grad_by_freq=scale)
+        return _sparse_or_dense(grad, sparse, dim, grad_output.dtype)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        grad_output, ids, n_rows, padding, scale, sparse = inputs
+        ctx.save_for_backward(ids)
+        ctx.ids = ids
+        ctx.args = (n_rows, padding, scale, sparse)
+
+    @staticmethod
+    def backward(ctx, grad_grad):
+        if not ctx.needs_input_grad[0]:
+            return (None,) * 6
+        (ids,) = ctx.saved_tensors
+        n_rows, padding, scale, _ = ctx.args
+        if grad_grad.layout != torch.strided:
+            grad_grad = grad_grad.to_dense()
+        rows = _LookupFunction.apply(grad_grad, ids, _Options(padding, scale))
+        factor = _position_factor(ids, n_rows, padding, scale, rows.dtype)
+        return (rows if factor is None else rows * factor), None, None, None, None, None
+
+    @staticmethod
+    def jvp(ctx, grad_output_tangent, *_):
+        return _AccumulateFunction.apply(grad_output_tangent, ctx.ids, *ctx.args)
+
+    @staticmethod
+    def vmap(info, in_dims, grad_output, ids, n_rows, padding, scale, sparse):
+        g_dim, id_dim = in_dims[:2]
+        if id_dim is None:  # a batch of grad_outputs: side by side, one accumulate
+            g = grad_output.movedim(g_dim, -2)  # ids.shape + (batch, dim)
+            side = g.reshape(ids.shape + (-1,))
+            out = _AccumulateFunction.apply(side, ids, n_rows, padding, scale, False)
+            return out.reshape((n_rows,) + g.shape[-2:]), 1
+        ids = ids.movedim(id_dim, 0)
+        gs = [grad_output] * info.batch_size if g_dim is None else grad_output.movedim(g_dim, 0)
+        return torch.stack([_AccumulateFunction.apply(g, i, n_rows, padding, scale, False)
+                            for g, i in zip(gs, ids)]), 0
+
+
+def _renorm_(weight, input, max_norm, norm_type):
+    """torch's max_norm: the rows of `input` renormed in place in `weight`, by fastembed's
+    renorm_; under torch.func (wrapped tensors have no storage to hand over) by torch's."""
+    with torch.no_grad():
+        if any(torch._C._functorch.is_functorch_wrapped_tensor(t) for t in (weight, input)):
+            torch.embedding_renorm_(weight, input, max_norm, norm_type)
+            return
+        fastembed.renorm_(_np_to_write(weight), _np(input), max_norm, norm_type=norm_type)
+    _wrote(weight)
+
+
+def _embedding(input, weight, max_norm, norm_type, module):
+    """`embedding` and `Embedding.forward`: torch.nn.functional.embedding's checks and
+    max_norm, then the lookup."""
+    with _torch_errors(bag=False):
+        if weight.dim() != 2:
+            raise ValueRuntimeError(f"'weight' must be 2-D, got {weight.dim()}-D")
+        if max_norm is not None:
+            _renorm_(weight, input, max_norm, norm_type)
+        return _LookupFunction.apply(weight, input, module)
+
+
+def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
+              scale_grad_by_freq=False, sparse=False):
+    """``torch.nn.functional.embedding`` with fastembed's kernels: same signature, defaults
+    and results.
+
+    Parameters
+    ----------
+    input : LongTensor or IntTensor, any shape
+        Row ids, each in ``[0, weight.shape[0])`` (other integer dtypes are accepted too).
+    weight : Tensor, shape (num_embeddings, embedding_dim), float32 or float64, CPU
+    padding_idx : int, optional
+        Its row gets no gradient (negative counts from the end).
+    max_norm : float, optional
+        Rows of `input` with a larger ``norm_type``-norm are rescaled, in place in
+        `weight`, before the lookup (torch's renorm; `weight` must then be C-contiguous).
+    norm_type : float, default 2.0
+    scale_grad_by_freq : bool, default False
+        Each row's gradient divided by its id's count in `input`.
+    sparse : bool, default False
+        The gradient with respect to `weight` is a coalesced torch sparse COO tensor.
+
+    Returns
+    -------
+    Tensor, shape ``input.shape + (embedding_dim,)``
+        ``weight[input]``, differentiable with respect to `weight` to any order, under
+        ``torch.func`` (grad, vjp, jvp, vmap over weights or ids, jacrev, jacfwd) too.
+
+    Raises
+    ------
+    IndexError
+        An id out of range (torch's class, too).
+    ValueAssertionError
+        `padding_idx` outside ``[-num_embeddings, num_embeddings)`` (ValueError and torch's
+        AssertionError).
+    ValueRuntimeError, TypeRuntimeError
+        `weight` not 2-D, ids not integers, ... (fastembed's ValueError/TypeError, and
+        torch's RuntimeError).
+    """
+    if padding_idx is not None:
+        n_rows = weight.size(0) if weight.dim() else 0
+        if not -n_rows <= padding_idx < max(n_rows, 1):
+            raise ValueAssertionError("Padding_idx must be within num_embeddings")
+        if padding_idx < 0:
+            padding_idx += n_rows
+    return _embedding(input, weight, max_norm, norm_type,
+                      _Options(padding_idx, scale_grad_by_freq, sparse))
 
 
 class Embedding(torch.nn.Embedding):
     """``torch.nn.Embedding`` with fastembed's lookup (forward), accumulate (backward) and
     renorm_ (``max_norm``). Accepts exactly torch's arguments; ``sparse=True`` gives a
-    coalesced torch sparse gradient that ``torch.optim.SparseAdam`` and ``SGD`` accept."""
+    coalesced torch sparse gradient that ``torch.optim.SparseAdam`` and ``SGD`` accept. The
+    backward is differentiable (double backward, as torch's) unless a `SparseOptimizer`
+    drives the module."""
 
     _fastembed_optimizer = None
 
@@ -110,22 +382,23 @@ class Embedding(torch.nn.Embedding):
         _own_contiguous_weight(self)
 
     def forward(self, input):
-        if self.max_norm is not None:
-            with torch.no_grad():
-                fastembed.renorm_(_np_to_write(self.weight), _np(input), self.max_norm,
-                                  norm_type=self.norm_type)
-            _wrote(self.weight)
-        return _LookupFunction.apply(self.weight, input, self)
+        return _embedding(input, self.weight, self.max_norm, self.norm_type, self)
 
 
-def _divide_by_counts(grad, ids, padding_idx):
-    """torch's scale_grad_by_freq on a bag gradient, in place: each row divided by how many
-    times its id occurs in the whole input of the call (dividing the per-id sum equals
-    summing divided rows, up to one rounding). Counting is `accumulate` of ones: its indices are
-    the gradient's own (sorted, unique, padding left out)."""
-    counts = fastembed.accumulate(ids, np.ones(ids.shape + (1,)), grad.n_rows,
-                                  padding_idx=padding_idx).values
-    grad.values /= counts
+class _RefuseSecondDerivative(torch.autograd.Function):
+    """Passes the bag gradients through, tied to what they depend on (the first `n_deps`
+    tensors): differentiating them again raises as torch does for embedding_bag, instead of
+    a silently first-order result."""
+
+    @staticmethod
+    def forward(ctx, n_deps, *tensors):
+        return tuple(g.clone() for g in tensors[n_deps:])
+
+    @staticmethod
+    def backward(ctx, *grads):
+        raise NotImplementedError("the derivative for '_embedding_bag_backward' is not "
+                                  "implemented (as in torch: the gradient of an embedding bag "
+                                  "cannot be differentiated again)")
 
 
 class _BagFunction(torch.autograd.Function):
@@ -150,24 +423,115 @@ class _BagFunction(torch.autograd.Function):
         need_w, need_psw = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         if not (need_w or need_psw):
             return None, None, None, None, None
-        result = fastembed.accumulate_bag(
-            _np(ids), None if offsets is None else _np(offsets), _np(grad_output), n_rows,
-            mode=m.mode, per_sample_weights=None if psw is None else _np(psw),
-            padding_idx=_padding(m.padding_idx, n_rows),
-            include_last_offset=m.include_last_offset,
-            weights=_np(weight) if (m.mode == "max" or psw is not None) else None)
-        grad, grad_psw = result if psw is not None else (result, None)
-        grad_w = None
-        if need_w:
-            if m.scale_grad_by_freq:
-                _divide_by_counts(grad, _np(ids), _padding(m.padding_idx, n_rows))
-            fused = m._fastembed_optimizer
-            if fused is not None:
+        fused = m._fastembed_optimizer
+        if n_rows == 0:  # an empty vocabulary: the ids are empty too
+            grad_w = _empty_grad(m.sparse, 0, dim, grad_output.dtype)
+            grad_psw = None if psw is None else torch.zeros_like(psw)
+        else:
+            result = fastembed.accumulate_bag(
+                _np(ids), None if offsets is None else _np(offsets), _np(grad_output), n_rows,
+                mode=m.mode, per_sample_weights=None if psw is None else _np(psw),
+                padding_idx=_padding(m.padding_idx, n_rows),
+                include_last_offset=m.include_last_offset,
+                weights=_np(weight) if (m.mode == "max" or psw is not None) else None,
+                scale_grad_by_freq=bool(m.scale_grad_by_freq))
+            grad, grad_psw = result if psw is not None else (result, None)
+            grad_psw = None if grad_psw is None else torch.from_numpy(np.asarray(grad_psw))
+            grad_w = None
+            if need_w and fused is not None:
                 fused._record(m, grad.indices, grad.values)
-            else:
+            elif need_w:
                 grad_w = _sparse_or_dense(grad, m.sparse, dim, grad_output.dtype)
-        grad_psw = torch.from_numpy(np.asarray(grad_psw)) if need_psw else None
+        grad_w = grad_w if need_w and fused is None else None
+        grad_psw = grad_psw if need_psw else None
+        # with create_graph=True the gradients depend on grad_output, and with
+        # per_sample_weights on the weight (grad_psw) and the weights (grad_w), as torch's
+        deps = (grad_output,) if psw is None else (grad_output, weight, psw)
+        if torch.is_grad_enabled() and any(d.requires_grad for d in deps):
+            given = [g for g in (grad_w, grad_psw) if g is not None]
+            tied = iter(_RefuseSecondDerivative.apply(len(deps), *deps, *given))
+            grad_w, grad_psw = (None if g is None else next(tied) for g in (grad_w, grad_psw))
         return grad_w, grad_psw, None, None, None
+
+
+def _embedding_bag(input, weight, offsets, max_norm, norm_type, per_sample_weights, module):
+    """`embedding_bag` and `EmbeddingBag.forward`: torch.nn.functional.embedding_bag's
+    checks and max_norm, then the pooled lookup."""
+    with _torch_errors(bag=True):
+        if per_sample_weights is not None and input.size() != per_sample_weights.size():
+            raise ValueError(f"per_sample_weights ({tuple(per_sample_weights.shape)}) must have "
+                             f"the shape of input ({tuple(input.shape)})")
+        if weight.dim() != 2:
+            raise ValueError(f"weight has to be a 2D Tensor, but got Tensor of dimension "
+                             f"{weight.dim()}")
+        if input.dim() == 2:
+            if offsets is not None:
+                raise ValueError("offsets must be None when input is 2-D (fixed-size bags)")
+        elif input.dim() != 1:
+            raise ValueError(f"input must be 1-D or 2-D, got {input.dim()}-D")
+        elif offsets is None:
+            raise ValueError("offsets are required when input is 1-D")
+        elif offsets.dim() != 1:
+            raise ValueError(f"offsets must be 1-D, got {offsets.dim()}-D")
+        if module.scale_grad_by_freq and module.mode == "max":  # torch's words
+            raise ValueError("max mode does not support scaling the gradient by the frequency")
+        if per_sample_weights is not None and module.mode == "max":
+            raise ValueNotImplementedError(
+                "per_sample_weights are not supported with mode='max' (torch supports them "
+                "with 'sum' only; fastembed with 'sum', 'mean' and 'sqrtn')")
+        if max_norm is not None:
+            _renorm_(weight, input, max_norm, norm_type)
+        return _BagFunction.apply(weight, per_sample_weights, input, offsets, module)
+
+
+def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2,
+                  scale_grad_by_freq=False, mode="mean", sparse=False, per_sample_weights=None,
+                  include_last_offset=False, padding_idx=None):
+    """``torch.nn.functional.embedding_bag`` with fastembed's kernels: same signature,
+    defaults and results.
+
+    Parameters
+    ----------
+    input : LongTensor or IntTensor
+        1-D with `offsets`, or 2-D (each row one bag, `offsets` None).
+    weight : Tensor, shape (num_embeddings, embedding_dim), float32 or float64, CPU
+    offsets : LongTensor or IntTensor, 1-D, optional
+        Start of each bag (``offsets[0] == 0``, non-decreasing); with
+        ``include_last_offset`` the last entry is ``len(input)``.
+    max_norm, norm_type
+        As in `embedding`: rows of `input` renormed in place in `weight` first.
+    scale_grad_by_freq : bool, default False
+        Each row's gradient divided by its id's count in `input` (the definition; torch
+        2.13's CPU kernel miscounts, pytorch/pytorch#190063). Not with "max".
+    mode : {"mean", "sum", "max", "sqrtn"}, default "mean"
+        "sqrtn" (TensorFlow's combiner) is fastembed's addition.
+    sparse : bool, default False
+        The gradient with respect to `weight` is a coalesced torch sparse COO tensor.
+    per_sample_weights : Tensor shaped like `input`, optional
+        With "sum" (torch), and also "mean" and "sqrtn" (fastembed).
+    include_last_offset : bool, default False
+    padding_idx : int, optional
+        Entries equal to it are skipped and do not count in a mean.
+
+    Returns
+    -------
+    Tensor, shape (n_bags, embedding_dim)
+        Differentiable once with respect to `weight` and `per_sample_weights`; a second
+        derivative raises NotImplementedError, as torch's does.
+
+    Raises
+    ------
+    IndexRuntimeError
+        An id out of range (fastembed's IndexError, torch's RuntimeError).
+    ValueRuntimeError, TypeRuntimeError
+        Malformed offsets, `padding_idx` out of range, bad shapes or dtypes (ValueError or
+        TypeError, and RuntimeError).
+    ValueNotImplementedError
+        `per_sample_weights` with "max" (ValueError and torch's NotImplementedError).
+    """
+    return _embedding_bag(input, weight, offsets, max_norm, norm_type, per_sample_weights,
+                          _Options(padding_idx, scale_grad_by_freq, sparse, mode,
+                                   include_last_offset))
 
 
 class EmbeddingBag(torch.nn.EmbeddingBag):
@@ -182,21 +546,8 @@ class EmbeddingBag(torch.nn.EmbeddingBag):
         _own_contiguous_weight(self)
 
     def forward(self, input, offsets=None, per_sample_weights=None):
-        if input.dim() == 2:
-            if offsets is not None:
-                raise ValueError("offsets must be None when input is 2-D (fixed-size bags)")
-        elif input.dim() != 1:
-            raise ValueError(f"input must be 1-D or 2-D, got {input.dim()}-D")
-        elif offsets is None:
-            raise ValueError("offsets are required when input is 1-D")
-        if self.scale_grad_by_freq and self.mode == "max":  # torch's refusal, word for word
-            raise ValueError("max mode does not support scaling the gradient by the frequency")
-        if self.max_norm is not None:
-            with torch.no_grad():
-                fastembed.renorm_(_np_to_write(self.weight), _np(input), self.max_norm,
-                                  norm_type=self.norm_type)
-            _wrote(self.weight)
-        return _BagFunction.apply(self.weight, per_sample_weights, input, offsets, self)
+        return _embedding_bag(input, self.weight, offsets, self.max_norm, self.norm_type,
+                              per_sample_weights, self)
 
 
 class SparseOptimizer:
