@@ -1,0 +1,165 @@
+"""A training step of a pooled (bag) embedding: the forward `lookup_bag` (sum), its backward
+and the optimizer's update of the touched rows, for RowwiseAdagrad and SGD.
+
+fastembed (``lookup_bag`` + ``accumulate_bag`` + ``opt.apply``) against FBGEMM's own
+fused CPU trainer, ``SplitTableBatchedEmbeddingBagsCodegen`` (one table on the host,
+``ComputeDevice.CPU``, ``EXACT_ROWWISE_ADAGRAD`` or ``EXACT_SGD``: the forward, then the
+backward that updates the table in place), PyTorch (``F.embedding_bag(sparse=True)``,
+backward, ``optim.SGD``; torch has no row-wise Adagrad) and NumPy, on the same table, bags,
+ids and bag gradients. Steps are timed back to back (steady-state training); the first,
+from the same table, is checked against NumPy's. FBGEMM runs where `fbgemm-gpu-cpu` imports
+(it is built for one torch release: 1.8.0 for torch 2.13).
+"""
+import numpy as np
+
+import fastembed
+from fastembed import optimizers
+from fastembed.bench import peers
+from fastembed.bench.accumulate import numpy_unique_add_at
+from fastembed.bench.core import (DTYPE_NAMES, Case, Impl, Timed, close, make_ids,
+                                  random_table, register, short)
+from fastembed.bench.lookup_bag import bag_lengths, fbgemm_tables
+
+LR, EPS = 0.01, 1e-7
+FBGEMM_RULE = {"RowwiseAdagrad": "EXACT_ROWWISE_ADAGRAD", "SGD": "EXACT_SGD"}
+
+# (optimizer, n_rows, dim, n_bags, mean bag length, id distribution)
+SHAPES = {
+    "full": [(o, 1_000_000, 64, 100_000, 20, d)
+             for d in ("uniform", "zipf") for o in ("RowwiseAdagrad", "SGD")],
+    "quick": [("RowwiseAdagrad", 250_000, 64, 5_000, 20, "zipf"),
+              ("SGD", 250_000, 64, 5_000, 20, "uniform")],
+    "tiny": [("RowwiseAdagrad", 1_000, 8, 40, 5, "uniform"),
+             ("SGD", 1_000, 8, 40, 5, "zipf")],
+}
+
+
+@register("bag train step")
+def cases(size):
+    return [_case(*shape) for shape in SHAPES[size]]
+
+
+def _optimizer(name):
+    if name == "SGD":
+        return optimizers.SGD(learning_rate=LR)
+    return optimizers.RowwiseAdagrad(learning_rate=LR, initial_accumulator_value=0.0,
+                                     epsilon=EPS)
+
+
+def numpy_bag_step(name, w, acc, d):
+    """One step in NumPy: each position gets its bag's gradient row, summed per id, then
+    the rule on the touched rows (row-wise Adagrad: one accumulator per row)."""
+    rows, g = numpy_unique_add_at(d["ids"], np.repeat(d["grad_output"], d["lengths"], axis=0))
+    if name == "SGD":
+        w[rows] -= LR * g
+        return
+    a = acc[rows] + (g * g).mean(axis=1)
+    acc[rows] = a
+    w[rows] -= LR * g / (np.sqrt(a) + EPS)[:, None]
+
+
+def _case(name, n_rows, dim, n_bags, mean_len, dist):
+    dtype = np.dtype(np.float32)
+
+    def make():
+        rng = np.random.default_rng(0)
+        w = random_table(rng, n_rows, dim, dtype)
+        lengths = bag_lengths(rng, n_bags, mean_len)
+        offsets = np.zeros(n_bags, np.int64)
+        np.cumsum(lengths[:-1], out=offsets[1:])
+        ids = make_ids(rng, dist, int(lengths.sum()), n_rows)
+        return {"weights": w, "ids": ids, "offsets": offsets, "lengths": lengths,
+                "grad_output": random_table(rng, n_bags, dim, dtype) - 0.5,
+                "n_unique": np.unique(ids).size}
+
+    def reference(d):
+        w = d["weights"].copy()
+        numpy_bag_step(name, w, np.zeros(n_rows, dtype), d)
+        return w
+
+    def moved(d):  # ids, offsets read; rows gathered, bags written, bag gradients read;
+        # touched rows read and written
+        row = dim * dtype.itemsize
+        return (d["ids"].nbytes + d["offsets"].nbytes + d["ids"].size * row
+                + 2 * n_bags * row + 2 * d["n_unique"] * row)
+
+    return Case(
+        kernel="bag train step",
+        name=f"{name} {short(n_rows)}x{dim} {short(n_bags)} bags~{mean_len} {dist} sum",
+        params={"optimizer": name, "n_rows": n_rows, "dim": dim, "n_bags": n_bags,
+                "mean_bag": mean_len, "dtype": dtype.name, "ids": dist, "mode": "sum",
+                "learning_rate": LR, "epsilon": EPS},
+        make=make,
+        reference=reference,
+        bytes_moved=moved,
+        impls=_impls(name),
+        compare=close(rtol_f32=1e-4),
+    )
+
+
+def _impls(name):
+    impls = [Impl("fastembed", f"lookup_bag + accumulate_bag + {name}.apply", _fastembed(name),
+                  threaded=True),
+             Impl("numpy", "take/reduceat + repeat/unique/add.at + update", _numpy(name))]
+    if name == "SGD" and peers.torch() is not None:
+        impls.append(Impl("torch", "F.embedding_bag(sparse) + backward + optim.SGD", _torch,
+                          threaded=True))
+    if peers.fbgemm() is not None:
+        impls.append(Impl("fbgemm", f"SplitTableBatchedEmbeddingBags {FBGEMM_RULE[name]}",
+                          _fbgemm(name), threaded=True))
+    return impls
+
+
+def _fastembed(name):
+    def prepare(d, threads):
+        w = d["weights"].copy()
+        ids, offsets, g, n_rows = d["ids"], d["offsets"], d["grad_output"], w.shape[0]
+        opt = _optimizer(name)
+
+        def call():
+            fastembed.lookup_bag(w, ids, offsets, num_threads=threads)
+            grad = fastembed.accumulate_bag(ids, offsets, g, n_rows, num_threads=threads)
+            opt.apply(w, grad, num_threads=threads)
+        return Timed(call, output=lambda _: w)
+    return prepare
+
+
+def _numpy(name):
+    def prepare(d, threads):
+        w = d["weights"].copy()
+        acc = np.zeros(w.shape[0], w.dtype)
+
+        def call():
+            np.add.reduceat(w[d["ids"]], d["offsets"], axis=0)  # the forward
+            numpy_bag_step(name, w, acc, d)
+        return Timed(call, output=lambda _: w)
+    return prepare
+
+
+def _torch(d, threads):
+    torch = peers.torch()
+    torch.sparse.check_sparse_tensor_invariants.disable()
+    w = d["weights"].copy()
+    param = torch.nn.Parameter(torch.from_numpy(w))
+    it, ot = torch.from_numpy(d["ids"]), torch.from_numpy(d["offsets"])
+    gt = torch.from_numpy(d["grad_output"])
+    opt = torch.optim.SGD([param], lr=LR)
+
+    def call():
+        opt.zero_grad()
+        torch.nn.functional.embedding_bag(it, param, ot, mode="sum", sparse=True).backward(gt)
+        opt.step()
+    return Timed(call, output=lambda _: w)
+
+
+def _fbgemm(name):
+    def prepare(d, threads):
+        torch = peers.torch()
+        hyper = {"eps": EPS} if name == "RowwiseAdagrad" else {}
+        tbe, ids, offsets = fbgemm_tables(d, FBGEMM_RULE[name], LR, **hyper)
+        gt = torch.from_numpy(d["grad_output"])
+
+        def call():
+            tbe(ids, offsets).backward(gt)  # the backward updates the table in place
+        return Timed(call, output=lambda _: tbe.split_embedding_weights()[0].detach().numpy())
+    return prepare
