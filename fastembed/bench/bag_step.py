@@ -15,7 +15,7 @@ import numpy as np
 import fastembed
 from fastembed import optimizers
 from fastembed.bench import peers
-from fastembed.bench.accumulate import numpy_unique_add_at
+from fastembed.bench.accumulate import dense_rows, numpy_unique_add_at, rows_of, sparse_close
 from fastembed.bench.core import (DTYPE_NAMES, Case, Impl, Timed, close, make_ids,
                                   random_table, register, short)
 from fastembed.bench.lookup_bag import bag_lengths, fbgemm_tables
@@ -162,4 +162,72 @@ def _fbgemm(name):
         def call():
             tbe(ids, offsets).backward(gt)  # the backward updates the table in place
         return Timed(call, output=lambda _: tbe.split_embedding_weights()[0].detach().numpy())
+    return prepare
+
+
+# ---- forward + backward without the update -------------------------------------------------
+
+@register("bag forward+backward")
+def fwd_bwd_cases(size):
+    """lookup_bag (sum) and its gradient with respect to the table, as one training step
+    needs them, against torch's embedding_bag forward + backward (sparse and dense
+    gradient) and NumPy; the result checked is the row-sparse gradient."""
+    return [_fwd_bwd_case(*shape[1:]) for shape in SHAPES[size] if shape[0] == "SGD"]
+
+
+def _fwd_bwd_case(n_rows, dim, n_bags, mean_len, dist):
+    base = _case("SGD", n_rows, dim, n_bags, mean_len, dist)
+
+    def reference(d):
+        return numpy_unique_add_at(d["ids"], np.repeat(d["grad_output"], d["lengths"], axis=0))
+
+    impls = [Impl("fastembed", "lookup_bag + accumulate_bag", _fastembed_fwd_bwd, threaded=True),
+             Impl("numpy", "take/reduceat + repeat/unique/add.at", _numpy_fwd_bwd)]
+    if peers.torch() is not None:
+        impls += [Impl("torch", "F.embedding_bag(sparse) + backward + coalesce",
+                       _torch_fwd_bwd(True), threaded=True),
+                  Impl("torch", "F.embedding_bag + backward (dense)", _torch_fwd_bwd(False),
+                       threaded=True)]
+    return Case(kernel="bag forward+backward", name=base.name.replace("SGD ", ""),
+                params={k: v for k, v in base.params.items()
+                        if k not in ("optimizer", "learning_rate", "epsilon")},
+                make=base.make, reference=reference, bytes_moved=base.bytes_moved,
+                impls=impls, compare=sparse_close)
+
+
+def _fastembed_fwd_bwd(d, threads):
+    w, ids, offsets, g = d["weights"], d["ids"], d["offsets"], d["grad_output"]
+
+    def call():
+        fastembed.lookup_bag(w, ids, offsets, num_threads=threads)
+        return fastembed.accumulate_bag(ids, offsets, g, w.shape[0], num_threads=threads)
+    return Timed(call, output=rows_of)
+
+
+def _numpy_fwd_bwd(d, threads):
+    def call():
+        np.add.reduceat(d["weights"][d["ids"]], d["offsets"], axis=0)
+        return numpy_unique_add_at(d["ids"], np.repeat(d["grad_output"], d["lengths"], axis=0))
+    return Timed(call)
+
+
+def _torch_fwd_bwd(sparse):
+    def prepare(d, threads):
+        torch = peers.torch()
+        param = torch.nn.Parameter(torch.from_numpy(d["weights"].copy()))
+        it, ot = torch.from_numpy(d["ids"]), torch.from_numpy(d["offsets"])
+        gt = torch.from_numpy(d["grad_output"])
+        unique = np.unique(d["ids"])
+
+        def call():
+            param.grad = None
+            torch.nn.functional.embedding_bag(it, param, ot, mode="sum",
+                                              sparse=sparse).backward(gt)
+            return param.grad.coalesce() if sparse else param.grad
+
+        def output(grad):
+            if sparse:
+                return grad.indices()[0].numpy(), grad.values().numpy()
+            return dense_rows(unique)(grad.numpy())
+        return Timed(call, output=output)
     return prepare

@@ -18,6 +18,8 @@ SHAPES = {
         (1_000_000, 64, 100_000, 20, np.float32, "uniform", "max", False),
         (1_000_000, 64, 100_000, 20, np.float32, "uniform", "sum", True),
         (1_000_000, 64, 100_000, 20, np.float64, "uniform", "sum", False),
+        (1_000_000, 64, 100_000, 1, np.float32, "uniform", "sum", False),   # bags of 1
+        (1_000_000, 64, 100_000, 32, np.float32, "uniform", "sum", False),
     ],
     "quick": [
         (250_000, 64, 5_000, 20, np.float32, "uniform", "sum", False),
