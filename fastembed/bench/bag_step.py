@@ -27,8 +27,8 @@ FBGEMM_RULE = {"RowwiseAdagrad": "EXACT_ROWWISE_ADAGRAD", "SGD": "EXACT_SGD"}
 SHAPES = {
     "full": [(o, 1_000_000, 64, 100_000, 20, d)
              for d in ("uniform", "zipf") for o in ("RowwiseAdagrad", "SGD")],
-    "quick": [("RowwiseAdagrad", 250_000, 64, 5_000, 20, "zipf"),
-              ("SGD", 250_000, 64, 5_000, 20, "uniform")],
+    "quick": [("RowwiseAdagrad", 100_000, 64, 2_000, 20, "zipf"),
+              ("SGD", 100_000, 64, 2_000, 20, "uniform")],
     "tiny": [("RowwiseAdagrad", 1_000, 8, 40, 5, "uniform"),
              ("SGD", 1_000, 8, 40, 5, "zipf")],
 }

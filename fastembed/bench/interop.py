@@ -23,10 +23,10 @@ LR, EPS = HYPERS["Adam"]["learning_rate"], HYPERS["Adam"]["epsilon"]
 # (n_rows, dim, n_ids, id distribution)
 TORCH_SHAPES = {"full": [(1_000_000, 64, 1_000_000, "uniform"),
                          (1_000_000, 64, 1_000_000, "zipf")],
-                "quick": [(250_000, 64, 25_000, "zipf")],
+                "quick": [(100_000, 64, 20_000, "zipf")],
                 "tiny": [(1_000, 8, 500, "uniform")]}
 JAX_SHAPES = {"full": [(1_000_000, 64, 1_000_000), (1_000_000, 64, 100)],
-              "quick": [(250_000, 64, 125_000)],
+              "quick": [(100_000, 64, 50_000)],
               "tiny": [(1_000, 8, 500)]}
 
 

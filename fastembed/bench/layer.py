@@ -105,7 +105,7 @@ def _torch_init(d, threads):
 # ---- init normal ---------------------------------------------------------------------------
 
 STDDEV = 0.05
-NORMAL_SHAPES = {"full": [(1_000_000, 64)], "quick": [(250_000, 64)], "tiny": [(1_000, 8)]}
+NORMAL_SHAPES = {"full": [(1_000_000, 64)], "quick": [(100_000, 64)], "tiny": [(1_000, 8)]}
 TRUNCATED_SD = STDDEV * 0.8796  # a normal truncated at 2 standard deviations
 
 
