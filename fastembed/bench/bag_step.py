@@ -16,9 +16,8 @@ import fastembed
 from fastembed import optimizers
 from fastembed.bench import peers
 from fastembed.bench.accumulate import dense_rows, numpy_unique_add_at, rows_of, sparse_close
-from fastembed.bench.core import (DTYPE_NAMES, Case, Impl, Timed, close, make_ids,
-                                  random_table, register, short)
-from fastembed.bench.lookup_bag import bag_lengths, fbgemm_tables
+from fastembed.bench.core import Case, Impl, Timed, close, random_table, register, short
+from fastembed.bench.lookup_bag import fbgemm_tables, random_bags
 
 LR, EPS = 0.01, 1e-7
 FBGEMM_RULE = {"RowwiseAdagrad": "EXACT_ROWWISE_ADAGRAD", "SGD": "EXACT_SGD"}
@@ -63,14 +62,9 @@ def _case(name, n_rows, dim, n_bags, mean_len, dist):
 
     def make():
         rng = np.random.default_rng(0)
-        w = random_table(rng, n_rows, dim, dtype)
-        lengths = bag_lengths(rng, n_bags, mean_len)
-        offsets = np.zeros(n_bags, np.int64)
-        np.cumsum(lengths[:-1], out=offsets[1:])
-        ids = make_ids(rng, dist, int(lengths.sum()), n_rows)
-        return {"weights": w, "ids": ids, "offsets": offsets, "lengths": lengths,
-                "grad_output": random_table(rng, n_bags, dim, dtype) - 0.5,
-                "n_unique": np.unique(ids).size}
+        d = random_bags(rng, n_rows, dim, n_bags, mean_len, dtype, dist)
+        return dict(d, grad_output=random_table(rng, n_bags, dim, dtype) - 0.5,
+                    n_unique=np.unique(d["ids"]).size)
 
     def reference(d):
         w = d["weights"].copy()

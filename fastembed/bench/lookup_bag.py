@@ -45,20 +45,25 @@ def bag_lengths(rng, n_bags, mean_len):
     return rng.integers(1, 2 * mean_len, n_bags)
 
 
+def random_bags(rng, n_rows, dim, n_bags, mean_len, dtype, dist):
+    """A table and bags over it: {"weights", "ids", "offsets" (starts), "lengths"}."""
+    w = random_table(rng, n_rows, dim, dtype)
+    lengths = bag_lengths(rng, n_bags, mean_len)
+    offsets = np.zeros(n_bags, np.int64)
+    np.cumsum(lengths[:-1], out=offsets[1:])
+    ids = make_ids(rng, dist, int(lengths.sum()), n_rows)
+    return {"weights": w, "ids": ids, "offsets": offsets, "lengths": lengths}
+
+
 def _case(n_rows, dim, n_bags, mean_len, dtype, dist, mode, weighted):
     dtype = np.dtype(dtype)
 
     def make():
         rng = np.random.default_rng(0)
-        w = random_table(rng, n_rows, dim, dtype)
-        lengths = bag_lengths(rng, n_bags, mean_len)
-        offsets = np.zeros(n_bags, np.int64)
-        np.cumsum(lengths[:-1], out=offsets[1:])
-        n_ids = int(lengths.sum())
-        ids = make_ids(rng, dist, n_ids, n_rows)
+        d = random_bags(rng, n_rows, dim, n_bags, mean_len, dtype, dist)
+        n_ids = d["ids"].size
         psw = rng.random(n_ids, dtype=np.float32).astype(dtype) if weighted else None
-        return {"weights": w, "ids": ids, "offsets": offsets, "lengths": lengths,
-                "per_sample_weights": psw, "out": written_empty((n_bags, dim), dtype)}
+        return dict(d, per_sample_weights=psw, out=written_empty((n_bags, dim), dtype))
 
     def moved(d):  # ids, offsets (and weights) read, rows read, bags written
         isz = dtype.itemsize
