@@ -38,7 +38,7 @@ ALL = tuple(HYPERS)
 SHAPES = {
     "full": [(o, 1_000_000, 64, 1_000_000, np.float32, d)
              for d in ("uniform", "zipf") for o in ALL],
-    "quick": [(o, 100_000, 64, 20_000, np.float32, "zipf") for o in ALL],
+    "quick": [(o, 50_000, 64, 10_000, np.float32, "zipf") for o in ALL],
     "tiny": [("Adagrad", 1_000, 8, 500, np.float32, "uniform"),
              ("Adam", 1_000, 8, 500, np.float64, "zipf"),
              ("SGD", 1_000, 8, 500, np.float32, "zipf"),
