@@ -54,13 +54,18 @@ fuzz: $(VENV)/.installed
 leakcheck: build
 	$(BIN)/python tools/leakcheck.py --k $(LEAK_K)
 
-# The peers the comparison runs against besides NumPy and SciPy: PyTorch (CPU) and
-# matplotlib for the plot; JAX only when asked (JAX=1: about 600 MB). A peer that cannot be
-# installed is left out of the comparison, not an error.
+# The peers the comparison runs against besides NumPy and SciPy: PyTorch (CPU), FBGEMM's
+# CPU trainer (fbgemm-gpu-cpu 1.8.0 is built for torch 2.13: installed without dependencies
+# only beside a torch 2.13.x) and matplotlib for the plot; JAX only when asked (JAX=1: about
+# 600 MB). A peer that cannot be installed is left out of the comparison, not an error.
 BENCH_OUT ?= build/bench
 BENCH_ARGS ?=
 $(VENV)/.bench-peers: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet torch==2.13.0 || echo "torch unavailable: the torch peer is left out"
+	if $(BIN)/python -c "import sys, torch; sys.exit(not torch.__version__.startswith('2.13.'))" 2>/dev/null; then \
+		$(BIN)/python -m pip install --quiet --no-deps fbgemm-gpu-cpu==1.8.0 \
+		|| echo "fbgemm-gpu-cpu unavailable: the fbgemm peer is left out"; \
+	else echo "torch is not 2.13.x: the fbgemm peer (fbgemm-gpu-cpu 1.8.0) is left out"; fi
 	$(BIN)/python -m pip install --quiet 'matplotlib>=3.5' || echo "matplotlib unavailable: no plot"
 	touch $@
 

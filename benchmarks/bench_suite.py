@@ -1,19 +1,20 @@
-"""Every kernel registered in fastembed.bench (the cases and peers `python -m fastembed
-bench` runs), as pytest-benchmark groups: one group per case, fastembed and its peers on the
-same data, each output checked against NumPy once before it is timed. A kernel this build
-does not export is not collected. Run:
+"""pytest-benchmark over the cases of fastembed.bench (the same cases and peers as
+`python -m fastembed bench`): one group per case, fastembed and its peers on the same data,
+each output checked against NumPy once before it is timed. A family whose library or peer
+is missing is not collected. Run:
 
-    pytest benchmarks/bench_suite.py --benchmark-only --benchmark-group-by=group
-    FASTEMBED_BENCH_SIZE=quick pytest benchmarks/bench_suite.py --benchmark-only ...
+    pytest benchmarks/ --benchmark-only --benchmark-group-by=group      # or: make bench-pytest
+    FASTEMBED_BENCH_SIZE=quick pytest benchmarks/ --benchmark-only --benchmark-group-by=group
 """
 import os
 
 import pytest
 
-from conftest import THREADS
+import fastembed
 from fastembed.bench import families, peers
 
 SIZE = os.environ.get("FASTEMBED_BENCH_SIZE", "full")
+THREADS = fastembed.get_num_threads()
 
 PARAMS = [
     pytest.param(case, impl, id=f"{kernel}|{case.name}|{impl.library}:{impl.variant}")
@@ -45,10 +46,11 @@ def test_kernel(benchmark, case, impl):
     got = timed.output(ret) if timed.output is not None else ret
     assert case.compare(got, want), f"{impl.library} {impl.variant} differs from NumPy"
     del ret, got
-    benchmark.extra_info["bytes"] = int(case.bytes_moved(data))
-    benchmark.extra_info["threads"] = THREADS if impl.threaded else 1
+    moved = int(case.bytes_moved(data))
+    benchmark.extra_info.update(bytes=moved, threads=THREADS if impl.threaded else 1)
     if timed.reset is None:
         benchmark(timed.call)
     else:  # in-place kernels start every round from the same table (restored untimed)
         benchmark.pedantic(timed.call, setup=timed.reset, rounds=11, warmup_rounds=0)
-
+    if benchmark.stats:  # not under --benchmark-disable
+        benchmark.extra_info["GB/s"] = moved / benchmark.stats.stats.median / 1e9

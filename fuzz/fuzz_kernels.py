@@ -1,7 +1,7 @@
 """Coverage-guided fuzzing of every public kernel (atheris + libFuzzer).
 
 Each input picks a kernel from tests/kernel_drivers.KERNELS and builds its arguments from the
-fuzz bytes: shapes (empty, zero-width, 0-d to 3-d ids), dtypes (float32/64, converted and
+fuzz bytes (tests/generators.Gen): shapes (empty, zero-width, 0-d to 3-d ids), dtypes (float32/64, converted and
 rejected ones), layouts (strided, negative stride, Fortran, misaligned, big-endian,
 read-only, slices of larger arrays), extreme ids (-2**63, 2**63-1, n_rows, uint64 max,
 int32 max), offsets, hyperparameters (NaN, inf, 0, negative) and thread counts. The oracle
@@ -21,16 +21,18 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests"))
 
 if os.environ.get("FUZZ_PY_COVERAGE", "1") == "1":
-    with atheris.instrument_imports(include=["fastembed", "kernel_drivers", "reference"]):
+    with atheris.instrument_imports(include=["fastembed", "kernel_drivers", "reference", "generators"]):
         import fastembed  # noqa: F401  (the argument policy is Python: instrument it too)
+        import generators
         import kernel_drivers
 else:
     import fastembed  # noqa: F401
+    import generators
     import kernel_drivers
 
 
 def test_one_input(data):
-    kernel_drivers.fuzz_one(kernel_drivers.FdpSource(atheris.FuzzedDataProvider(data)))
+    kernel_drivers.fuzz_one(generators.FdpSource(atheris.FuzzedDataProvider(data)))
 
 
 def main():

@@ -35,7 +35,7 @@ rm -rf "$TREE"
 mkdir -p "$TREE"
 # the harness and the driver table are copied too: a long run is not disturbed by edits
 git ls-files -z setup.py pyproject.toml README.md csrc fastembed fuzz/fuzz_kernels.py \
-    tests/kernel_drivers.py tests/reference.py | xargs -0 cp --parents -t "$TREE"
+    tests/kernel_drivers.py tests/reference.py tests/generators.py | xargs -0 cp --parents -t "$TREE"
 if command -v clang >/dev/null 2>&1; then
     MODE="clang: ASan + UBSan (trap) + libFuzzer coverage of the C code"
     # UBSan traps (SIGILL, a crash to libFuzzer) instead of needing a runtime next to

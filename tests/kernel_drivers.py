@@ -22,12 +22,11 @@ import numpy as np
 
 import fastembed
 import reference
+from generators import Gen
 
 ALLOWED_ERRORS = (IndexError, TypeError, ValueError)
 
 # Ids that must never reach memory: every harness injects these.
-EXTREME_IDS = [-1, -2**63, 2**63 - 1, 2**31 - 1, -2**31]
-EXTREME_UIDS = [2**64 - 1, 2**63]
 
 
 # ---- comparing results -----------------------------------------------------------------
@@ -83,205 +82,6 @@ def copy_case(case):
 
 # ---- a source of fuzz decisions: NumPy RNG or atheris' FuzzedDataProvider ------------------
 
-class RngSource:
-    def __init__(self, seed):
-        self.rng = np.random.default_rng(seed)
-
-    def int(self, lo, hi):
-        """An int in [lo, hi]."""
-        return int(self.rng.integers(lo, hi, endpoint=True))
-
-    def float(self):
-        return float(self.rng.standard_normal())
-
-
-class FdpSource:
-    def __init__(self, fdp):
-        self.fdp = fdp
-
-    def int(self, lo, hi):
-        return self.fdp.ConsumeIntInRange(lo, hi)
-
-    def float(self):
-        return self.fdp.ConsumeRegularFloat()
-
-
-class Gen:
-    """Builds kernel arguments from a source of decisions, mostly valid, sometimes with one
-    of the bad inputs of the issue's list injected. `may_raise` records whether an
-    allowed exception is an acceptable outcome; a valid call that raises is a finding."""
-
-    def __init__(self, src):
-        self.src = src
-        self.may_raise = False
-        self.notes = []
-
-    def chance(self, k):
-        """True with probability 1/k."""
-        return self.src.int(0, k - 1) == 0
-
-    def pick(self, seq):
-        return seq[self.src.int(0, len(seq) - 1)]
-
-    def bad(self, note):
-        self.may_raise = True
-        self.notes.append(note)
-
-    def data_rng(self):
-        return np.random.default_rng(self.src.int(0, 2**32 - 1))
-
-    def size(self, hi=40):
-        """A small size, biased to 0 and 1."""
-        return self.pick([0, 1, 1, 2, 3] + [self.src.int(0, hi)] * 3)
-
-    def value_dtype(self):
-        if self.chance(12):
-            dt = self.pick([np.float16, np.int64, np.bool_, np.complex64])
-            self.bad(f"value dtype {np.dtype(dt)}")
-            return np.dtype(dt)
-        return np.dtype(self.pick([np.float32, np.float64]))
-
-    def table(self, n_rows, dim, dtype=None, writable=False, name="weights"):
-        """A (n_rows, dim) value array in one of many layouts. `writable`: the kernel
-        updates it in place, so layouts that would need a copy are allowed to raise."""
-        dtype = self.value_dtype() if dtype is None else np.dtype(dtype)
-        rng = self.data_rng()
-        vals = rng.standard_normal((n_rows, dim)) * self.pick([1.0, 1.0, 1e30, 1e-30])
-        if dtype.kind == "f" and self.chance(8) and vals.size:
-            vals.flat[self.src.int(0, vals.size - 1)] = self.pick([np.nan, np.inf, -np.inf])
-        layout = self.pick(["c"] * 6 + ["rows", "neg", "fortran", "cols", "misaligned",
-                                        "bigendian", "readonly", "middle"])
-        if self.chance(20):
-            layout = self.pick(["1d", "3d", "0d"])
-        with np.errstate(all="ignore"):
-            arr = _layout(vals.astype(dtype), layout)
-        if layout in ("1d", "3d", "0d"):
-            self.bad(f"{name} {layout}")
-        elif writable and layout in ("fortran", "cols", "misaligned", "bigendian", "readonly"):
-            self.bad(f"{name} {layout} updated in place")
-        return arr
-
-    def ids(self, n_rows, shape=None):
-        """Integer ids for a table of n_rows rows: any shape, dtype and layout, sometimes
-        out of range (extreme values), sometimes not integers at all."""
-        if shape is None:
-            shape = tuple(self.size(12) for _ in range(self.pick([0, 1, 1, 1, 2, 3])))
-        rng = self.data_rng()
-        n = int(np.prod(shape))
-        hi = max(n_rows, 1)
-        dist = self.pick(["uniform", "skewed", "same"])
-        if dist == "uniform":
-            flat = rng.integers(0, hi, n)
-        elif dist == "skewed":
-            flat = np.minimum(rng.zipf(1.3, n) - 1, hi - 1)
-        else:
-            flat = np.full(n, rng.integers(0, hi))
-        if n_rows == 0 and n:
-            self.bad("ids into an empty table")
-        dtype = np.dtype(self.pick([np.int64, np.int64, np.int32, np.int32, np.uint64,
-                                    np.uint32, np.int16, np.uint8, np.int8, ">i8", ">i4"]))
-        if n and self.chance(3):
-            pos = self.src.int(0, n - 1)
-            if dtype.kind == "u" and dtype.itemsize == 8 and self.chance(2):
-                flat = flat.astype(np.uint64)
-                flat[pos] = self.pick(EXTREME_UIDS)
-            else:
-                flat[pos] = self.pick(EXTREME_IDS + [n_rows, n_rows + 1])
-            self.bad("extreme id")
-        with np.errstate(all="ignore"):
-            arr = flat.astype(dtype)
-        if n and np.any(arr.astype(np.float64) != flat.astype(np.float64)):
-            self.bad("id changed by the dtype cast")  # e.g. n_rows wrapped into int8
-        if n and (np.any(arr.astype(np.float64) < 0) or np.any(arr.astype(np.float64) >= n_rows)):
-            self.bad("id out of range")
-        arr = arr.reshape(shape)
-        if self.chance(15):
-            kind = self.pick(["float", "bool", "object", "complex"])
-            arr = arr.astype({"float": np.float64, "bool": np.bool_, "object": object,
-                              "complex": np.complex128}[kind])
-            self.bad(f"{kind} ids")
-        layout = self.pick(["c"] * 5 + ["strided", "neg", "fortran", "readonly", "list",
-                                        "misaligned"])
-        return _ids_layout(arr, layout)
-
-    def hyper(self, name, good, bad_values=(np.nan, np.inf, -np.inf, 0.0, -1.0)):
-        """A hyperparameter: `good` (a value or a callable of the Gen), or one of the bad
-        ones (which the kernel may reject)."""
-        if self.chance(6):
-            self.bad(f"{name} bad")
-            return self.pick(list(bad_values))
-        return good(self) if callable(good) else good
-
-    def threads(self):
-        if self.chance(30):
-            self.bad("bad num_threads")
-            return self.pick([0, -1, 1.5])
-        return self.pick([None, 1, 2, 3])
-
-
-def _layout(arr, layout):
-    """`arr` (n_rows, dim) re-laid out without changing its values."""
-    if layout == "c":
-        return arr
-    if layout == "rows":  # strided rows, contiguous within a row
-        base = np.zeros((2 * arr.shape[0] + 1,) + arr.shape[1:], arr.dtype)
-        base[1::2] = arr
-        return base[1::2]
-    if layout == "neg":
-        return np.ascontiguousarray(arr[::-1])[::-1]
-    if layout == "fortran":
-        return np.asfortranarray(arr)
-    if layout == "cols":
-        base = np.zeros(arr.shape[:1] + (2 * arr.shape[1] + 1,), arr.dtype)
-        base[:, ::2][:, : arr.shape[1]] = arr
-        return base[:, ::2][:, : arr.shape[1]]
-    if layout == "misaligned":
-        buf = np.zeros(arr.nbytes + 1, np.uint8)
-        out = buf[1:].view(arr.dtype).reshape(arr.shape)
-        out[...] = arr
-        return out
-    if layout == "bigendian":
-        return arr.astype(arr.dtype.newbyteorder(">")) if arr.dtype.itemsize > 1 else arr
-    if layout == "readonly":
-        out = arr.copy()
-        out.flags.writeable = False
-        return out
-    if layout == "middle":
-        base = np.full((arr.shape[0] + 4,) + arr.shape[1:], -7, arr.dtype)
-        base[2:-2] = arr
-        return base[2:-2]
-    if layout == "1d":
-        return arr.reshape(-1)
-    if layout == "3d":
-        return arr.reshape(arr.shape + (1,))
-    if layout == "0d":
-        return arr.reshape(-1)[:1].reshape(()) if arr.size else np.zeros((), arr.dtype)
-    raise AssertionError(layout)
-
-
-def _ids_layout(arr, layout):
-    if layout == "strided" and arr.ndim:
-        base = np.zeros(arr.shape[:-1] + (2 * arr.shape[-1],), arr.dtype)
-        base[..., ::2] = arr
-        return base[..., ::2]
-    if layout == "neg" and arr.ndim:
-        return np.ascontiguousarray(arr[::-1])[::-1]
-    if layout == "fortran":
-        return np.asfortranarray(arr)
-    if layout == "readonly":
-        out = arr.copy()
-        out.flags.writeable = False
-        return out
-    if layout == "misaligned" and arr.dtype != object and arr.size:
-        buf = np.zeros(arr.nbytes + 1, np.uint8)
-        out = buf[1:].view(arr.dtype).reshape(arr.shape)
-        out[...] = arr
-        return out
-    if layout == "list" and arr.dtype != object and arr.dtype.isnative and (arr.size or arr.ndim < 2):
-        # (an empty 2-D list would read back as 1-D)
-        return arr.tolist()
-    return arr
-
 
 # ---- the table ---------------------------------------------------------------------------
 
@@ -309,7 +109,7 @@ class Kernel:
         self.n_rows_of = n_rows_of or (lambda case: np.asarray(case[table_arg]).shape[0])
         self.compare = compare    # (got, want) -> bool, instead of same_result
         self.huge = huge          # (table, num_threads) -> (got, want) on a >2**31-element
-        #                           memmap table, touching its last row; None: not yet
+        #                           memmap table, touching its last row; None: none
         # tests/test_bad_inputs.py: the 1-D offsets argument (bag kernels), the scalar
         # hyperparameters as {name: valid value} (each gets NaN, inf, 0 and a negative),
         # {row label: expected exception or None} where this kernel differs from the generic
@@ -368,7 +168,7 @@ def _lookup_call(case, num_threads=None):
 
 
 def _lookup_expect(case):
-    return reference.lookup(case["weights"], case["ids"])
+    return reference.lookup_ref(case["weights"], case["ids"])
 
 
 def _lookup_out_spec(case):
@@ -420,43 +220,12 @@ KERNELS = [
 ]
 
 
-
-# ---- kernels of the API contract (shared/API.md) that are not on main yet ----------------
-# Each is registered only once fastembed exports it, with a reference written here from
-# the contract and checked against PyTorch in tests/test_reliability.py; compared with a
-# tolerance (the kernels may sum in another order or precision than NumPy).
+# ---- accumulate, renorm_ and the bag kernels ------------------------------------------------
+# Their references (tests/reference.py) are checked against PyTorch in
+# tests/test_reliability.py; compared with a tolerance (the kernels may sum in another order
+# or precision than NumPy).
 
 ANY = "any"  # a bad-input expectation: an allowed exception, or the reference's result
-
-
-def _check_ids(ids, n_rows):
-    ids = np.asarray(ids)
-    if ids.size == 0 and ids.dtype.kind == "f":
-        ids = ids.astype(np.int64)  # an empty list
-    if ids.dtype.kind not in "iu":
-        raise TypeError("ids must be integers")
-    if ids.dtype == np.uint64 and ids.size and ids.max() >= 2**63:
-        raise IndexError("id out of range")
-    flat = ids.reshape(-1).astype(np.int64)
-    if flat.size and (flat.min() < 0 or flat.max() >= n_rows):
-        raise IndexError("id out of range")
-    return flat
-
-
-def ref_accumulate_dense(ids, grad_output, n_rows, padding_idx=None, scale_grad_by_freq=False):
-    """Dense (n_rows, dim) gradient of lookup: the sum of grad_output rows per id."""
-    grad = np.asarray(grad_output)
-    flat = _check_ids(ids, n_rows)
-    if grad.shape[:-1] != np.shape(ids):
-        raise ValueError("grad_output shape")
-    g = grad.reshape(flat.size, grad.shape[-1]).astype(np.float64)
-    keep = np.ones(flat.size, bool) if padding_idx is None else flat != padding_idx
-    if scale_grad_by_freq:
-        counts = np.bincount(flat, minlength=n_rows)
-        g = g / counts[flat][:, None]
-    dense = np.zeros((n_rows, grad.shape[-1]), np.float64)
-    np.add.at(dense, flat[keep], g[keep])
-    return dense.astype(grad.dtype)
 
 
 def _dense_close(got, want):
@@ -503,58 +272,22 @@ def _accumulate_call(case, num_threads=None):
     return fastembed.accumulate(**case, num_threads=num_threads)
 
 
-class _TouchedRows:
-    """The reference gradient on the touched rows only, as ref_accumulate_dense computes it:
-    n_rows may be far too large for a dense array (a fuzzed n_rows of 2**62 with valid huge
-    ids is a valid call)."""
-
-    def __init__(self, ids, grad_output, n_rows, padding_idx=None, scale_grad_by_freq=False):
-        grad = np.asarray(grad_output)
-        flat = _check_ids(ids, n_rows)
-        if grad.shape[:-1] != np.shape(ids):
-            raise ValueError("grad_output shape")
-        dt = grad.dtype.newbyteorder("=")
-        # the contract: np.add.at into zeros in the gradient's dtype, input order (so sums of
-        # 1e30-sized terms that cancel compare exactly), then / count for scale_grad_by_freq
-        g = grad.reshape(flat.size, grad.shape[-1]).astype(dt)
-        keep = np.ones(flat.size, bool) if padding_idx is None else flat != padding_idx % n_rows
-        self.rows, inv = np.unique(flat[keep], return_inverse=True)
-        values = np.zeros((self.rows.size, grad.shape[-1]), dt)
-        np.add.at(values, inv.reshape(-1), g[keep])
-        if scale_grad_by_freq:
-            uniq, counts = np.unique(flat, return_counts=True)
-            values = values / counts[np.searchsorted(uniq, self.rows)][:, None].astype(dt)
-        self.values = values
-
-
 def _accumulate_expect(case):
     case = dict(case)
     ids, grad, n_rows = case.pop("ids"), case.pop("grad_output"), case.pop("n_rows")
     if operator.index(n_rows) < 1:
         raise ValueError("n_rows < 1")
-    return _TouchedRows(ids, grad, n_rows, **case)
+    return reference.accumulate_ref(ids, grad, n_rows, **case)
 
 
 def _touched_close(got, want):
-    if not isinstance(want, _TouchedRows):
+    if not isinstance(want, reference.RowGrad):
         return _dense_close(got, want)
     if not (hasattr(got, "indices") and hasattr(got, "values")):
         return False
-    return (bits_equal(np.asarray(got.indices), want.rows.astype(np.int64))
+    return (bits_equal(np.asarray(got.indices), want.indices.astype(np.int64))
             and same_result(np.asarray(got.values).reshape(want.values.shape), want.values,
                             exact=False, rtol=1e-4, atol=1e-5))
-
-
-def ref_renorm_(weights, ids, max_norm, norm_type=2.0):
-    """weights after torch.embedding_renorm_: each distinct row with norm > max_norm is
-    scaled by max_norm / (norm + 1e-7)."""
-    w = np.array(weights, copy=True)
-    flat = _check_ids(ids, w.shape[0])
-    for row in np.unique(flat):
-        norm = np.linalg.norm(w[row].astype(np.float64), ord=norm_type)
-        if norm > max_norm:
-            w[row] = (w[row] * (max_norm / (norm + 1e-7))).astype(w.dtype)
-    return w
 
 
 def _renorm_make(rng, n_rows=257, dim=8, n=100, vdt=np.float32, idt=np.int64):
@@ -580,85 +313,14 @@ def _renorm_call(case, num_threads=None):
 
 
 def _renorm_expect(case):
-    return ref_renorm_(case["weights"], case["ids"], case["max_norm"], case.get("norm_type", 2.0))
+    return reference.renorm_ref(case["weights"], case["ids"], case["max_norm"], case.get("norm_type", 2.0))
 
 
 def _renorm_huge(table, num_threads):
     last = table.shape[0] - 1
-    want = ref_renorm_(table[[last]], np.array([0]), 1.0)[0]
+    want = reference.renorm_ref(table[[last]], np.array([0]), 1.0)[0]
     fastembed.renorm_(table, np.array([last, last]), 1.0, num_threads=num_threads)
     return np.array(table[last]), want
-
-
-BAG_MODES = ("sum", "mean", "max", "sqrtn")
-
-
-def _bag_bounds(ids, offsets, include_last_offset):
-    """Bag boundaries (n_bags + 1 positions into the flattened ids), offsets validated."""
-    ids = np.asarray(ids)
-    if ids.ndim == 2:
-        if offsets is not None:
-            raise ValueError("2-D ids take no offsets")
-        return np.arange(ids.shape[0] + 1, dtype=np.int64) * ids.shape[1]
-    elif ids.ndim == 1:
-        if offsets is None:
-            raise ValueError("1-D ids need offsets")
-        off = np.asarray(offsets)
-        if off.ndim != 1 or off.dtype.kind not in "iu":
-            raise ValueError("offsets")
-        off = off.astype(np.int64)
-        if include_last_offset:
-            if off.size == 0 or off[-1] != ids.size:
-                raise ValueError("include_last_offset: the last offset must be len(ids)")
-            bounds = off
-        else:
-            if off.size == 0 and ids.size:
-                raise ValueError("offsets empty with ids")
-            bounds = np.concatenate([off, [ids.size]])
-        if bounds.size and (bounds[0] != 0 or np.any(np.diff(bounds) < 0)
-                            or bounds.min() < 0 or bounds.max() > ids.size):
-            raise ValueError("offsets")
-        return bounds
-    else:
-        raise ValueError("ids must be 1-D or 2-D")
-
-
-def ref_lookup_bag(weights, ids, offsets=None, mode="sum", per_sample_weights=None,
-                   padding_idx=None, include_last_offset=False):
-    """(n_bags, dim) pooled rows, per API.md (PyTorch embedding_bag + "sqrtn")."""
-    w = np.asarray(weights)
-    ids = np.asarray(ids)
-    if mode not in BAG_MODES:
-        raise ValueError("mode")
-    bounds = _bag_bounds(ids, offsets, include_last_offset)
-    n_bags = bounds.size - 1
-    flat = _check_ids(ids, w.shape[0])
-    psw = None
-    if per_sample_weights is not None:
-        psw = np.asarray(per_sample_weights)
-        if psw.shape != ids.shape or mode == "max":
-            raise ValueError("per_sample_weights")
-        psw = psw.reshape(-1).astype(np.float64)
-    out = np.zeros((max(n_bags, 0), w.shape[1]), np.float64)
-    for b in range(max(n_bags, 0)):
-        sel = flat[bounds[b]:bounds[b + 1]]
-        ws = np.ones(sel.size) if psw is None else psw[bounds[b]:bounds[b + 1]]
-        keep = np.ones(sel.size, bool) if padding_idx is None else sel != padding_idx
-        sel, ws = sel[keep], ws[keep]
-        if sel.size == 0:
-            continue
-        rows = w[sel].astype(np.float64)
-        if mode == "max":
-            out[b] = rows.max(axis=0)
-            continue
-        total = (ws[:, None] * rows).sum(axis=0)
-        if mode == "sum":
-            out[b] = total
-        elif mode == "mean":
-            out[b] = total / ws.sum()
-        else:
-            out[b] = total / np.sqrt((ws ** 2).sum())
-    return out.astype(w.dtype.newbyteorder("="))
 
 
 def _cuts(rng, n, n_bags):
@@ -678,7 +340,7 @@ def _bag_make(rng, n_rows=257, dim=8, n=100, vdt=np.float32, idt=np.int64, n_bag
 def _bag_fuzz(g):
     n_rows, dim = g.size(50), g.size(20)
     rng = g.data_rng()
-    case = {"weights": g.table(n_rows, dim), "mode": g.pick(list(BAG_MODES))}
+    case = {"weights": g.table(n_rows, dim), "mode": g.pick(list(reference.BAG_MODES))}
     if g.chance(4):  # fixed-size bags
         case["ids"] = g.ids(n_rows, shape=(g.size(10), g.size(6)))
     else:
@@ -723,7 +385,7 @@ def _bag_call(case, num_threads=None):
 
 def _bag_expect(case):
     case = dict(case)
-    return ref_lookup_bag(case.pop("weights"), case.pop("ids"), **case)
+    return reference.lookup_bag_ref(case.pop("weights"), case.pop("ids"), **case)
 
 
 def _bag_out_spec(case):
@@ -748,7 +410,7 @@ def _bag_extra_rows(rng):
             ("per_sample_weights with max", dict(base, mode="max",
                                                  per_sample_weights=np.ones(100, np.float32)),
              ValueError)]
-    for mode in BAG_MODES:
+    for mode in reference.BAG_MODES:
         rows.append((f"mode {mode}, empty bags and padding_idx",
                      dict(base, mode=mode, padding_idx=int(base["ids"][0]),
                           offsets=np.array([0, 0, 5, 5, 100, 100])), None))
@@ -760,83 +422,6 @@ def _bag_extra_rows(rng):
                                                                                   np.float32)),
                  ANY))
     return rows
-
-
-def ref_accumulate_bag(ids, offsets, grad_output, n_rows, mode="sum", per_sample_weights=None,
-                       padding_idx=None, include_last_offset=False, weights=None):
-    """(dense (n_rows, dim) gradient w.r.t. the table, gradient w.r.t. per_sample_weights or
-    None) of ref_lookup_bag, per API.md."""
-    grad = np.asarray(grad_output)
-    if mode not in BAG_MODES:
-        raise ValueError("mode")
-    bounds = _bag_bounds(ids, offsets, include_last_offset)
-    flat = _check_ids(ids, n_rows)
-    n_bags = bounds.size - 1
-    if grad.shape[:-1] != (n_bags,) or grad.ndim != 2:
-        raise ValueError("grad_output shape")
-    dim = grad.shape[1]
-    g = grad.astype(np.float64)
-    psw = None if per_sample_weights is None else \
-        np.asarray(per_sample_weights).reshape(-1).astype(np.float64)
-    if psw is not None and (psw.size != flat.size or mode == "max"):
-        raise ValueError("per_sample_weights")
-    if (mode == "max" or psw is not None) and weights is None:
-        raise ValueError("weights needed")
-    w = None if weights is None else np.asarray(weights).astype(np.float64)
-    dense = np.zeros((n_rows, dim))
-    gpsw = None if psw is None else np.zeros(flat.size)
-    terms = None if psw is None else np.zeros(flat.size)  # size of what cancels in gpsw
-    for b in range(n_bags):
-        pos = np.arange(bounds[b], bounds[b + 1])
-        if padding_idx is not None:
-            pos = pos[flat[pos] != padding_idx]
-        if pos.size == 0:
-            continue
-        sel = flat[pos]
-        if mode == "max":
-            arg = w[sel].argmax(axis=0)  # the first maximum, as the forward keeps it
-            for d in range(dim):
-                dense[sel[arg[d]], d] += g[b, d]
-            continue
-        ws = np.ones(pos.size) if psw is None else psw[pos]
-        if mode == "sum":
-            scale, norm = ws, 1.0
-        elif mode == "mean":
-            norm = ws.sum()
-            scale = ws / norm
-        else:
-            norm = np.sqrt((ws ** 2).sum())
-            scale = ws / norm
-        for k, row in enumerate(sel):
-            dense[row] += scale[k] * g[b]
-        if gpsw is not None:
-            dots = w[sel] @ g[b]  # e_i . g
-            if mode == "sum":
-                gpsw[pos] = dots
-                terms[pos] = np.abs(w[sel]) @ np.abs(g[b])
-            elif mode == "mean":  # out = sum(w e) / sum(w)
-                gpsw[pos] = dots / norm - (ws @ dots) / norm ** 2
-                terms[pos] = (np.abs(w[sel]) @ np.abs(g[b])) / abs(norm) \
-                    + (np.abs(ws) @ np.abs(dots)) / norm ** 2
-            else:  # out = sum(w e) / sqrt(sum(w^2))
-                gpsw[pos] = dots / norm - ws * (ws @ dots) / norm ** 3
-                terms[pos] = (np.abs(w[sel]) @ np.abs(g[b])) / norm \
-                    + np.abs(ws) * (np.abs(ws) @ np.abs(dots)) / norm ** 3
-    dense = dense.astype(grad.dtype.newbyteorder("="))
-    if gpsw is None:
-        return dense
-    gpsw = gpsw.reshape(np.shape(per_sample_weights)).astype(np.asarray(
-        per_sample_weights).dtype.newbyteorder("=")).view(_Cancelling)
-    gpsw.terms = terms.reshape(gpsw.shape)
-    return dense, gpsw
-
-
-class _Cancelling(np.ndarray):
-    """A reference result that is a difference of larger terms (``terms``: their size):
-    rounding error is relative to the terms, not to the result (e.g. the per_sample_weights
-    gradient of a mean over equal rows is 0 analytically, +-1e13 in float64 when the rows
-    are 1e29)."""
-    terms = None
 
 
 def _close_to_cancelling(got, want, rtol=1e-4, atol=1e-5):
@@ -898,7 +483,7 @@ def _acc_bag_call(case, num_threads=None):
 
 def _acc_bag_expect(case):
     case = dict(case)
-    return ref_accumulate_bag(case.pop("ids"), case.pop("offsets", None), case.pop("grad_output"),
+    return reference.accumulate_bag_ref(case.pop("ids"), case.pop("offsets", None), case.pop("grad_output"),
                               case.pop("n_rows"), **case)
 
 
@@ -954,63 +539,31 @@ def _renorm_errors(rng):
     return out
 
 
-if hasattr(fastembed, "accumulate_bag"):
-    KERNELS.append(Kernel(
-        "accumulate_bag", _acc_bag_make, _acc_bag_call, _acc_bag_expect, _acc_bag_fuzz,
-        table_arg="weights", values_args=("grad_output",), n_rows_of=lambda c: c["n_rows"],
-        offsets_arg="offsets", compare=_acc_bag_compare, exact=False, huge=_acc_bag_huge,
-        overrides={"0-d ids": ValueError, "zero-width rows": ANY, "no rows, no ids": ANY},
-        extra_errors=_offsets_errors(_acc_bag_make)))
-if hasattr(fastembed, "lookup_bag"):
-    KERNELS.append(Kernel(
-        "lookup_bag", _bag_make, _bag_call, _bag_expect, _bag_fuzz, out_spec=_bag_out_spec,
-        exact=False, huge=_bag_huge, offsets_arg="offsets", extra_bad_rows=_bag_extra_rows,
-        overrides={"0-d ids": ValueError}, extra_errors=_offsets_errors(_bag_make)))
-if hasattr(fastembed, "accumulate"):
-    KERNELS.append(Kernel(
-        "accumulate", _accumulate_make, _accumulate_call, _accumulate_expect, _accumulate_fuzz,
-        table_arg=None, values_args=("grad_output",), n_rows_of=lambda c: c["n_rows"],
-        compare=_touched_close, exact=False, huge=_accumulate_huge,
-        # issue 3: n_rows < 1 raises ValueError, with or without ids
-        overrides={"0-d ids": ANY, "no rows, no ids": ValueError}))
-if hasattr(fastembed, "renorm_"):
-    KERNELS.append(Kernel(
-        "renorm_", _renorm_make, _renorm_call, _renorm_expect, _renorm_fuzz,
-        writes=("weights",), exact=False, huge=_renorm_huge,
-        hypers={"max_norm": 1.5},
-        # max_norm = inf (no row changes) and 0 (every row scaled to ~0) are meaningful
-        overrides={"max_norm = inf": ANY, "max_norm = 0.0": ANY}, extra_errors=_renorm_errors))
-
+KERNELS.append(Kernel(
+    "accumulate_bag", _acc_bag_make, _acc_bag_call, _acc_bag_expect, _acc_bag_fuzz,
+    table_arg="weights", values_args=("grad_output",), n_rows_of=lambda c: c["n_rows"],
+    offsets_arg="offsets", compare=_acc_bag_compare, exact=False, huge=_acc_bag_huge,
+    overrides={"0-d ids": ValueError, "zero-width rows": ANY, "no rows, no ids": ANY},
+    extra_errors=_offsets_errors(_acc_bag_make)))
+KERNELS.append(Kernel(
+    "lookup_bag", _bag_make, _bag_call, _bag_expect, _bag_fuzz, out_spec=_bag_out_spec,
+    exact=False, huge=_bag_huge, offsets_arg="offsets", extra_bad_rows=_bag_extra_rows,
+    overrides={"0-d ids": ValueError}, extra_errors=_offsets_errors(_bag_make)))
+KERNELS.append(Kernel(
+    "accumulate", _accumulate_make, _accumulate_call, _accumulate_expect, _accumulate_fuzz,
+    table_arg=None, values_args=("grad_output",), n_rows_of=lambda c: c["n_rows"],
+    compare=_touched_close, exact=False, huge=_accumulate_huge,
+    # issue 3: n_rows < 1 raises ValueError, with or without ids
+    overrides={"0-d ids": ANY, "no rows, no ids": ValueError}))
+KERNELS.append(Kernel(
+    "renorm_", _renorm_make, _renorm_call, _renorm_expect, _renorm_fuzz,
+    writes=("weights",), exact=False, huge=_renorm_huge,
+    hypers={"max_norm": 1.5},
+    # max_norm = inf (no row changes) and 0 (every row scaled to ~0) are meaningful
+    overrides={"max_norm = inf": ANY, "max_norm = 0.0": ANY}, extra_errors=_renorm_errors))
 
 
 # ---- row constraints (fastembed.constraints, axis 1 and NonNeg with rows) ------------------
-
-def ref_constrain_rows(weights, ids, constraint="min_max_norm", min_value=0.0, max_value=1.0,
-                       rate=1.0):
-    """weights after Keras's constraint on each distinct row of ids (axis=1): norms in
-    float64, the factor rounded to the table's dtype and applied in it."""
-    w = np.array(weights, copy=True)
-    if w.ndim != 2 or w.dtype.kind != "f":
-        raise TypeError("weights")
-    flat = _check_ids(ids, w.shape[0])
-    rows = np.unique(flat)
-    sub = w[rows]
-    if constraint == "non_neg":
-        w[rows] = np.where((sub > 0) | np.isnan(sub), sub, 0).astype(w.dtype)
-        return w
-    with np.errstate(all="ignore"):
-        norms = np.sqrt(np.sum(sub.astype(np.float64) ** 2, axis=1, keepdims=True))
-        if constraint == "unit_norm":
-            w[rows] = sub / (1e-7 + norms).astype(w.dtype)
-            return w
-        if constraint == "max_norm":
-            factor = np.clip(norms, 0.0, max_value) / (1e-7 + norms)
-        else:
-            desired = rate * np.clip(norms, min_value, max_value) + (1 - rate) * norms
-            factor = desired / (1e-7 + norms)
-        w[rows] = sub * factor.astype(w.dtype)
-    return w
-
 
 def _constraint_of(case):
     from fastembed import constraints
@@ -1058,29 +611,25 @@ def _cons_call(case, num_threads=None):
 
 def _cons_expect(case):
     params = {k: case[k] for k in ("constraint", "min_value", "max_value", "rate") if k in case}
-    return ref_constrain_rows(case["weights"], case["ids"], **params)
+    return reference.constrain_rows_ref(case["weights"], case["ids"], **params)
 
 
 def _cons_huge(table, num_threads):
     from fastembed import constraints
     last = table.shape[0] - 1
-    want = ref_constrain_rows(table[[last]], np.array([0]), "max_norm", max_value=1.0)[0]
+    want = reference.constrain_rows_ref(table[[last]], np.array([0]), "max_norm", max_value=1.0)[0]
     constraints.MaxNorm(1.0, axis=1).apply_(table, np.array([last, last]), num_threads=num_threads)
     return np.array(table[last]), want
 
 
-try:
-    import fastembed.constraints  # noqa: F401
-except ImportError:
-    pass
-else:
-    KERNELS.append(Kernel(
-        "constraints.apply_", _cons_make, _cons_call, _cons_expect, _cons_fuzz,
-        writes=("weights",), exact=False, huge=_cons_huge,
-        hypers={"min_value": 0.5, "max_value": 1.5},
-        # min_value = 0 and max_value = inf (no upper clip) are valid; NaN, negative values
-        # and max_value < min_value (0.0, -1.0, or min_value = inf) are ValueErrors
-        overrides={"min_value = 0.0": ANY, "max_value = inf": ANY}))
+KERNELS.append(Kernel(
+    "constraints.apply_", _cons_make, _cons_call, _cons_expect, _cons_fuzz,
+    writes=("weights",), exact=False, huge=_cons_huge,
+    hypers={"min_value": 0.5, "max_value": 1.5},
+    # min_value = 0 and max_value = inf (no upper clip) are valid; NaN, negative values
+    # and max_value < min_value (0.0, -1.0, or min_value = inf) are ValueErrors
+    overrides={"min_value = 0.0": ANY, "max_value = inf": ANY}))
+
 
 # ---- sparse optimizers (fastembed.optimizers): opt.step (fused) and opt.apply ------------
 # A case holds the optimizer's hyperparameters next to the arrays; the call builds the
@@ -1196,7 +745,7 @@ def _opt_expect(name):
             raise TypeError("weights")
         if "n_rows" in case and case["n_rows"] != w.shape[0]:
             raise ValueError("a gradient for another table")
-        flat = _check_ids(case["ids"], w.shape[0])
+        flat = reference.check_ids(case["ids"], w.shape[0])
         grad = np.asarray(case["grad_output"])
         if grad.shape != np.shape(case["ids"]) + (w.shape[1],):
             raise ValueError("grad_output shape")
@@ -1218,7 +767,7 @@ def _opt_expect(name):
                             w.dtype.newbyteorder("=")).astype(np.float64) for k in opt.slots}
         w64 = w.astype(np.float64)
         with np.errstate(all="ignore"):
-            reference.optimizer_step(name, w64, state, flat, grad, 1, opt.get_config())
+            reference.optimizer_step_ref(name, w64, state, flat, grad, 1, opt.get_config())
             return w64.astype(w.dtype.newbyteorder("="))
     return expect
 
@@ -1240,7 +789,7 @@ def _opt_huge(name, apply=False):
         state = {k: np.full((1,) if ref.row_state else (1, table.shape[1]),
                             np.float32(ref._initial(k))).astype(np.float64) for k in ref.slots}
         w = before[None].copy()
-        reference.optimizer_step(name, w, state, np.array([0, 0]), grad, 1, ref.get_config())
+        reference.optimizer_step_ref(name, w, state, np.array([0, 0]), grad, 1, ref.get_config())
         return np.array(table[last]), w[0].astype(np.float32)
     return huge
 
@@ -1279,30 +828,25 @@ def _opt_extra_errors(name, apply=False):
     return rows
 
 
-try:
-    import fastembed.optimizers  # noqa: F401
-except ImportError:
-    pass
-else:
-    for _name in ("SGD", "Adam", "Adagrad", "RowwiseAdagrad", "FTRL"):
-        for _apply in (False, True):
-            _overrides = {label: None for label in _OPT_VALID[_name]}
-            _overrides["0-d ids"] = ANY  # grad_output keeps its shape: a ValueError
-            if _apply:
-                _overrides["no rows, no ids"] = ValueError  # accumulate needs n_rows >= 1
-            KERNELS.append(Kernel(
-                f"optimizers.{_name}.{'apply' if _apply else 'step'}", _opt_make(_name, _apply),
-                _opt_call(_name, _apply), _opt_expect(_name), _opt_fuzz(_name, _apply),
-                writes=("weights",), exact=False,
-                # a dense state of the 2**31-element table is 8-16 GiB of RAM: only the
-                # optimizers whose state is small (none, one value per row) run it; the
-                # state offsets are the same int64 arithmetic for every rule
-                huge=_opt_huge(_name, _apply) if _name in ("SGD", "RowwiseAdagrad") or
-                (_name == "Adam" and not _apply) else None,
-                hypers=OPT_HYPERS[_name], values_args=("weights", "grad_output"),
-                n_rows_of=(lambda c: c["n_rows"]) if _apply else None,
-                overrides=_overrides, extra_errors=_opt_extra_errors(_name, _apply),
-                extra_bad_rows=_opt_extra_errors(_name, _apply)))
+for _name in ("SGD", "Adam", "Adagrad", "RowwiseAdagrad", "FTRL"):
+    for _apply in (False, True):
+        _overrides = {label: None for label in _OPT_VALID[_name]}
+        _overrides["0-d ids"] = ANY  # grad_output keeps its shape: a ValueError
+        if _apply:
+            _overrides["no rows, no ids"] = ValueError  # accumulate needs n_rows >= 1
+        KERNELS.append(Kernel(
+            f"optimizers.{_name}.{'apply' if _apply else 'step'}", _opt_make(_name, _apply),
+            _opt_call(_name, _apply), _opt_expect(_name), _opt_fuzz(_name, _apply),
+            writes=("weights",), exact=False,
+            # a dense state of the 2**31-element table is 8-16 GiB of RAM: only the
+            # optimizers whose state is small (none, one value per row) run it; the
+            # state offsets are the same int64 arithmetic for every rule
+            huge=_opt_huge(_name, _apply) if _name in ("SGD", "RowwiseAdagrad") or
+            (_name == "Adam" and not _apply) else None,
+            hypers=OPT_HYPERS[_name], values_args=("weights", "grad_output"),
+            n_rows_of=(lambda c: c["n_rows"]) if _apply else None,
+            overrides=_overrides, extra_errors=_opt_extra_errors(_name, _apply),
+            extra_bad_rows=_opt_extra_errors(_name, _apply)))
 
 BY_NAME = {k.name: k for k in KERNELS}
 

@@ -1,7 +1,6 @@
 """`python -m fastembed bench`: JSON structure, correctness checks before timing, exit
 status, failing peers reported (not fatal), plot, memory measurement. Tiny sizes only:
 these tests check behaviour, never speed."""
-import importlib.util
 import json
 import os
 import subprocess
@@ -11,14 +10,14 @@ import numpy as np
 import pytest
 
 import fastembed
-from fastembed.bench import core, main, runner
-from fastembed.bench.accumulate import numpy_unique_add_at
+from fastembed.bench import core, main, report, runner
 from fastembed.bench.renorm import numpy_renorm_
 
 TINY = ["--size", "tiny", "--copy-mb", "2", "--progress", "off"]
 if os.environ.get("FASTEMBED_ASAN"):
-    # under make test-asan: JAX's C++ exceptions abort with ASan's runtime preloaded
-    TINY += ["--without", "jax"]
+    # under make test-asan: JAX's C++ exceptions abort with ASan's runtime preloaded (and
+    # FBGEMM's C++ library is left out with it)
+    TINY += ["--without", "jax", "--without", "fbgemm"]
 ROW_KEYS = {"kernel", "case", "params", "library", "variant", "threads", "threads_used",
             "status", "error", "bytes_moved"}
 TIMED_KEYS = {"median_s", "iqr_s", "min_s", "rounds", "gbps", "copy_fraction",
@@ -100,22 +99,39 @@ def test_json_structure_and_every_result_checked(tmp_path):
             assert r["threads_used"] == 1
         if r["library"] == "fastembed":
             assert r["threads_used"] == r["threads"]
+    # fastembed against itself: the case's declared ratio and the 2-thread / 1-thread time
+    assert doc["ratios"]["lookup"] and all(
+        r == [["allocating / out=", "lookup", "lookup(out=)"]]
+        for r in doc["ratios"]["lookup"].values())
+    selfr = report.self_ratios(doc, "lookup")
+    med = {(r["case"], r["threads"], r["variant"]): r["median_s"] for r in results
+           if r["library"] == "fastembed"}
+    for case in doc["kernels"]["lookup"]["cases"]:
+        for t in (1, 2):
+            assert (case, t, "allocating / out=", pytest.approx(
+                med[(case, t, "lookup")] / med[(case, t, "lookup(out=)")])) in selfr
+        assert (case, 2, "lookup: 2 thr / 1 thr", pytest.approx(
+            med[(case, 2, "lookup")] / med[(case, 1, "lookup")])) in selfr
+    assert "fastembed against itself" in report.tables(doc)
     # a peer writing into out= is compared with fastembed's out= variant
     assert any(r["compare_to"] == "lookup(out=)" and r["fastembed_compared"] == "lookup(out=)"
                for r in results)
 
 
 def test_kernels_not_exported_are_listed_not_run(tmp_path):
-    rc, doc = run_bench(tmp_path, "--threads", "1")
+    core.register("not here", available=lambda: False, requires="fastembed.not_here")(
+        lambda size: pytest.fail("the cases of an unavailable family are not built"))
+    try:
+        rc, doc = run_bench(tmp_path, "--threads", "1", "--no-memory", "--only", "lookup",
+                            "--only", "not here")
+    finally:
+        core._FAMILIES.pop("not here")
     assert rc == 0
-    assert set(doc["kernels"]) == set(core.families())
-    expected = {"adagrad_step": hasattr(fastembed, "accumulate")
-                and importlib.util.find_spec("fastembed.optimizers") is not None,
-                "init uniform": hasattr(fastembed, "initializers")}
-    for kernel, info in doc["kernels"].items():
-        assert info["available"] == expected.get(kernel, hasattr(fastembed, kernel))
-        ran = any(r["kernel"] == kernel for r in doc["results"])
-        assert ran == info["available"]
+    assert doc["kernels"]["not here"] == {
+        "available": False,
+        "reason": f"this fastembed ({fastembed.__version__}) has no fastembed.not_here"}
+    assert doc["kernels"]["lookup"]["available"]
+    assert {r["kernel"] for r in doc["results"]} == {"lookup"}
 
 
 def test_module_entry_point(tmp_path):
@@ -194,83 +210,21 @@ def test_single_threaded_peers_timed_once(tmp_path, fake_kernel):
     assert [r["threads_used"] for r in fe_rows] == [1, 2]
 
 
-# ---- kernels not merged yet: their registrations run against NumPy stand-ins ------------------
+# ---- every registered family, on tiny sizes -----------------------------------------------
 
-class _RowSparse:
-    def __init__(self, indices, values):
-        self.indices, self.values = indices, values
-
-
-def _lookup_bag(weights, ids, offsets=None, *, mode="sum", per_sample_weights=None,
-                out=None, num_threads=None, **kw):
-    ends = np.append(offsets, ids.size)
-    res = np.zeros((offsets.size, weights.shape[1]), weights.dtype)
-    for b in range(offsets.size):
-        rows = weights[ids[ends[b]:ends[b + 1]]].astype(np.float64)
-        if mode == "max":
-            res[b] = rows.max(0)
-            continue
-        p = (np.ones(len(rows)) if per_sample_weights is None
-             else per_sample_weights[ends[b]:ends[b + 1]].astype(np.float64))
-        res[b] = (rows * p[:, None]).sum(0) / (p.sum() if mode == "mean" else 1)
-    if out is not None:
-        out[...] = res
-        return out
-    return res
-
-
-def _accumulate(ids, grad_output, n_rows, *, num_threads=None, **kw):
-    return _RowSparse(*numpy_unique_add_at(ids, grad_output))
-
-
-def _accumulate_bag(ids, offsets, grad_output, n_rows, *, mode="sum", num_threads=None, **kw):
-    lengths = np.diff(np.append(offsets, ids.size))
-    g = grad_output / lengths[:, None] if mode == "mean" else grad_output
-    return _accumulate(ids, np.repeat(g, lengths, axis=0).astype(grad_output.dtype), n_rows)
-
-
-def _renorm_(weights, ids, max_norm, *, norm_type=2.0, num_threads=None):
-    numpy_renorm_(weights, ids, max_norm)
-
-
-class _Adagrad:
-    """API.md's fastembed.optimizers.Adagrad, in NumPy (state created on first apply)."""
-
-    def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7):
-        self.lr, self.init, self.eps, self.acc = (learning_rate, initial_accumulator_value,
-                                                  epsilon, None)
-
-    def apply(self, target, grad):
-        if self.acc is None:
-            self.acc = np.full_like(target, self.init)
-        rows, g = grad.indices, grad.values
-        self.acc[rows] += g * g
-        target[rows] -= self.lr * g / (np.sqrt(self.acc[rows]) + self.eps)
-
-
-STAND_INS = {"lookup_bag": {"lookup_bag": _lookup_bag}, "accumulate": {"accumulate": _accumulate},
-             "accumulate_bag": {"accumulate_bag": _accumulate_bag},
-             "renorm_": {"renorm_": _renorm_},
-             "adagrad_step": {"accumulate": _accumulate,
-                              "optimizers": type(sys)("fastembed.optimizers")}}
-STAND_INS["adagrad_step"]["optimizers"].Adagrad = _Adagrad
-
-
-@pytest.mark.parametrize("kernel", sorted(STAND_INS))
-def test_registered_kernels_and_their_peers(tmp_path, monkeypatch, kernel):
-    """Each registration (written from API.md) runs, and every peer agrees with NumPy."""
-    for name, stand_in in STAND_INS[kernel].items():
-        if name == "optimizers":
-            if importlib.util.find_spec("fastembed.optimizers") is None:
-                monkeypatch.setitem(sys.modules, "fastembed.optimizers", stand_in)
-            continue
-        if not hasattr(fastembed, name):
-            monkeypatch.setattr(fastembed, name, stand_in, raising=False)
+@pytest.mark.parametrize("kernel", list(core.families()))
+def test_registered_kernels_and_their_peers(tmp_path, kernel):
+    """Each registration runs, and every implementation (fastembed's and every installed
+    peer's) agrees with NumPy, at 2 threads."""
     rc, doc = run_bench(tmp_path, "--only", kernel, "--threads", "2", "--no-memory")
     assert rc == 0
-    assert doc["kernels"][kernel]["available"]
+    info = doc["kernels"][kernel]
+    assert info["available"] == core.families()[kernel].available()
+    if not info["available"]:
+        pytest.skip(info["reason"])
     rows = doc["results"]
-    assert rows and {"fastembed", "numpy"} <= {r["library"] for r in rows}
+    assert rows and "fastembed" in {r["library"] for r in rows}
+    assert len({r["library"] for r in rows}) >= 2  # fastembed and at least one peer
     assert all(r["status"] == "ok" for r in rows), [r for r in rows if r["status"] != "ok"]
 
 
@@ -290,11 +244,12 @@ def test_in_place_kernel_restored_before_every_timed_call(tmp_path, monkeypatch)
 # ---- options ------------------------------------------------------------------------------
 
 def test_without_leaves_a_peer_out(tmp_path):
-    rc, doc = run_bench(tmp_path, "--only", "lookup", "--threads", "1", "--no-memory",
-                        "--without", "torch", "--without", "jax")
+    rc, doc = run_bench(tmp_path, "--only", "lookup", "--only", "lookup_bag", "--threads", "1",
+                        "--no-memory", "--without", "torch", "--without", "jax",
+                        "--without", "fbgemm")
     assert rc == 0
     assert {r["library"] for r in doc["results"]} == {"fastembed", "numpy", "scipy"}
-    assert "torch" not in doc["versions"] and "jax" not in doc["versions"]
+    assert not {"torch", "jax", "fbgemm_gpu"} & set(doc["versions"])
 
 
 def test_report_rerenders_a_saved_run(tmp_path, capsys):
@@ -385,3 +340,34 @@ def test_quick_selects_the_quick_cases_and_rounds(tmp_path, monkeypatch):
         if fam.available():
             quick = fam.cases("quick")
             assert 0 < len(quick) <= len(fam.cases("full")), name
+
+
+# ---- --busy -----------------------------------------------------------------------------------
+
+def _alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads /proc")
+def test_busy_processes_spin_for_the_run_and_stop_however_it_ends():
+    with runner.busy_processes(2) as pids:
+        assert len(pids) == 2 and all(_alive(p) for p in pids)
+    assert not any(_alive(p) for p in pids)
+    with pytest.raises(KeyboardInterrupt):
+        with runner.busy_processes(1) as pids:
+            raise KeyboardInterrupt
+    assert not any(_alive(p) for p in pids)
+    with runner.busy_processes(0) as pids:
+        assert pids == []
+
+
+def test_busy_run_is_reported(tmp_path, capsys):
+    rc, doc = run_bench(tmp_path, "--only", "lookup", "--threads", "1", "--no-memory",
+                        "--busy", "1")
+    assert rc == 0 and doc["busy"] == 1
+    assert "--busy 1" in capsys.readouterr().out
+    assert main(TINY + ["--busy", "-1"]) == 2

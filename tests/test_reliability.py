@@ -10,7 +10,9 @@ import pytest
 from numpy.lib.stride_tricks import as_strided
 
 import fastembed
+import generators
 import kernel_drivers as kd
+import reference
 from conftest import requires_openmp, run_python
 
 
@@ -333,7 +335,7 @@ def test_no_memory_growth_over_100k_calls(kernel):
 def test_fuzz_oracle_seeds():
     counts = {"ok": 0, "raised": 0}
     for seed in range(3000):
-        _, outcome = kd.fuzz_one(kd.RngSource(seed))
+        _, outcome = kd.fuzz_one(generators.RngSource(seed))
         counts[outcome] += 1
     assert counts["ok"] > 500 and counts["raised"] > 500  # both sides of the oracle exercised
 
@@ -387,7 +389,7 @@ def test_oracle_reports_each_kind_of_failure(behaviour):
         kd.check_call(_fake(call), case, may_raise=(behaviour == "writes input then raises"))
 
 
-# ---- the contract references of kernels not on main yet agree with PyTorch -----------------
+# ---- the references (tests/reference.py) agree with PyTorch ---------------------------------
 
 def test_contract_references_match_torch():
     torch = pytest.importorskip("torch")
@@ -401,15 +403,15 @@ def test_contract_references_match_torch():
                                             scale_grad_by_freq=scale)
         out.backward(torch.tensor(grad))
         want = weight.grad.numpy()
-        got = kd.ref_accumulate_dense(ids, grad, 40, padding_idx=padding_idx,
+        got = reference.accumulate_dense_ref(ids, grad, 40, padding_idx=padding_idx,
                                       scale_grad_by_freq=scale)
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
     for max_norm, norm_type in [(1.5, 2.0), (0.5, 1.0), (2.0, 3.0)]:
         weight = torch.tensor(w)
         with torch.no_grad():
             torch.embedding_renorm_(weight, torch.tensor(ids.reshape(-1)), max_norm, norm_type)
-        np.testing.assert_allclose(kd.ref_renorm_(w, ids, max_norm, norm_type), weight.numpy(),
-                                   rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(reference.renorm_ref(w, ids, max_norm, norm_type),
+                                   weight.numpy(), rtol=1e-5, atol=1e-6)
 
 
 def test_every_public_kernel_is_in_the_reliability_table():
@@ -441,14 +443,14 @@ def test_contract_reference_of_lookup_bag_matches_torch():
                 want = F.embedding_bag(torch.tensor(ids), torch.tensor(w), torch.tensor(off),
                                        mode=mode, padding_idx=padding_idx,
                                        include_last_offset=last).numpy()
-                got = kd.ref_lookup_bag(w, ids, off, mode=mode, padding_idx=padding_idx,
+                got = reference.lookup_bag_ref(w, ids, off, mode=mode, padding_idx=padding_idx,
                                         include_last_offset=last)
                 np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
     psw = rng.random(30).astype(np.float32)
     want = F.embedding_bag(torch.tensor(ids), torch.tensor(w), torch.tensor(offsets), mode="sum",
                            per_sample_weights=torch.tensor(psw)).numpy()
-    np.testing.assert_allclose(kd.ref_lookup_bag(w, ids, offsets, per_sample_weights=psw), want,
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(reference.lookup_bag_ref(w, ids, offsets, per_sample_weights=psw),
+                               want, rtol=1e-5, atol=1e-6)
 
 
 def test_contract_reference_of_accumulate_bag_matches_torch_autograd():
@@ -479,12 +481,12 @@ def test_contract_reference_of_accumulate_bag_matches_torch_autograd():
                         else total / torch.sqrt((ws ** 2).sum()))
         return torch.stack(rows)
 
-    for mode in kd.BAG_MODES:
+    for mode in reference.BAG_MODES:
         for with_psw in ((False, True) if mode != "max" else (False,)):
             tw = torch.tensor(w, requires_grad=True)
             tpsw = torch.tensor(psw, requires_grad=True) if with_psw else None
             forward(tw, tpsw, mode).backward(torch.tensor(grad))
-            got = kd.ref_accumulate_bag(ids, offsets, grad, 30, mode=mode,
+            got = reference.accumulate_bag_ref(ids, offsets, grad, 30, mode=mode,
                                         per_sample_weights=psw if with_psw else None,
                                         padding_idx=pad, weights=w)
             dense, gpsw = got if with_psw else (got, None)

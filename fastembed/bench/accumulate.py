@@ -17,6 +17,8 @@ SHAPES = {
         (1_000_000, 64, 1_000_000, np.float32, "zipf"),
         (1_000_000, 64, 1_000_000, np.float64, "uniform"),
         (100_000, 64, 100_000, np.float32, "zipf"),
+        (1_000_000, 16, 2_000_000, np.float32, "uniform"),  # 64-byte rows
+        (100_000, 512, 100_000, np.float32, "uniform"),     # 2 KB rows
     ],
     "quick": [
         (250_000, 64, 50_000, np.float32, "uniform"),

@@ -13,12 +13,17 @@ from fastembed.bench.core import (DTYPE_NAMES, Case, Impl, Timed, make_ids, rand
                                   register, short, written_empty)
 from fastembed.bench.lookup_bag import bag_lengths
 
+# mode "sum" with scale_grad_by_freq=True: each row's sum divided by its id's count. torch is
+# no peer there: its CPU kernel divides by other ids' counts (pytorch#190063)
+SCALED = "sum/freq"
+
 # (n_rows, dim, n_bags, mean bag length, dtype, id distribution, mode)
 SHAPES = {
     "full": [
         (1_000_000, 64, 100_000, 20, np.float32, "uniform", "sum"),
         (1_000_000, 64, 100_000, 20, np.float32, "zipf", "sum"),
         (1_000_000, 64, 100_000, 20, np.float32, "uniform", "mean"),
+        (1_000_000, 64, 100_000, 20, np.float32, "zipf", SCALED),
     ],
     "quick": [
         (250_000, 64, 5_000, 20, np.float32, "zipf", "sum"),
@@ -26,6 +31,7 @@ SHAPES = {
     "tiny": [
         (1_000, 8, 40, 5, np.float32, "uniform", "sum"),
         (1_000, 8, 40, 5, np.float64, "zipf", "mean"),
+        (1_000, 8, 40, 5, np.float32, "zipf", SCALED),
     ],
 }
 
@@ -44,8 +50,12 @@ def _position_rows(d, mode):
 
 
 def numpy_grad(d, mode):
-    """NumPy's way: the position rows summed per distinct id with np.add.at."""
-    return numpy_unique_add_at(d["ids"], _position_rows(d, mode))
+    """NumPy's way: the position rows summed per distinct id with np.add.at (then divided
+    by each id's count for scale_grad_by_freq)."""
+    uniq, values = numpy_unique_add_at(d["ids"], _position_rows(d, mode))
+    if mode == SCALED:
+        values /= d["counts"][:, None].astype(values.dtype)
+    return uniq, values
 
 
 def exact_grad(d, mode):
@@ -63,6 +73,8 @@ def exact_grad(d, mode):
     exact, abs_sum, counts = sums[:, :dim], sums[:, dim:2 * dim], sums[:, 2 * dim:]
     u = float(np.finfo(rows.dtype).eps) / 2
     bound = counts * u * abs_sum + 2 * u * np.abs(exact) + float(np.finfo(rows.dtype).tiny)
+    if mode == SCALED:  # one more rounding, of the quotient
+        exact, bound = exact / counts, bound / counts + u * np.abs(exact / counts)
     return uniq, exact, bound
 
 
@@ -84,8 +96,9 @@ def _case(n_rows, dim, n_bags, mean_len, dtype, dist, mode):
         np.cumsum(lengths[:-1], out=offsets[1:])
         ids = make_ids(rng, dist, int(lengths.sum()), n_rows)
         grad = random_table(rng, n_bags, dim, dtype) - 0.5
+        unique, counts = np.unique(ids, return_counts=True)
         return {"ids": ids, "offsets": offsets, "lengths": lengths, "grad_output": grad,
-                "n_rows": n_rows, "unique": np.unique(ids),
+                "n_rows": n_rows, "unique": unique, "counts": counts,
                 # torch's autograd needs the table (its values do not matter for sum/mean)
                 "weights": written_empty((n_rows, dim), dtype) if peers.torch() else None}
 
@@ -115,6 +128,8 @@ def _impls(mode):
              lambda d, t: Timed(lambda: numpy_grad(d, mode))),
         Impl("scipy", "csr(bags x rows).T @ grad (dense)", _scipy(mode)),
     ]
+    if mode == SCALED:  # SciPy and JAX have no such option; torch's gives other numbers
+        return impls[:2]
     if peers.torch() is not None:
         impls.append(Impl("torch", "embedding_bag backward(sparse)", _torch(mode),
                           threaded=True))
@@ -127,7 +142,10 @@ def _impls(mode):
 def _fastembed(mode):
     def prepare(d, threads):
         ids, offsets, grad, n_rows = d["ids"], d["offsets"], d["grad_output"], d["n_rows"]
-        return Timed(lambda: fastembed.accumulate_bag(ids, offsets, grad, n_rows, mode=mode,
+        kernel_mode, scaled = ("sum", True) if mode == SCALED else (mode, False)
+        return Timed(lambda: fastembed.accumulate_bag(ids, offsets, grad, n_rows,
+                                                      mode=kernel_mode,
+                                                      scale_grad_by_freq=scaled,
                                                       num_threads=threads),
                      output=rows_of)
     return prepare

@@ -49,6 +49,9 @@ def build_parser():
                         f"(default {runner.COPY_MIN_BYTES >> 20} MB; smaller is cached)")
     p.add_argument("--report", metavar="JSON",
                    help="run nothing: print (and --markdown/--plot) a saved --json file")
+    p.add_argument("--busy", type=int, default=0, metavar="N",
+                   help="run with N other processes spinning (one busy CPU each), started "
+                        "for the run and stopped after it: the figures of a shared machine")
     p.add_argument("--no-memory", action="store_true", help="skip peak-memory measurement")
     p.add_argument("--progress", choices=("auto", "on", "off"), default="auto",
                    help="progress bar on stderr (auto: when stderr is a terminal)")
@@ -85,6 +88,15 @@ def main(argv=None):
             print(f"{args.report} is not a {report.SCHEMA} document", file=sys.stderr)
             return 2
         return 1 if output(doc, args) else 0
+    if args.busy < 0:
+        print(f"--busy wants a count >= 0, got {args.busy}", file=sys.stderr)
+        return 2
+    with runner.busy_processes(args.busy):
+        return run(args, argv, size, fams)
+
+
+def run(args, argv, size, fams):
+    """Measure every case of `fams` and report (inside --busy's spinners, if asked)."""
     threads = args.threads or sorted({1, fastembed.get_num_threads()})
     load_before = runner.load_average()
     started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
@@ -92,7 +104,7 @@ def main(argv=None):
     copy_bytes = (int(args.copy_mb * 2**20) if args.copy_mb is not None
                   else runner.COPY_MIN_BYTES)
 
-    kernels_info, plan = {}, []
+    kernels_info, plan, ratios = {}, [], {}
     for kernel, fam in fams.items():
         if not fam.available():
             kernels_info[kernel] = {"available": False,
@@ -101,6 +113,7 @@ def main(argv=None):
             continue
         cases = fam.cases(size)
         kernels_info[kernel] = {"available": True, "cases": [c.name for c in cases]}
+        ratios[kernel] = {c.name: [list(r) for r in c.ratios] for c in cases if c.ratios}
         plan.extend(cases)
 
     total = len(threads) * (1 + len(plan))
@@ -147,6 +160,8 @@ def main(argv=None):
                                                                  else sys.argv[1:]),
         "size": size,
         "threads": threads,
+        # other processes this run kept spinning (--busy), one CPU each
+        "busy": args.busy,
         "machine": {
             "cpu": runner.cpu_model(),
             "cpu_count": __import__("os").cpu_count(),
@@ -162,6 +177,7 @@ def main(argv=None):
         "fastembed_config": config_dict(),
         "copy_bandwidth": copy,
         "kernels": kernels_info,
+        "ratios": ratios,
         "results": report.derive(results, {c["threads"]: c for c in copy}),
     }
     failures = [r for r in results if r["library"] == "fastembed" and r["status"] != "ok"]
@@ -185,6 +201,9 @@ def output(doc, args):
           f"{doc['machine']['cpus_available']} CPUs | threads {doc['threads']} | "
           f"size {doc['size']} | "
           + " ".join(f"{k} {v}" for k, v in doc["versions"].items() if k != "fastembed"))
+    if doc.get("busy"):
+        print(f"busy run: {doc['busy']} other process(es) kept spinning for the whole run"
+              f" (--busy {doc['busy']}), one CPU each")
     busy = report.busy_warning(doc)
     if busy:
         print(busy)

@@ -60,6 +60,9 @@ class Case:
     bytes_moved: Callable[[dict], int]
     impls: list = field(default_factory=list)
     compare: Callable[[Any, Any], bool] = None
+    # fastembed against itself: (label, variant A, variant B) -> the summary prints A's
+    # median / B's (e.g. "allocating / out=", "fused / accumulate+apply")
+    ratios: list = field(default_factory=list)
 
     def __post_init__(self):
         if self.compare is None:

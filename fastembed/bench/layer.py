@@ -102,6 +102,90 @@ def _torch_init(d, threads):
         LOW, HIGH, generator=gen), output=lambda t: t.numpy())
 
 
+# ---- init normal ---------------------------------------------------------------------------
+
+STDDEV = 0.05
+NORMAL_SHAPES = {"full": [(1_000_000, 64)], "quick": [(100_000, 64)], "tiny": [(1_000, 8)]}
+TRUNCATED_SD = STDDEV * 0.8796  # a normal truncated at 2 standard deviations
+
+
+@register("init normal", available=lambda: hasattr(fastembed, "initializers"),
+          requires="fastembed.initializers")
+def normal_cases(size):
+    return [_normal_case(kind, n, d) for n, d in NORMAL_SHAPES[size]
+            for kind in ("normal", "truncated_normal")]
+
+
+def _normal_like(sd, bound=None):
+    """Right shape, mean 0 and standard deviation `sd` on a sample, values within `bound`."""
+    def compare(got, want):
+        got = np.asarray(got)
+        if got.shape != want["shape"] or got.dtype.kind != "f":
+            return False
+        if bound is not None and not float(np.abs(got).max()) <= bound:
+            return False
+        sample = got[:: max(1, got.shape[0] // 2000)].astype(np.float64)
+        tol = 6 * sd / sample.size ** 0.5
+        return abs(sample.mean()) < tol and abs(sample.std() - sd) < 4 * tol
+    return compare
+
+
+def _normal_case(kind, n_rows, dim):
+    shape = (n_rows, dim)
+    cls = "RandomNormal" if kind == "normal" else "TruncatedNormal"
+    impls = [Impl("fastembed", f"{cls}()(shape) float32", _fastembed_normal(cls), threaded=True),
+             Impl("numpy", "Generator.standard_normal(float32) * sd"
+                  + (", |x| > 2 redrawn" if kind != "normal" else ""),
+                  _numpy_normal(kind != "normal"))]
+    if kind == "normal" and peers.torch() is not None:
+        impls.append(Impl("torch", "empty(float32).normal_", _torch_normal, threaded=True))
+    truncated = kind != "normal"
+    return Case(
+        kernel="init normal",
+        name=f"{kind} {short(n_rows)}x{dim} f32",
+        params={"initializer": cls, "n_rows": n_rows, "dim": dim, "dtype": "float32",
+                "stddev": STDDEV},
+        make=lambda: {"shape": shape},
+        reference=lambda d: {"shape": d["shape"]},
+        bytes_moved=lambda d: n_rows * dim * 4,
+        impls=impls,
+        compare=_normal_like(TRUNCATED_SD if truncated else STDDEV,
+                             2 * STDDEV if truncated else None),
+    )
+
+
+def _fastembed_normal(cls):
+    def prepare(d, threads):
+        init = getattr(fastembed.initializers, cls)(stddev=STDDEV, seed=0)
+        return Timed(lambda: init(d["shape"], "float32", num_threads=threads))
+    return prepare
+
+
+def _numpy_normal(truncated):
+    def prepare(d, threads):
+        rng = np.random.default_rng(0)
+
+        def call():
+            x = rng.standard_normal(d["shape"], dtype=np.float32)
+            while truncated:  # redraw what falls past 2 standard deviations
+                bad = np.abs(x) > 2
+                n_bad = int(np.count_nonzero(bad))
+                if not n_bad:
+                    break
+                x[bad] = rng.standard_normal(n_bad, dtype=np.float32)
+            x *= np.float32(STDDEV)
+            return x
+        return Timed(call)
+    return prepare
+
+
+def _torch_normal(d, threads):
+    torch = peers.torch()
+    gen = torch.Generator().manual_seed(0)
+    return Timed(lambda: torch.empty(d["shape"], dtype=torch.float32).normal_(
+        0.0, STDDEV, generator=gen), output=lambda t: t.numpy())
+
+
 # ---- constraints ---------------------------------------------------------------------------
 
 @register("constraints", available=lambda: hasattr(fastembed, "constraints"),

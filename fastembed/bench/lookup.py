@@ -15,6 +15,7 @@ SHAPES = {
         (1_000_000, 64, 1_000_000, np.float32, "zipf"),
         (1_000_000, 64, 1_000_000, np.float64, "uniform"),
         (1_000_000, 16, 2_000_000, np.float32, "uniform"),  # 64-byte rows
+        (50_000, 128, 500_000, np.float32, "uniform"),      # a cached table, a large result
         (100_000, 512, 100_000, np.float32, "uniform"),     # 2 KB rows
         (100_000, 64, 100, np.float32, "uniform"),          # per-call overhead
     ],
@@ -56,6 +57,7 @@ def _case(n_rows, dim, n_ids, dtype, dist):
         reference=lambda d: d["weights"][d["ids"]],
         bytes_moved=moved,
         impls=_impls(),
+        ratios=[("allocating / out=", "lookup", "lookup(out=)")],
     )
 
 

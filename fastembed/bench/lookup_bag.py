@@ -18,6 +18,8 @@ SHAPES = {
         (1_000_000, 64, 100_000, 20, np.float32, "uniform", "max", False),
         (1_000_000, 64, 100_000, 20, np.float32, "uniform", "sum", True),
         (1_000_000, 64, 100_000, 20, np.float64, "uniform", "sum", False),
+        (1_000_000, 64, 100_000, 1, np.float32, "uniform", "sum", False),   # bags of 1
+        (1_000_000, 64, 100_000, 32, np.float32, "uniform", "sum", False),
     ],
     "quick": [
         (250_000, 64, 5_000, 20, np.float32, "uniform", "sum", False),
@@ -43,20 +45,25 @@ def bag_lengths(rng, n_bags, mean_len):
     return rng.integers(1, 2 * mean_len, n_bags)
 
 
+def random_bags(rng, n_rows, dim, n_bags, mean_len, dtype, dist):
+    """A table and bags over it: {"weights", "ids", "offsets" (starts), "lengths"}."""
+    w = random_table(rng, n_rows, dim, dtype)
+    lengths = bag_lengths(rng, n_bags, mean_len)
+    offsets = np.zeros(n_bags, np.int64)
+    np.cumsum(lengths[:-1], out=offsets[1:])
+    ids = make_ids(rng, dist, int(lengths.sum()), n_rows)
+    return {"weights": w, "ids": ids, "offsets": offsets, "lengths": lengths}
+
+
 def _case(n_rows, dim, n_bags, mean_len, dtype, dist, mode, weighted):
     dtype = np.dtype(dtype)
 
     def make():
         rng = np.random.default_rng(0)
-        w = random_table(rng, n_rows, dim, dtype)
-        lengths = bag_lengths(rng, n_bags, mean_len)
-        offsets = np.zeros(n_bags, np.int64)
-        np.cumsum(lengths[:-1], out=offsets[1:])
-        n_ids = int(lengths.sum())
-        ids = make_ids(rng, dist, n_ids, n_rows)
+        d = random_bags(rng, n_rows, dim, n_bags, mean_len, dtype, dist)
+        n_ids = d["ids"].size
         psw = rng.random(n_ids, dtype=np.float32).astype(dtype) if weighted else None
-        return {"weights": w, "ids": ids, "offsets": offsets, "lengths": lengths,
-                "per_sample_weights": psw, "out": written_empty((n_bags, dim), dtype)}
+        return dict(d, per_sample_weights=psw, out=written_empty((n_bags, dim), dtype))
 
     def moved(d):  # ids, offsets (and weights) read, rows read, bags written
         isz = dtype.itemsize
@@ -75,8 +82,9 @@ def _case(n_rows, dim, n_bags, mean_len, dtype, dist, mode, weighted):
         make=make,
         reference=lambda d: numpy_bag(d, mode),
         bytes_moved=moved,
-        impls=_impls(mode, weighted),
+        impls=_impls(mode, weighted, dtype),
         compare=close(),
+        ratios=[("allocating / out=", "lookup_bag", "lookup_bag(out=)")],
     )
 
 
@@ -96,7 +104,7 @@ def numpy_bag(d, mode):
     return total
 
 
-def _impls(mode, weighted):
+def _impls(mode, weighted, dtype):
     impls = [
         Impl("fastembed", "lookup_bag", _fastembed(False, mode), threaded=True),
         Impl("fastembed", "lookup_bag(out=)", _fastembed(True, mode), threaded=True),
@@ -107,6 +115,10 @@ def _impls(mode, weighted):
     torch = peers.torch()
     if torch is not None and not (weighted and mode != "sum"):
         impls.append(Impl("torch", "F.embedding_bag", _torch(mode), threaded=True))
+    if (mode in ("sum", "mean") and not weighted and dtype == np.float32
+            and peers.fbgemm() is not None):
+        impls.append(Impl("fbgemm", "SplitTableBatchedEmbeddingBags forward", _fbgemm(mode),
+                          threaded=True))
     if peers.jax() is not None:
         impls.append(Impl("jax", "jit(take + segment_" + ("max" if mode == "max" else "sum")
                           + ")", _jax(mode), own_threads=True))
@@ -156,6 +168,34 @@ def _torch(mode):
         f = torch.nn.functional.embedding_bag
         return Timed(lambda: f(it, wt, ot, mode=mode, per_sample_weights=pt),
                      output=lambda r: r.numpy())
+    return prepare
+
+
+def fbgemm_tables(d, optimizer="EXACT_SGD", learning_rate=0.0, mode="sum", **hyper):
+    """FBGEMM's CPU training embedding (one table on the host, float32) holding a copy of
+    d["weights"], and its (indices, offsets) tensors for d's bags (offsets with the end)."""
+    fb, torch = peers.fbgemm(), peers.torch()
+    w = d["weights"]
+    pooling = {"sum": fb.PoolingMode.SUM, "mean": fb.PoolingMode.MEAN}[mode]
+    tbe = fb.TBE([(w.shape[0], w.shape[1], fb.EmbeddingLocation.HOST, fb.ComputeDevice.CPU)],
+                 optimizer=getattr(fb.OptimType, optimizer), learning_rate=learning_rate,
+                 pooling_mode=pooling, **hyper)
+    with torch.no_grad():
+        tbe.split_embedding_weights()[0].copy_(torch.from_numpy(w))
+    ids = torch.from_numpy(d["ids"].astype(np.int64, copy=False))
+    offsets = torch.from_numpy(np.append(d["offsets"], d["ids"].size).astype(np.int64))
+    return tbe, ids, offsets
+
+
+def _fbgemm(mode):
+    def prepare(d, threads):
+        torch = peers.torch()
+        tbe, ids, offsets = fbgemm_tables(d, mode=mode)
+
+        def call():
+            with torch.no_grad():
+                return tbe(ids, offsets)
+        return Timed(call, output=lambda r: r.numpy())
     return prepare
 
 

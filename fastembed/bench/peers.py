@@ -1,9 +1,10 @@
-"""The optional peer libraries (PyTorch, JAX), imported only when a benchmark runs."""
+"""The optional peer libraries (PyTorch, JAX, FBGEMM), imported only when a benchmark runs."""
 import functools
+import types
 
 from fastembed.bench.core import optional_import
 
-OPTIONAL = ("torch", "jax")
+OPTIONAL = ("torch", "jax", "fbgemm")
 _without = set()
 
 
@@ -17,6 +18,7 @@ def without(libraries):
     _without.update(libraries)
     torch.cache_clear()
     jax.cache_clear()
+    fbgemm.cache_clear()
 
 
 @functools.lru_cache(maxsize=None)
@@ -41,9 +43,33 @@ def jax():
     return jax
 
 
+@functools.lru_cache(maxsize=None)
+def fbgemm():
+    """FBGEMM's CPU training embedding (package fbgemm-gpu-cpu, which needs the torch release
+    it was built for), or None. Returns a namespace with the names the bench uses:
+    ``TBE`` (SplitTableBatchedEmbeddingBagsCodegen), ``EmbeddingLocation``,
+    ``ComputeDevice``, ``PoolingMode``, ``OptimType`` and ``version``."""
+    if "fbgemm" in _without or torch() is None:
+        return None
+    try:
+        import fbgemm_gpu
+        from fbgemm_gpu.split_embedding_configs import EmbOptimType
+        from fbgemm_gpu.split_table_batched_embeddings_ops_common import (EmbeddingLocation,
+                                                                           PoolingMode)
+        from fbgemm_gpu.split_table_batched_embeddings_ops_training import (
+            ComputeDevice, SplitTableBatchedEmbeddingBagsCodegen)
+    except Exception:
+        return None
+    return types.SimpleNamespace(
+        TBE=SplitTableBatchedEmbeddingBagsCodegen, EmbeddingLocation=EmbeddingLocation,
+        ComputeDevice=ComputeDevice, PoolingMode=PoolingMode, OptimType=EmbOptimType,
+        version=getattr(fbgemm_gpu, "__version__", "unknown"))
+
+
 def set_threads(library, n):
-    """Give `library` `n` threads for what follows (only libraries that take a count)."""
-    if library == "torch" and torch() is not None:
+    """Give `library` `n` threads for what follows (only libraries that take a count;
+    FBGEMM's CPU kernels run on torch's thread pool)."""
+    if library in ("torch", "fbgemm") and torch() is not None:
         torch().set_num_threads(n)
 
 
@@ -56,6 +82,8 @@ def versions():
         out["torch"] = torch().__version__
     if jax() is not None:
         out["jax"] = jax().__version__
+    if fbgemm.cache_info().currsize and fbgemm() is not None:  # only when a case used it
+        out["fbgemm_gpu"] = fbgemm().version
     return out
 
 

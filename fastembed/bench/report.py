@@ -3,6 +3,8 @@ the JSON document and the optional plot."""
 import json
 import textwrap
 
+import numpy as np
+
 SCHEMA = "fastembed-bench/1"
 
 
@@ -30,9 +32,11 @@ def derive(results, copy_by_threads):
 
 
 def summary(doc, kernel):
-    """Per case and thread count: fastembed's fastest variant against each peer library's
-    fastest (correct) variant, as (case, threads, fastembed GB/s, copy fraction,
-    {library: how many times faster fastembed is})."""
+    """Per case and thread count: fastembed against each peer library's fastest (correct)
+    variant, as (case, threads, fastembed GB/s, copy fraction, {library: how many times
+    faster fastembed is}). fastembed's figure is its fastest variant, or the variant the
+    peer's row names in `compare_to` (a fused step against torch's step, not fastembed's
+    two-call path)."""
     rows = []
     for threads in doc["threads"]:
         cases = {}
@@ -45,16 +49,55 @@ def summary(doc, kernel):
             fe = best.get("fastembed")
             if fe is None:
                 continue
-            ratios = {lib: r["median_s"] / fe["median_s"] for lib, r in best.items()
-                      if lib != "fastembed"}
+            ratios = {lib: r["median_s"] / _variant(doc, r, r.get("compare_to"), fe)["median_s"]
+                      for lib, r in best.items() if lib != "fastembed"}
             rows.append((case, threads, fe["gbps"], fe.get("copy_fraction"), ratios))
     return rows
 
 
+def _variant(doc, row, variant, default):
+    """fastembed's row of `variant` on `row`'s case and thread count (or `default`)."""
+    if variant is None:
+        return default
+    for r in doc["results"]:
+        if (r["library"] == "fastembed" and r["variant"] == variant and r["status"] == "ok"
+                and r["kernel"] == row["kernel"] and r["case"] == row["case"]
+                and r["threads"] == row["threads"]):
+            return r
+    return default
+
+
+def self_ratios(doc, kernel):
+    """fastembed against itself, as (case, threads, label, ratio): the ratios a case
+    declares (`Case.ratios`: e.g. allocating / out=, fused / accumulate+apply), and for
+    every fastembed variant timed at several thread counts, its time at each count above
+    1 / its time at 1 thread ("N thr / 1 thr": above 1, more threads were slower)."""
+    med = {}
+    for r in doc["results"]:
+        if r["kernel"] == kernel and r["library"] == "fastembed" and r["status"] == "ok":
+            med[(r["case"], r["threads"], r["variant"])] = r
+    out = []
+    declared = doc.get("ratios", {}).get(kernel, {})
+    cases = list(dict.fromkeys(c for c, _, _ in med))
+    for case in cases:
+        for threads in doc["threads"]:
+            for label, a, b in declared.get(case, []):
+                if (case, threads, a) in med and (case, threads, b) in med:
+                    out.append((case, threads, label, med[(case, threads, a)]["median_s"]
+                                / med[(case, threads, b)]["median_s"]))
+            for variant in dict.fromkeys(v for c, t, v in med if c == case):
+                one, more = med.get((case, 1, variant)), med.get((case, threads, variant))
+                if threads > 1 and one and more and more["threads_used"] == threads:
+                    out.append((case, threads, f"{variant}: {threads} thr / 1 thr",
+                                more["median_s"] / one["median_s"]))
+    return out
+
+
 def busy_warning(doc):
-    """A warning when other processes were loading the CPUs as the run started."""
+    """A warning when other processes were loading the CPUs as the run started (beyond
+    the --busy spinners the run started itself, which the header reports)."""
     load = doc["machine"].get("load_average_before")
-    if load and load[0] >= 0.5:
+    if load and load[0] >= 0.5 + doc.get("busy", 0):
         return (f"note: load average {load[0]:.2f} before the run on "
                 f"{doc['machine']['cpus_available']} CPUs: other processes were running, "
                 "so figures are noisier than on a quiet machine")
@@ -133,6 +176,16 @@ def tables(doc):
                 lines.append(f"{case:<{cw}} {threads:>3} {gbps:7.2f} {fr} " + " ".join(
                     f"{_ratio(ratios[lib]) if lib in ratios else '-':>10}" for lib in libs))
             lines.append("")
+        selfr = self_ratios(doc, kernel)
+        if selfr:
+            cw = max(len(c) for c, *_ in selfr)
+            lw = max(len(label) for _, _, label, _ in selfr)
+            title = f"{kernel}: fastembed against itself (time / time)"
+            lines += [title, "-" * len(title),
+                      f"{'case':<{cw}} {'thr':>3} {'ratio':<{lw}} {'value':>7}"]
+            for case, threads, label, x in selfr:
+                lines.append(f"{case:<{cw}} {threads:>3} {label:<{lw}} {x:7.2f}")
+            lines.append("")
     lines.append("vs LIB = LIB's median / fastembed's (above 1: fastembed is faster).")
     lines.append("GB/s = bytes a kernel must move (inputs read + outputs written) / median time;"
                  " 'of copy' = that / the copy bandwidth at the same thread count;")
@@ -155,8 +208,11 @@ class PlotUnavailable(RuntimeError):
 
 
 def plot(doc, path):
-    """A PNG: per kernel and thread count, throughput (GB/s) of each library's fastest
-    variant, bars grouped by case, with the copy bandwidth as a horizontal line."""
+    """One PNG figure, two panels sharing the kernels as x axis, at the run's largest thread
+    count. Top: fastembed's speedup over each peer library (log scale; bars: the geometric
+    mean over the kernel's cases, dots: each case; above 1, fastembed is faster). Bottom:
+    fastembed's throughput as a fraction of the copy bandwidth (bars: the median over the
+    cases, dots: each case)."""
     try:
         import matplotlib
         matplotlib.use("Agg")
@@ -165,56 +221,71 @@ def plot(doc, path):
         raise PlotUnavailable(
             "--plot needs matplotlib: pip install 'fastembed-kernels[plot]' "
             "(or pip install matplotlib)") from exc
-    copy = {c["threads"]: c["gbps"] for c in doc["copy_bandwidth"]}
-    panels = []
+    threads = max(doc["threads"])
+    kernels, speed, frac = [], {}, {}
     for kernel, info in doc["kernels"].items():
-        if info["available"]:
-            for threads in doc["threads"]:
-                rows = [r for r in doc["results"] if r["kernel"] == kernel
-                        and r["threads"] == threads and r["status"] == "ok"]
-                if rows:
-                    panels.append((kernel, threads, rows))
-    if not panels:
+        if not info["available"]:
+            continue
+        rows = [r for r in summary(doc, kernel) if r[1] == threads]
+        if not rows:
+            continue
+        kernels.append(kernel)
+        for _, _, _, fr, ratios in rows:
+            if fr is not None:
+                frac.setdefault(kernel, []).append(fr)
+            for lib, x in ratios.items():
+                speed.setdefault(lib, {}).setdefault(kernel, []).append(x)
+    if not kernels:
         raise ValueError("nothing to plot: no timed results")
-    libraries = []
-    for _, _, rows in panels:
-        for r in rows:
-            if r["library"] not in libraries:
-                libraries.append(r["library"])
-    colors = {lib: plt.get_cmap("tab10")(i) for i, lib in enumerate(libraries)}
-    fig, axes = plt.subplots(len(panels), 1, figsize=(11, 3.4 * len(panels)), squeeze=False)
-    for ax, (kernel, threads, rows) in zip(axes[:, 0], panels):
-        cases = list(dict.fromkeys(r["case"] for r in rows))
-        best = {}
-        for r in rows:
-            key = (r["case"], r["library"])
-            if key not in best or r["gbps"] > best[key]["gbps"]:
-                best[key] = r
-        width = 0.8 / len(libraries)
-        for j, lib in enumerate(libraries):
-            xs, ys = [], []
-            for i, case in enumerate(cases):
-                if (case, lib) in best:
-                    xs.append(i + (j - (len(libraries) - 1) / 2) * width)
-                    ys.append(best[(case, lib)]["gbps"])
-            if xs:
-                ax.bar(xs, ys, width, label=lib, color=colors[lib])
-        if threads in copy:
-            ax.axhline(copy[threads], color="black", linestyle="--", linewidth=1,
-                       label=f"copy {copy[threads]:.1f} GB/s")
-        top = max([r["gbps"] for r in best.values()] + [copy.get(threads, 0)])
-        ax.set_ylim(0, top * 1.35)
-        ax.set_xticks(range(len(cases)))
-        ax.set_xticklabels([textwrap.fill(c, 16) for c in cases], fontsize=8)
-        ax.set_ylabel("GB/s")
-        ax.set_title(f"{kernel}, {threads} thread{'s' if threads > 1 else ''} "
-                     "(fastest variant of each library)", fontsize=10)
-        ax.legend(fontsize=7, ncol=len(libraries) + 1, loc="upper left")
-    fig.suptitle(f"fastembed {doc['fastembed_config'].get('version', '')} on "
-                 f"{doc['machine']['cpu']} ({doc['machine']['cpus_available']} CPUs)",
-                 fontsize=11)
+    libs = sorted(speed)
+    colors = {lib: plt.get_cmap("tab10")(i) for i, lib in enumerate(libs)}
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(max(8, 1.3 * len(kernels) + 3), 8),
+                                      sharex=True, gridspec_kw={"height_ratios": [3, 2]})
+    width = 0.8 / max(len(libs), 1)
+    for j, lib in enumerate(libs):
+        label = lib
+        for i, kernel in enumerate(kernels):
+            xs = speed[lib].get(kernel)
+            if not xs:
+                continue
+            x = i + (j - (len(libs) - 1) / 2) * width
+            top.bar(x, float(np.exp(np.mean(np.log(xs)))), width, color=colors[lib],
+                    alpha=0.75, label=label)
+            label = None  # one legend entry per peer
+            top.scatter([x] * len(xs), xs, s=10, color="black", zorder=3)
+    top.axhline(1.0, color="black", linewidth=1)
+    top.set_yscale("log")
+    top.set_ylabel("fastembed's speedup over the peer\n(peer time / fastembed time, log)")
+    top.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.005, 1.0), title="peer",
+               title_fontsize=8)
+    top.grid(axis="y", which="both", alpha=0.3)
+    # cached cases (a few hot rows, 100 ids) can pass the copy bandwidth many times over:
+    # the axis stops at 2 and those cases are drawn on its edge as triangles
+    ceiling = min(2.0, max([1.2] + [1.15 * x for fr in frac.values() for x in fr]))
+    for i, kernel in enumerate(kernels):
+        fr = frac.get(kernel, [])
+        if fr:
+            bottom.bar(i, min(float(np.median(fr)), ceiling), 0.5, color="tab:gray",
+                       alpha=0.75)
+            inside = [x for x in fr if x <= ceiling]
+            bottom.scatter([i] * len(inside), inside, s=10, color="black", zorder=3)
+            above = len(fr) - len(inside)
+            bottom.scatter([i] * above, [ceiling] * above, s=25, marker="^", color="black",
+                           zorder=3, clip_on=False)
+    bottom.set_ylim(0, ceiling)
+    bottom.axhline(1.0, color="black", linestyle="--", linewidth=1)
+    bottom.set_ylabel("fastembed GB/s /\ncopy bandwidth")
+    bottom.set_xticks(range(len(kernels)))
+    bottom.set_xticklabels([textwrap.fill(k, 12) for k in kernels], fontsize=8)
+    bottom.grid(axis="y", alpha=0.3)
+    copy = {c["threads"]: c["gbps"] for c in doc["copy_bandwidth"]}.get(threads)
+    busy = f", {doc['busy']} busy process(es)" if doc.get("busy") else ""
+    fig.suptitle(f"fastembed {doc['versions'].get('fastembed', '')}, {threads} thread"
+                 f"{'s' if threads > 1 else ''}, {doc['size']} run{busy}\n"
+                 f"{doc['machine']['cpu']} ({doc['machine']['cpus_available']} CPUs"
+                 + (f", copy {copy:.1f} GB/s" if copy else "") + ")", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
@@ -239,6 +310,13 @@ def markdown(doc):
                 fr = f"{frac:.2f}" if frac is not None else ""
                 out.append(f"| {case} | {threads} | {gbps:.1f} | {fr} | " + " | ".join(
                     _ratio(ratios[lib]) if lib in ratios else "-" for lib in libs) + " |")
+            out.append("")
+        selfr = self_ratios(doc, kernel)
+        if selfr:
+            out += ["#### fastembed against itself (time / time)", "",
+                    "| case | threads | ratio | value |", "|---|---:|---|---:|"]
+            out += [f"| {case} | {threads} | {label} | {x:.2f} |"
+                    for case, threads, label, x in selfr]
             out.append("")
         for threads in doc["threads"]:
             rows = [r for r in doc["results"] if r["kernel"] == kernel and r["threads"] == threads]

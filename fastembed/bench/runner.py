@@ -1,7 +1,11 @@
-"""Measuring: copy bandwidth, checked-then-timed implementations, peak extra memory."""
+"""Measuring: copy bandwidth, checked-then-timed implementations, peak extra memory, and
+the spinning processes of a --busy run."""
+import contextlib
 import gc
 import os
+import signal
 import statistics
+import subprocess
 import sys
 import time
 import tracemalloc
@@ -285,6 +289,42 @@ class Progress:
         if self.enabled:
             self.stream.write("\r" + " " * 110 + "\r")
             self.stream.flush()
+
+
+# A spinner burns one CPU until it is stopped, or until the bench that started it is gone
+# (its parent changes: a killed bench leaves no spinner behind).
+SPINNER = ("import os\nparent = os.getppid()\nwhile os.getppid() == parent:\n"
+           "    for _ in range(1_000_000):\n        pass\n")
+
+
+@contextlib.contextmanager
+def busy_processes(n):
+    """Run the body with `n` other processes spinning (each a busy loop on one CPU), as on
+    a shared machine. They are stopped when the body ends, however it ends (an exception,
+    Ctrl-C, or SIGTERM, which is turned into SystemExit for the time). Yields their pids."""
+    procs = []
+    old_term = None
+    if n > 0:
+        def terminate(signum, frame):
+            raise SystemExit(128 + signum)
+        try:
+            old_term = signal.signal(signal.SIGTERM, terminate)
+        except ValueError:  # not the main thread: no handler, the finally still runs
+            old_term = None
+    try:
+        for _ in range(n):
+            procs.append(subprocess.Popen([sys.executable, "-c", SPINNER],
+                                          stdin=subprocess.DEVNULL,
+                                          stdout=subprocess.DEVNULL,
+                                          stderr=subprocess.DEVNULL))
+        yield [p.pid for p in procs]
+    finally:
+        for p in procs:
+            p.kill()
+        for p in procs:
+            p.wait()
+        if old_term is not None:
+            signal.signal(signal.SIGTERM, old_term)
 
 
 def load_average():
