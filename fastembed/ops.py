@@ -7,6 +7,7 @@ import numpy as np
 from fastembed import _kernels
 from fastembed._arrays import (BAG_MODES, as_array, as_ids, as_table, as_weights_for,
                                bag_bounds, bag_mode, check_out)
+from fastembed._pool import empty as _empty  # large results from recycled, mapped pages
 from fastembed._threads import resolve as _resolve_threads
 
 __all__ = ["lookup", "lookup_bag", "accumulate", "accumulate_bag", "renorm_"]
@@ -49,7 +50,7 @@ def lookup(weights, ids, *, out=None, num_threads=None):
     n_threads = _resolve_threads(num_threads)
     shape = idx.shape + (table.shape[1],)
     if out is None:
-        out = dest = np.empty(shape, table.dtype)
+        out = dest = _empty(shape, table.dtype)
     else:  # returned as given (a torch tensor stays one); written through a view
         dest = check_out(out, shape, table.dtype, (table, idx, original, weights))
     _kernels.lookup(table, idx, dest, n_threads, original)  # flat C-contiguous buffers
@@ -117,9 +118,9 @@ def lookup_bag(weights, ids, offsets=None, *, mode="sum", per_sample_weights=Non
     if return_argmax:
         if code != BAG_MODES["max"]:
             raise ValueError('return_argmax needs mode="max"')
-        argmax = np.empty(shape, np.int64)
+        argmax = _empty(shape, np.int64)
     if out is None:
-        out = dest = np.empty(shape, table.dtype)
+        out = dest = _empty(shape, table.dtype)
     else:
         dest = check_out(out, shape, table.dtype,
                          (table, idx, original, weights, bounds, psw, per_sample_weights))
