@@ -31,8 +31,13 @@ static int64_t fe_first_bag_from(const int64_t *bounds, int64_t n_bags, int64_t 
     return pos >= n_ids ? n_bags : fe_lower_bound(bounds, n_bags, pos);
 }
 
-#define FE_BAG_DISPATCH(VSUF2, ISUF, ARGS) \
-    FE_SIMD_DISPATCH(FE_NAME3(fe_bag_block, VSUF2, ISUF), ARGS);
+#define FE_BAG_DISPATCH(VSUF2, ISUF, ARGS)                                                    \
+    do {                                                                                      \
+        if (acc64)                                                                            \
+            FE_SIMD_DISPATCH(FE_NAME(FE_NAME3(fe_bag_block, VSUF2, ISUF), acc64), ARGS);      \
+        else                                                                                  \
+            FE_SIMD_DISPATCH(FE_NAME(FE_NAME3(fe_bag_block, VSUF2, ISUF), accvt), ARGS);      \
+    } while (0);
 
 
 
@@ -42,6 +47,8 @@ static int64_t fe_first_bag_from(const int64_t *bounds, int64_t n_bags, int64_t 
         int64_t n_ids, const int64_t *bounds, int64_t n_bags, int mode, const VT *psw,        \
         int64_t padding_idx, VT *out, int64_t *argmax, int n_threads, int64_t *bad_pos)       \
     {                                                                                         \
+        int acc64 = (mode & FE_BAG_ACC64) != 0 || sizeof(VT) == sizeof(double);              \
+        mode &= ~FE_BAG_ACC64;                                                                \
         if (n_rows < 0 || dim < 0 || n_ids < 0 || mode < FE_BAG_SUM || mode > FE_BAG_SQRTN   \
             || (psw && mode == FE_BAG_MAX) || (argmax && mode != FE_BAG_MAX)                  \
             || !fe_bag_bounds_ok(bounds, n_bags, n_ids))                                      \
