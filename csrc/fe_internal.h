@@ -8,18 +8,25 @@
 #include <omp.h>
 #endif
 
+/* The statements once over the whole of [0, n), as thread 0 (the one-thread path). */
+#define FE_SERIAL_CHUNK(n, ...)                                                             \
+    {                                                                                        \
+        int64_t lo = 0, hi = (n);                                                            \
+        int t = 0;                                                                           \
+        (void)t;                                                                             \
+        __VA_ARGS__                                                                          \
+    }
+
 /* Run the statements `...` over [0, n) split in contiguous chunks, one per thread, with the
- * chunk in the int64_t variables `lo` and `hi` and its number (0 <= t < nt) in int `t`. With one planned thread the statements run
- * directly: entering even a serial OpenMP region costs ~0.5 us, which a 100-id call feels.
+ * chunk in the int64_t variables `lo` and `hi` and its number (0 <= t < nt) in int `t`.
+ * With one planned thread the statements run directly: entering even a serial OpenMP
+ * region costs ~0.5 us, which a 100-id call feels.
  * `nt` must come from fe_plan_threads (1 in a forked child, where a parallel region hangs). */
 #ifdef _OPENMP
 #define FE_PARALLEL_CHUNKS(nt, n, ...)                                                      \
     do {                                                                                     \
         if ((nt) <= 1) {                                                                     \
-            int64_t lo = 0, hi = (n);                                                        \
-            int t = 0;                                                                       \
-            (void)t;                                                                         \
-            __VA_ARGS__                                                                      \
+            FE_SERIAL_CHUNK(n, __VA_ARGS__)                                                  \
         } else {                                                                             \
             _Pragma("omp parallel num_threads(nt)")                                         \
             {                                                                                \
@@ -34,11 +41,8 @@
 #else
 #define FE_PARALLEL_CHUNKS(nt, n, ...)                                                      \
     do {                                                                                     \
-        int64_t lo = 0, hi = (n);                                                            \
-        int t = 0;                                                                           \
-        (void)t;                                                                             \
         (void)(nt);                                                                          \
-        __VA_ARGS__                                                                          \
+        FE_SERIAL_CHUNK(n, __VA_ARGS__)                                                      \
     } while (0)
 #endif
 
@@ -52,10 +56,7 @@
 #define FE_PARALLEL_DYNAMIC(nt, n, grain, ...)                                              \
     do {                                                                                     \
         if ((nt) <= 1) {                                                                     \
-            int64_t lo = 0, hi = (n);                                                        \
-            int t = 0;                                                                       \
-            (void)t;                                                                         \
-            __VA_ARGS__                                                                      \
+            FE_SERIAL_CHUNK(n, __VA_ARGS__)                                                  \
         } else {                                                                             \
             const int64_t fe_n_ = (n), fe_g_ = (grain);                                      \
             const int64_t fe_nc_ = (fe_n_ + fe_g_ - 1) / fe_g_;                              \
