@@ -3,9 +3,8 @@
 Every round runs each case once, in the same order, so machine noise (other processes on
 a shared box) hits all cases alike; the medians over rounds and their ratios are printed.
 Cases: fastembed lookup(out=) / allocating lookup, lookup_bag (every mode, out= and
-allocating), accumulate, torch F.embedding_bag, a NumPy random-row gather (np.take into
-out=, the gather ceiling NumPy reaches) and the threaded copy that fastembed.bench uses for
-bandwidth. Run from a worktree root:
+allocating), accumulate, torch F.embedding_bag and the threaded copy that fastembed.bench
+uses for bandwidth. Run from a worktree root:
 
     python tools/probe_threads.py [--rounds 9] [--only bag,lookup] [--busy 1]
 
@@ -73,8 +72,6 @@ def main():
             cases[f"lookup out= t{t}"] = lambda t=t: fastembed.lookup(table, ids, out=out_g,
                                                                     num_threads=t)
             cases[f"lookup alloc t{t}"] = lambda t=t: fastembed.lookup(table, ids, num_threads=t)
-            if t == 1:
-                cases["np.take out= t1"] = lambda: np.take(table, ids, axis=0, out=out_g)
         if "bag" in only:
             for m in args.modes.split(","):
                 w = psw if m == "wsum" else None
