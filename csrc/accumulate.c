@@ -99,7 +99,7 @@ fe_status fe_scatter_rows(const char *values, int64_t nnz, int64_t row_bytes,
     if (n_rows == 0 || row_bytes == 0)
         return FE_OK;
     nt = fe_plan_threads(n_threads, n_rows * row_bytes);
-    FE_PARALLEL_CHUNKS(nt, n_rows, {
+    FE_PARALLEL_DYNAMIC(nt, n_rows, fe_grain(n_rows, n_rows * row_bytes, nt, 1), {
         int64_t k = fe_lower_bound(indices, nnz, lo);
         int64_t cur = lo;
         for (; k < nnz && indices[k] < hi; k++) {

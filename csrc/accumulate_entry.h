@@ -1,40 +1,47 @@
 /* Entry points of accumulate.c for one value type; included with FE_VT and FE_VSUF_T. */
 
-/* Threads own whole groups; the split gives each thread about the same number of gradient
- * rows of the light groups, then every thread sums a column slice of each heavy group. Each
- * value is a sum in input order in one thread, so results are the same for any count. */
-static void FE_NAME(fe_sum_team, FE_VSUF_T)(const FE_VT *grad, int64_t n_grad, int64_t dim,
-                                            const int64_t *perm, int64_t n_perm,
-                                            const int64_t *starts, int64_t n_groups,
-                                            int64_t skip_group, int scale_by_count,
-                                            FE_VT *values, const int64_t *heavy, int nh,
-                                            int64_t heavy_min, int level, int t, int nt,
-                                            int *bad)
+/* Whole groups are owned by one chunk of the light work: chunk c of n_chunks gets about the
+ * same number of gradient rows of the light groups. Every heavy group is cut into column
+ * slices of whole cache lines (threads never write the same line); one task is one slice of
+ * one heavy group. Chunks and tasks are handed out dynamically, and each value is a sum in
+ * input order by one thread, so results are the same for any thread count. */
+static void FE_NAME(fe_sum_light, FE_VSUF_T)(const FE_VT *grad, int64_t n_grad, int64_t dim,
+                                             const int64_t *perm, int64_t n_perm,
+                                             const int64_t *starts, int64_t n_groups,
+                                             int64_t skip_group, int scale_by_count,
+                                             FE_VT *values, const int64_t *heavy, int nh,
+                                             int64_t heavy_min, int level, int64_t light,
+                                             int64_t c, int64_t n_chunks, int *bad)
 {
-    int64_t light = fe_light_before(starts, n_groups, heavy, nh);
-    int64_t a = (light / nt) * t + (light % nt) * t / nt;
-    int64_t b = (light / nt) * (t + 1) + (light % nt) * (t + 1) / nt;
-    int64_t g_lo = t == 0 ? 0 : fe_light_bound(starts, n_groups, heavy, nh, a);
-    int64_t g_hi = t == nt - 1 ? n_groups : fe_light_bound(starts, n_groups, heavy, nh, b);
+    int64_t a = (light / n_chunks) * c + (light % n_chunks) * c / n_chunks;
+    int64_t b = (light / n_chunks) * (c + 1) + (light % n_chunks) * (c + 1) / n_chunks;
+    int64_t g_lo = c == 0 ? 0 : fe_light_bound(starts, n_groups, heavy, nh, a);
+    int64_t g_hi = c == n_chunks - 1 ? n_groups : fe_light_bound(starts, n_groups, heavy, nh, b);
     if (g_hi < g_lo)
         g_hi = g_lo;
     FE_SUM_DISPATCH(fe_sum_chunk, FE_VSUF_T,
                     (grad, n_grad, dim, perm, n_perm, starts, g_lo, g_hi, skip_group,
                      scale_by_count, heavy_min, values, bad))
-    if (nh == 0)
-        return;
-    /* column slices in whole cache lines, so threads never write the same line */
+}
+
+static void FE_NAME(fe_sum_heavy, FE_VSUF_T)(const FE_VT *grad, int64_t n_grad, int64_t dim,
+                                             const int64_t *perm, int64_t n_perm,
+                                             const int64_t *starts, int64_t skip_group,
+                                             int scale_by_count, FE_VT *values,
+                                             const int64_t *heavy, int level, int64_t task,
+                                             int n_slices, int *bad)
+{
     const int64_t line = 64 / (int64_t)sizeof(FE_VT);
     int64_t l_lo, l_hi;
-    fe_chunk((dim + line - 1) / line, nt, t, &l_lo, &l_hi);
+    fe_chunk((dim + line - 1) / line, n_slices, (int)(task % n_slices), &l_lo, &l_hi);
     int64_t j0 = l_lo * line, j1 = l_hi * line < dim ? l_hi * line : dim;
-    for (int h = 0; h < nh && j0 < j1; h++) {
-        int64_t g = heavy[h];
-        FE_VT *row = values + (g - (skip_group >= 0 && g > skip_group)) * dim;
-        FE_SUM_DISPATCH(fe_sum_cols, FE_VSUF_T,
-                        (grad, n_grad, dim, perm, starts[g], starts[g + 1], j0, j1,
-                         scale_by_count, row, bad))
-    }
+    int64_t g = heavy[task / n_slices];
+    if (j0 >= j1)
+        return;
+    FE_VT *row = values + (g - (skip_group >= 0 && g > skip_group)) * dim;
+    FE_SUM_DISPATCH(fe_sum_cols, FE_VSUF_T,
+                    (grad, n_grad, dim, perm, starts[g], starts[g + 1], j0, j1,
+                     scale_by_count, row, bad))
 }
 
 fe_status FE_NAME(fe_sum_groups, FE_VSUF_T)(const FE_VT *grad, int64_t n_grad, int64_t dim,
@@ -69,17 +76,31 @@ fe_status FE_NAME(fe_sum_groups, FE_VSUF_T)(const FE_VT *grad, int64_t n_grad, i
             if (g != skip_group && starts[g + 1] - starts[g] >= heavy_min)
                 heavy[nh++] = g;
     }
+    int64_t light = fe_light_before(starts, n_groups, heavy, nh);
+    int64_t grain = fe_grain(light, total * dim * (int64_t)sizeof(FE_VT), nt, 1);
+    int64_t n_chunks = nt > 1 && light > 0 ? (light + grain - 1) / grain : 1;
+    int n_slices = nt; /* column slices of each heavy group */
     if (nt <= 1) {
-        FE_NAME(fe_sum_team, FE_VSUF_T)(grad, n_grad, dim, perm, n_perm, starts, n_groups,
-                                        skip_group, scale_by_count, values, heavy, nh,
-                                        heavy_min, level, 0, 1, bad);
+        FE_NAME(fe_sum_light, FE_VSUF_T)(grad, n_grad, dim, perm, n_perm, starts, n_groups,
+                                         skip_group, scale_by_count, values, heavy, nh,
+                                         heavy_min, level, light, 0, 1, bad);
     } else {
 #ifdef _OPENMP
 #pragma omp parallel num_threads(nt)
-        FE_NAME(fe_sum_team, FE_VSUF_T)(grad, n_grad, dim, perm, n_perm, starts, n_groups,
-                                        skip_group, scale_by_count, values, heavy, nh,
-                                        heavy_min, level, omp_get_thread_num(),
-                                        omp_get_num_threads(), &bad[omp_get_thread_num()]);
+        {
+            int *my_bad = &bad[omp_get_thread_num()];
+#pragma omp for schedule(dynamic, 1) nowait
+            for (int64_t c = 0; c < n_chunks; c++)
+                FE_NAME(fe_sum_light, FE_VSUF_T)(grad, n_grad, dim, perm, n_perm, starts,
+                                                 n_groups, skip_group, scale_by_count, values,
+                                                 heavy, nh, heavy_min, level, light, c,
+                                                 n_chunks, my_bad);
+#pragma omp for schedule(dynamic, 1) nowait
+            for (int64_t task = 0; task < (int64_t)nh * n_slices; task++)
+                FE_NAME(fe_sum_heavy, FE_VSUF_T)(grad, n_grad, dim, perm, n_perm, starts,
+                                                 skip_group, scale_by_count, values, heavy,
+                                                 level, task, n_slices, my_bad);
+        }
 #endif
     }
     for (int t = 0; t < nt; t++)
@@ -120,7 +141,8 @@ static double FE_NAME(fe_row_norm, FE_VSUF_T)(const FE_VT *row, int64_t dim, dou
                                                       n_threads, bad_pos);                    \
         if (st == FE_OK && dim > 0) { /* phase 2: write */                                    \
             int nt = fe_plan_threads(n_threads, n_unique * dim * (int64_t)sizeof(FE_VT));     \
-            FE_PARALLEL_CHUNKS(nt, n_unique, {                                                \
+            int64_t grain = fe_grain(n_unique, n_unique * dim * (int64_t)sizeof(FE_VT), nt, 1); \
+            FE_PARALLEL_DYNAMIC(nt, n_unique, grain, {                                        \
                 for (int64_t u = lo; u < hi; u++) {                                           \
                     uint64_t r = (uint64_t)uniq[u];                                           \
                     if (r >= (uint64_t)n_rows)                                                \

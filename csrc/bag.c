@@ -22,8 +22,8 @@ int fe_bag_bounds_ok(const int64_t *bounds, int64_t n_bags, int64_t n_ids)
     return 1;
 }
 
-/* The first bag (or group) starting at or after position `pos`: bags are handed to threads
- * by where they start, so that each thread pools about the same number of ids however
+/* The first bag (or group) starting at or after position `pos`: bags are handed to chunks
+ * by where they start, so that each chunk pools about the same number of ids however
  * unequal the bags are. */
 static int64_t fe_first_bag_from(const int64_t *bounds, int64_t n_bags, int64_t n_ids,
                                  int64_t pos)
@@ -31,8 +31,13 @@ static int64_t fe_first_bag_from(const int64_t *bounds, int64_t n_bags, int64_t 
     return pos >= n_ids ? n_bags : fe_lower_bound(bounds, n_bags, pos);
 }
 
-#define FE_BAG_DISPATCH(VSUF2, ISUF, ARGS) \
-    FE_SIMD_DISPATCH(FE_NAME3(fe_bag_block, VSUF2, ISUF), ARGS);
+#define FE_BAG_DISPATCH(VSUF2, ISUF, ARGS)                                                    \
+    do {                                                                                      \
+        if (acc64)                                                                            \
+            FE_SIMD_DISPATCH(FE_NAME(FE_NAME3(fe_bag_block, VSUF2, ISUF), acc64), ARGS);      \
+        else                                                                                  \
+            FE_SIMD_DISPATCH(FE_NAME(FE_NAME3(fe_bag_block, VSUF2, ISUF), accvt), ARGS);      \
+    } while (0);
 
 
 
@@ -42,6 +47,8 @@ static int64_t fe_first_bag_from(const int64_t *bounds, int64_t n_bags, int64_t 
         int64_t n_ids, const int64_t *bounds, int64_t n_bags, int mode, const VT *psw,        \
         int64_t padding_idx, VT *out, int64_t *argmax, int n_threads, int64_t *bad_pos)       \
     {                                                                                         \
+        int acc64 = (mode & FE_BAG_ACC64) != 0 || sizeof(VT) == sizeof(double);              \
+        mode &= ~FE_BAG_ACC64;                                                                \
         if (n_rows < 0 || dim < 0 || n_ids < 0 || mode < FE_BAG_SUM || mode > FE_BAG_SQRTN   \
             || (psw && mode == FE_BAG_MAX) || (argmax && mode != FE_BAG_MAX)                  \
             || !fe_bag_bounds_ok(bounds, n_bags, n_ids))                                      \
@@ -59,7 +66,8 @@ static int64_t fe_first_bag_from(const int64_t *bounds, int64_t n_bags, int64_t 
         int nt = fe_plan_threads(n_threads, (n_ids + n_bags) * dim * (int64_t)sizeof(VT));    \
         if (n_ids == 0)                                                                       \
             nt = 1; /* only empty bags: zeros */                                              \
-        FE_PARALLEL_CHUNKS(nt, n_ids, {                                                       \
+        int64_t grain = fe_grain(n_ids, (n_ids + n_bags) * dim * (int64_t)sizeof(VT), nt, 1);  \
+        FE_PARALLEL_DYNAMIC(nt, n_ids, grain, {                                               \
             int64_t b_lo = lo == 0 ? 0 : fe_first_bag_from(bounds, n_bags, n_ids, lo);        \
             int64_t b_hi = hi >= n_ids ? n_bags : fe_first_bag_from(bounds, n_bags, n_ids, hi);\
             for (int64_t c = 0; c < dim; c += FE_BAG_BLOCK) {                                 \
@@ -103,7 +111,8 @@ FE_LOOKUP_BAG_ENTRY(double, f64, int64_t, i64)
             nt = 1;                                                                           \
         int bad = 0;                                                                          \
         const int64_t row_bytes = dim * (int64_t)sizeof(VT);                                  \
-        FE_PARALLEL_CHUNKS(nt, n_ids, {                                                       \
+        int64_t grain = fe_grain(n_ids, n_ids * dim * (int64_t)sizeof(VT), nt, 1);              \
+        FE_PARALLEL_DYNAMIC(nt, n_ids, grain, {                                               \
             int64_t g_lo = lo == 0 ? 0 : fe_first_bag_from(starts, n_groups, n_ids, lo);   \
             int64_t g_hi = hi >= n_ids ? n_groups                                             \
                                        : fe_first_bag_from(starts, n_groups, n_ids, hi);   \
@@ -169,7 +178,8 @@ FE_BAG_GRAD_ENTRY(double, f64)
             return FE_ERR_OVERFLOW;                                                           \
         int bad = 0;                                                                          \
         int nt = fe_plan_threads(n_threads, n_ids * dim * (int64_t)sizeof(VT));               \
-        FE_PARALLEL_CHUNKS(nt, n_ids, {                                                       \
+        int64_t grain = fe_grain(n_ids, n_ids * dim * (int64_t)sizeof(VT), nt, 1);              \
+        FE_PARALLEL_DYNAMIC(nt, n_ids, grain, {                                               \
             for (int64_t p = lo; p < hi; p++) {                                               \
                 uint64_t id = (uint64_t)(int64_t)ids[p], b = (uint64_t)bag_of[p];             \
                 if (id >= (uint64_t)n_rows || b >= (uint64_t)n_bags) {                        \

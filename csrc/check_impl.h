@@ -3,14 +3,16 @@
 
 /* The common all-good case is one branch-free, vectorisable pass per chunk; only a chunk
  * that holds a bad id is scanned again to locate its first one. The answer is the least
- * position over chunks, so it is the same for any thread count. */
+ * position over chunks (dynamically scheduled), so it is the same for any thread count. */
 int64_t FE_NAME(fe_first_bad_id, FE_ISUF)(const FE_IDX *ids, int64_t n_ids, int64_t n_rows,
                                           int n_threads)
 {
     int64_t first_bad = n_ids; /* "none" */
     int nt = fe_plan_threads(n_threads, n_ids * (int64_t)sizeof(FE_IDX));
     int64_t found[FE_MAX_THREADS];
-    FE_PARALLEL_CHUNKS(nt, n_ids, {
+    for (int t = 0; t < nt; t++)
+        found[t] = n_ids;
+    FE_PARALLEL_DYNAMIC(nt, n_ids, fe_grain(n_ids, n_ids * (int64_t)sizeof(FE_IDX), nt, 64), {
         uint64_t any_bad = 0;
         int64_t mine = n_ids;
         for (int64_t i = lo; i < hi; i++)
@@ -23,7 +25,8 @@ int64_t FE_NAME(fe_first_bad_id, FE_ISUF)(const FE_IDX *ids, int64_t n_ids, int6
                 }
             }
         }
-        found[t] = mine;
+        if (mine < found[t]) /* a thread may run several chunks */
+            found[t] = mine;
     });
     for (int t = 0; t < nt; t++)
         if (found[t] < first_bad)

@@ -41,7 +41,8 @@ static void FE_NAME(fe_cons_row, FE_VSUF)(FE_VT *row, int64_t dim, int kind, dou
                                                       n_threads, bad_pos);                    \
         if (st == FE_OK && dim > 0) { /* phase 2: each distinct row once, by one thread */    \
             int nt = fe_plan_threads(n_threads, n_unique * dim * (int64_t)sizeof(FE_VT));     \
-            FE_PARALLEL_CHUNKS(nt, n_unique, {                                                \
+            int64_t grain = fe_grain(n_unique, n_unique * dim * (int64_t)sizeof(FE_VT), nt, 1); \
+            FE_PARALLEL_DYNAMIC(nt, n_unique, grain, {                                        \
                 for (int64_t u = lo; u < hi; u++) {                                           \
                     uint64_t r = (uint64_t)uniq[u];                                           \
                     if (r >= (uint64_t)n_rows)                                                \
@@ -69,9 +70,10 @@ fe_status FE_NAME(fe_constrain_table, FE_VSUF)(char *table, int64_t n_rows, int6
         return FE_ERR_OVERFLOW;
     if (n_rows == 0 || dim == 0)
         return FE_OK;
-    int nt = fe_plan_threads(n_threads, n_rows * dim * (int64_t)sizeof(FE_VT));
+    int64_t work = n_rows * dim * (int64_t)sizeof(FE_VT);
+    int nt = fe_plan_threads(n_threads, work);
     if (axis == 1 || kind == FE_CONS_NONNEG) { /* each row on its own */
-        FE_PARALLEL_CHUNKS(nt, n_rows, {
+        FE_PARALLEL_DYNAMIC(nt, n_rows, fe_grain(n_rows, 2 * work, nt, 1), {
             for (int64_t r = lo; r < hi; r++)
                 FE_NAME(fe_cons_row, FE_VSUF)((FE_VT *)(table + r * row_stride), dim, kind, a, b,
                                               rate);
@@ -90,7 +92,7 @@ fe_status FE_NAME(fe_constrain_table, FE_VSUF)(char *table, int64_t n_rows, int6
         fe_scratch_free(fac);
         return FE_ERR_NOMEM; /* nothing written */
     }
-    FE_PARALLEL_CHUNKS(nt, n_blocks, {
+    FE_PARALLEL_DYNAMIC(nt, n_blocks, fe_grain(n_blocks, work, nt, 1), {
         for (int64_t k = lo; k < hi; k++) {
             double *p = part + k * dim;
             for (int64_t j = 0; j < dim; j++)
@@ -104,7 +106,7 @@ fe_status FE_NAME(fe_constrain_table, FE_VSUF)(char *table, int64_t n_rows, int6
         }
     });
     int ntc = fe_plan_threads(n_threads, n_blocks * dim * 8);
-    FE_PARALLEL_CHUNKS(ntc, dim, {
+    FE_PARALLEL_DYNAMIC(ntc, dim, fe_grain(dim, n_blocks * dim * 8, ntc, 16), {
         for (int64_t j = lo; j < hi; j++) {
             double s = part[j];
             for (int64_t k = 1; k < n_blocks; k++)
@@ -115,7 +117,7 @@ fe_status FE_NAME(fe_constrain_table, FE_VSUF)(char *table, int64_t n_rows, int6
         }
     });
     /* phase 2: scale (UnitNorm divides, as Keras's w / (eps + norms)) */
-    FE_PARALLEL_CHUNKS(nt, n_rows, {
+    FE_PARALLEL_DYNAMIC(nt, n_rows, fe_grain(n_rows, 2 * work, nt, 1), {
         for (int64_t r = lo; r < hi; r++) {
             FE_VT *row = (FE_VT *)(table + r * row_stride);
             if (kind == FE_CONS_UNITNORM) {

@@ -90,12 +90,16 @@ fe_status fe_lookup_i64(const char *table, int64_t n_rows, int64_t row_bytes, in
  * out:        n_bags * dim values, C-contiguous, not overlapping the inputs.
  * argmax:     NULL, or (MAX only) n_bags * dim positions: the position in ids of the row
  *             each out value came from (-1 for an empty bag), for the backward.
- * Sums run in double, in id order within a bag, rounded once to the value type.
+ * Sums run in id order within a bag and are rounded once to the value type; float32 tables
+ * sum in float32 unless `mode` has FE_BAG_ACC64 or'ed in (then in double, as float64 tables
+ * always do). A float32 sum of a bag of n ids is within n * 2^-24 / (1 - n * 2^-24) of
+ * sum(|w_k x_k|) of the exact one (recursive summation), per column.
  * Bad input:  malformed bounds, a bad mode or psw with MAX -> FE_ERR_VALUE; an id outside
  *             [0, n_rows) -> FE_ERR_INDEX, *bad_pos = first such position; out untouched.
  * Threads:    bags handed out by where they start, so each thread pools about n_ids / nt
  *             ids; each bag is one thread's: bit-identical for any count. */
 enum { FE_BAG_SUM = 0, FE_BAG_MEAN = 1, FE_BAG_MAX = 2, FE_BAG_SQRTN = 3 };
+#define FE_BAG_ACC64 0x100 /* or'ed into mode: accumulate float32 bags in double */
 int fe_bag_bounds_ok(const int64_t *bounds, int64_t n_bags, int64_t n_ids);
 fe_status fe_lookup_bag_f32_i32(const char *table, int64_t n_rows, int64_t dim,
                                 int64_t row_stride, const int32_t *ids, int64_t n_ids,

@@ -8,18 +8,25 @@
 #include <omp.h>
 #endif
 
+/* The statements once over the whole of [0, n), as thread 0 (the one-thread path). */
+#define FE_SERIAL_CHUNK(n, ...)                                                             \
+    {                                                                                        \
+        int64_t lo = 0, hi = (n);                                                            \
+        int t = 0;                                                                           \
+        (void)t;                                                                             \
+        __VA_ARGS__                                                                          \
+    }
+
 /* Run the statements `...` over [0, n) split in contiguous chunks, one per thread, with the
- * chunk in the int64_t variables `lo` and `hi` and its number (0 <= t < nt) in int `t`. With one planned thread the statements run
- * directly: entering even a serial OpenMP region costs ~0.5 us, which a 100-id call feels.
+ * chunk in the int64_t variables `lo` and `hi` and its number (0 <= t < nt) in int `t`.
+ * With one planned thread the statements run directly: entering even a serial OpenMP
+ * region costs ~0.5 us, which a 100-id call feels.
  * `nt` must come from fe_plan_threads (1 in a forked child, where a parallel region hangs). */
 #ifdef _OPENMP
 #define FE_PARALLEL_CHUNKS(nt, n, ...)                                                      \
     do {                                                                                     \
         if ((nt) <= 1) {                                                                     \
-            int64_t lo = 0, hi = (n);                                                        \
-            int t = 0;                                                                       \
-            (void)t;                                                                         \
-            __VA_ARGS__                                                                      \
+            FE_SERIAL_CHUNK(n, __VA_ARGS__)                                                  \
         } else {                                                                             \
             _Pragma("omp parallel num_threads(nt)")                                         \
             {                                                                                \
@@ -34,13 +41,57 @@
 #else
 #define FE_PARALLEL_CHUNKS(nt, n, ...)                                                      \
     do {                                                                                     \
-        int64_t lo = 0, hi = (n);                                                            \
-        int t = 0;                                                                           \
-        (void)t;                                                                             \
         (void)(nt);                                                                          \
-        __VA_ARGS__                                                                          \
+        FE_SERIAL_CHUNK(n, __VA_ARGS__)                                                      \
     } while (0)
 #endif
+
+/* As FE_PARALLEL_CHUNKS, but [0, n) is cut into many chunks of `grain` items (the last one
+ * shorter) that threads take in turn as they finish (a dynamic schedule): a thread that the
+ * OS deschedules, or that lands on a core another process keeps busy, leaves its share to the
+ * others instead of making them wait at the end. The statements run once per chunk; `t`
+ * names the running thread, and one thread may run several chunks, so per-thread slots must
+ * be merged (min, max, or), never overwritten. Use fe_grain for `grain`. */
+#ifdef _OPENMP
+#define FE_PARALLEL_DYNAMIC(nt, n, grain, ...)                                              \
+    do {                                                                                     \
+        if ((nt) <= 1) {                                                                     \
+            FE_SERIAL_CHUNK(n, __VA_ARGS__)                                                  \
+        } else {                                                                             \
+            const int64_t fe_n_ = (n), fe_g_ = (grain);                                      \
+            const int64_t fe_nc_ = (fe_n_ + fe_g_ - 1) / fe_g_;                              \
+            _Pragma("omp parallel for num_threads(nt) schedule(dynamic, 1)")               \
+            for (int64_t fe_c_ = 0; fe_c_ < fe_nc_; fe_c_++) {                               \
+                int64_t lo = fe_c_ * fe_g_;                                                  \
+                int64_t hi = fe_n_ - lo < fe_g_ ? fe_n_ : lo + fe_g_;                        \
+                int t = omp_get_thread_num();                                                \
+                (void)t;                                                                     \
+                __VA_ARGS__                                                                  \
+            }                                                                                \
+        }                                                                                    \
+    } while (0)
+#else
+#define FE_PARALLEL_DYNAMIC(nt, n, grain, ...) FE_PARALLEL_CHUNKS(nt, n, __VA_ARGS__)
+#endif
+
+/* Items per chunk of FE_PARALLEL_DYNAMIC for n items moving `work_bytes` in all over `nt`
+ * threads: up to FE_CHUNKS_PER_THREAD chunks a thread, none under FE_CHUNK_MIN_BYTES of work
+ * (a chunk costs one atomic add, and a gather chunk restarts its prefetch), rounded up to a
+ * multiple of `align` (>= 1) items. */
+#define FE_CHUNKS_PER_THREAD 32
+#define FE_CHUNK_MIN_BYTES (128 * 1024)
+static inline int64_t fe_grain(int64_t n, int64_t work_bytes, int nt, int64_t align)
+{
+    int64_t chunks = (int64_t)nt * FE_CHUNKS_PER_THREAD;
+    int64_t by_size = work_bytes / FE_CHUNK_MIN_BYTES;
+    if (chunks > by_size)
+        chunks = by_size;
+    if (chunks < nt)
+        chunks = nt;
+    int64_t g = n / chunks + (n % chunks != 0);
+    g = (g + align - 1) / align * align;
+    return g > 0 ? g : align;
+}
 
 /* Token pasting for the *_impl.h bodies, which are included once per type. */
 #define FE_CAT_(a, b) a##b

@@ -339,7 +339,8 @@ static fe_status fe_init_fill(void *out, int is_f32, int64_t n, int kind, double
         keys[t] = fe_stream_key(seed, (uint64_t)t + 1);
     float *o32 = (float *)out;
     double *o64 = (double *)out;
-    FE_PARALLEL_CHUNKS(nt, n, {
+    /* chunks of whole blocks, so the blocks are the same for any thread count */
+    FE_PARALLEL_DYNAMIC(nt, n, fe_grain(n, n * item, nt, FE_INIT_BLOCK), {
         for (int64_t s = lo; s < hi; s += FE_INIT_BLOCK) {
             int64_t e = hi - s > FE_INIT_BLOCK ? s + FE_INIT_BLOCK : hi;
             if (kind == FE_INIT_CONSTANT) {

@@ -29,7 +29,8 @@
             return FE_OK;                                                                     \
         int level = fe_simd_level();                                                          \
         int nt = fe_plan_threads(n_threads, n_ids * row_bytes);                               \
-        FE_PARALLEL_CHUNKS(nt, n_ids, {                                                       \
+        int64_t grain = fe_grain(n_ids, 2 * n_ids * row_bytes, nt, 1);                        \
+        FE_PARALLEL_DYNAMIC(nt, n_ids, grain, {                                               \
             FE_GATHER_CHUNK(ISUF, (table, n_rows, row_bytes, row_stride, ids, lo, hi, out))   \
         });                                                                                   \
         return FE_OK;                                                                         \

@@ -2,6 +2,8 @@
 
 import numpy as _np
 
+from fastembed._pool import empty as _pool_empty  # large results: recycled pages
+
 
 def group_ids(ids, int64_t n_rows, int n_threads, ids_for_errors):
     """Stable grouping of the C-contiguous int32/int64 `ids`: returns (uniq, starts, perm)
@@ -75,8 +77,8 @@ def accumulate(ids, grad, int64_t n_rows, int64_t padding_idx, bint scale_by_cou
                     b = m
             if a < n_unique and uniq[a] == padding_idx:
                 skip = a
-        indices = _np.empty(n_unique - (skip >= 0), _np.int64)
-        values = _np.empty((n_unique - (skip >= 0), dim), grad.dtype)
+        indices = _pool_empty((n_unique - (skip >= 0),), _np.int64)
+        values = _pool_empty((n_unique - (skip >= 0), dim), grad.dtype)
         o = bufs.get(indices, True)
         v = bufs.get(values, True)
         out_idx = <int64_t *>o.buf

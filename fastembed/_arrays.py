@@ -146,6 +146,7 @@ def check_out(out, shape, dtype, inputs, name="out"):
 
 
 BAG_MODES = {"sum": 0, "mean": 1, "max": 2, "sqrtn": 3}  # csrc/fastembed.h FE_BAG_*
+BAG_ACC64 = 0x100  # FE_BAG_ACC64, or'ed into a mode: float32 bags summed in double
 
 
 def bag_mode(mode):

@@ -121,9 +121,12 @@ def accumulate_dense_ref(ids, grad_output, n_rows, padding_idx=None, scale_grad_
 # ---- bags: the pooled lookup and its gradient ------------------------------------------------
 
 def lookup_bag_ref(weights, ids, offsets=None, mode="sum", per_sample_weights=None,
-                   padding_idx=None, include_last_offset=False):
-    """(n_bags, dim) pooled rows, per API.md (PyTorch embedding_bag + "sqrtn")."""
+                   padding_idx=None, include_last_offset=False, accumulator=None):
+    """(n_bags, dim) pooled rows, per API.md (PyTorch embedding_bag + "sqrtn"). Float32
+    tables sum in float32, in id order (each weight times row rounded, then added), unless
+    accumulator="float64"; weight totals and the division are in double."""
     w = np.asarray(weights)
+    acc32 = w.dtype == np.float32 and accumulator is None
     ids = np.asarray(ids)
     if mode not in BAG_MODES:
         raise ValueError("mode")
@@ -148,7 +151,11 @@ def lookup_bag_ref(weights, ids, offsets=None, mode="sum", per_sample_weights=No
         if mode == "max":
             out[b] = rows.max(axis=0)
             continue
-        total = (ws[:, None] * rows).sum(axis=0)
+        if acc32:  # in-order float32: cumsum runs sequentially
+            terms = ws.astype(np.float32)[:, None] * w[sel].astype(np.float32)
+            total = np.cumsum(terms, axis=0, dtype=np.float32)[-1].astype(np.float64)
+        else:
+            total = (ws[:, None] * rows).sum(axis=0)
         if mode == "sum":
             out[b] = total
         elif mode == "mean":

@@ -67,12 +67,55 @@ def test_thread_count_agnostic(rng, mode, vdt):
     assert one.tobytes() == two.tobytes()
 
 
-def test_float32_bags_are_summed_in_double(rng):
+def test_float32_bags_are_summed_in_double_on_request(rng):
     # 1 + 1e-8 (1e-8 times over) is 1 in float32 arithmetic, 1.00000001 in double
     w = np.array([[1.0], [1e-8]], np.float32)
     ids = np.array([0] + [1] * 100_000)
-    got = fastembed.lookup_bag(w, ids, [0])
+    got = fastembed.lookup_bag(w, ids, [0], accumulator="float64")
     assert got[0, 0] == np.float32(1.0 + 1e-8 * 100_000)
+    assert fastembed.lookup_bag(w, ids, [0])[0, 0] == np.float32(1.0)  # the float32 default
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_float32_default_is_the_in_order_float32_sum(rng, n_threads):
+    w = rng.standard_normal((3_000, 64)).astype(np.float32)
+    sizes = rng.integers(0, 60, 2_000)
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    ids = rng.integers(0, 3_000, int(sizes.sum()))
+    got = fastembed.lookup_bag(w, ids, offsets, num_threads=n_threads)
+    want = np.zeros_like(got)
+    for b, (o, n) in enumerate(zip(offsets, sizes)):
+        if n:
+            want[b] = np.cumsum(w[ids[o:o + n]], axis=0, dtype=np.float32)[-1]  # sequential
+    assert got.tobytes() == want.tobytes()
+
+
+@pytest.mark.parametrize("mode", ["sum", "mean", "sqrtn"])
+def test_float32_default_meets_its_documented_error_bound(rng, mode):
+    w = rng.standard_normal((2_000, 32)).astype(np.float32)
+    sizes = rng.integers(1, 400, 300)
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    ids = rng.integers(0, 2_000, int(sizes.sum()))
+    psw = rng.random(ids.size).astype(np.float32)
+    got = fastembed.lookup_bag(w, ids, offsets, mode=mode, per_sample_weights=psw)
+    exact = fastembed.lookup_bag(w.astype(np.float64), ids, offsets, mode=mode,
+                                 per_sample_weights=psw.astype(np.float64))
+    bags = np.repeat(np.arange(sizes.size), sizes)
+    mags = np.zeros((sizes.size, 32))
+    np.add.at(mags, bags, np.abs(psw.astype(np.float64)[:, None] * w[ids]))
+    wsum = np.zeros(sizes.size)
+    np.add.at(wsum, bags, psw if mode == "mean" else psw.astype(np.float64) ** 2)
+    norm = {"sum": np.ones(sizes.size), "mean": wsum, "sqrtn": np.sqrt(wsum)}[mode]
+    u = 2.0 ** -24
+    gamma = sizes * u / (1 - sizes * u)
+    bound = gamma[:, None] * mags / norm[:, None] + u * np.abs(exact)  # + the final rounding
+    assert (np.abs(got - exact) <= bound * (1 + 1e-6)).all()
+    assert not np.array_equal(got, exact.astype(np.float32))  # float32 arithmetic really ran
+
+
+def test_bad_accumulator_is_rejected():
+    with pytest.raises(ValueError, match="accumulator"):
+        fastembed.lookup_bag(np.ones((3, 2), np.float32), [0, 1], [0], accumulator="float16")
 
 
 def test_empty_inputs():

@@ -158,3 +158,26 @@ def test_every_simd_path_gives_the_same_result(level):
 def test_serial_build_has_no_openmp():
     assert not fastembed._kernels.openmp_enabled()
     assert fastembed.get_num_threads() == 1
+
+
+@pytest.mark.parametrize("user_env", [{}, {"GOMP_SPINCOUNT": "77"}, {"OMP_WAIT_POLICY": "active"}])
+def test_import_bounds_libgomp_spin_without_changing_the_environment(user_env):
+    # fastembed/_spin.py sets GOMP_SPINCOUNT only while libgomp loads, and never over a
+    # user's own setting: the environment after import is the one before it
+    code = """
+        import json, os
+        before = dict(os.environ)
+        import fastembed
+        fastembed.lookup([[1.0, 2.0]], [0, 0, 0], num_threads=2)
+        print(json.dumps(dict(os.environ) == before))
+        print(os.environ.get("GOMP_SPINCOUNT"))
+    """
+    saved = {k: os.environ.pop(k) for k in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY") if k in os.environ}
+    try:
+        r = run_python(code, env=user_env)
+    finally:
+        os.environ.update(saved)
+    assert r.returncode == 0, r.stderr
+    same, spin = r.stdout.split()
+    assert same == "true"
+    assert spin == user_env.get("GOMP_SPINCOUNT", "None")
