@@ -95,6 +95,14 @@ class Constraint(_Configurable):
     def _params(self):
         raise NotImplementedError
 
+    def row_projection(self):
+        """(kind, a, b, rate), the C projection of one row, when this constraint acts on
+        each row alone (axis 1 or -1, or NonNeg): an optimizer step then applies it to
+        each row it updates, in the same call. None for a column constraint (axis 0)."""
+        if self.axis == 0 or type(self)._params is Constraint._params:
+            return None
+        return self._params()
+
     def _apply(self, weights, rows, num_threads):
         # every check (here and in C's phase 1) before the first write: a call that raises
         # leaves the table bit-identical
