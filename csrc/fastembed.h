@@ -354,6 +354,20 @@ fe_status fe_init_fill_f32(float *out, int64_t n, int kind, double a, double b, 
 fe_status fe_init_fill_f64(double *out, int64_t n, int kind, double a, double b, uint64_t seed,
                            int n_threads);
 
+/* Dropout keep decisions (init.c), a pure function of (key, id) so that an id gets the same
+ * decision at every position and in the backward:
+ *   h = splitmix64_finalizer(id * 0x9E3779B97F4A7C15 + key)     # uint64 arithmetic
+ *   keep[i] = (h >> 11) * 2**-53 >= rate                        # a uniform [0, 1) draw
+ * fe_dropout_base(seed): a layer's key base; fe_dropout_key(base, call): the key of its
+ * training call number `call`. Ids are hashed as given (no range check: nothing is read
+ * through them). Threads: element i depends on ids[i] only: identical for any count. */
+uint64_t fe_dropout_base(uint64_t seed);
+uint64_t fe_dropout_key(uint64_t base, uint64_t call);
+void fe_dropout_keep_i32(const int32_t *ids, int64_t n, uint64_t key, double rate,
+                         uint8_t *keep, int n_threads);
+void fe_dropout_keep_i64(const int64_t *ids, int64_t n, uint64_t key, double rate,
+                         uint8_t *keep, int n_threads);
+
 /* ---- constraint.c: Keras's weight constraints, in place (fastembed.constraints) -------- *
  * The projection of one vector w (a row for axis 1, a column for axis 0), eps = 1e-7:
  *   norm = sqrt(sum(w**2))                                   # in double
