@@ -1,13 +1,17 @@
 """fastembed: OpenMP-parallel C kernels for embedding lookup and training."""
-from fastembed import constraints, initializers, ops, regularizers
-from fastembed._config import show_config
+from fastembed import constraints, initializers, ops, optimizers, regularizers
+from fastembed._build_info import show_config
 from fastembed._threads import get_num_threads, set_num_threads
 from fastembed._version import __version__
 from fastembed.config import from_config
 from fastembed.layer import Embedding
-from fastembed.ops import *  # noqa: F401,F403  every public kernel: ops.__all__
+from fastembed.ops import accumulate, accumulate_bag, lookup, lookup_bag, renorm_
 from fastembed.sparse import RowSparseGrad
 
-__all__ = ["__version__", "get_num_threads", "set_num_threads", "show_config", "RowSparseGrad",
-           "Embedding", "from_config", "initializers", "regularizers", "constraints",
-           *ops.__all__]
+__all__ = [
+    "__version__", "get_num_threads", "set_num_threads", "show_config",
+    # the kernels (fastembed.ops)
+    "lookup", "lookup_bag", "accumulate", "accumulate_bag", "renorm_",
+    "RowSparseGrad", "Embedding", "from_config",
+    "ops", "initializers", "regularizers", "constraints", "optimizers",
+]

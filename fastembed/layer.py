@@ -16,6 +16,7 @@ import numpy as np
 
 from fastembed import _ops_init as rng
 from fastembed import constraints, initializers, regularizers
+from fastembed.config import KERAS1_ALIASES, layer_arguments, register
 from fastembed._arrays import as_array, as_ids
 from fastembed._threads import resolve as _resolve_threads
 from fastembed.ops import accumulate, lookup
@@ -25,8 +26,6 @@ __all__ = ["Embedding"]
 
 REGULARIZER_MODES = ("lazy", "exact")
 # Keras 1 argument names and the Keras 2/3 names they stand for.
-KERAS1_ALIASES = {"init": "embeddings_initializer", "W_regularizer": "embeddings_regularizer",
-                  "W_constraint": "embeddings_constraint"}
 _SAVE_FORMAT = "fastembed.Embedding"
 _SAVE_VERSION = 1
 
@@ -85,6 +84,7 @@ def _named(argument, build):
         raise type(exc)(f"{argument}: {exc}") from exc
 
 
+@register
 class Embedding:
     """Turns integer ids into dense vectors: ``layer(ids) == layer.embeddings[ids]``.
 
@@ -474,7 +474,6 @@ class Embedding:
         """A new layer from `get_config()`'s dict, or any form `fastembed.from_config`
         reads (Keras's ``{"class_name": "Embedding", "config": ...}``, Polyaxon's
         ``{"Embedding": {...}}``, a Keras 3 layer's config, YAML or JSON text)."""
-        from fastembed.config import layer_arguments
         return cls(**layer_arguments(config, expected="Embedding"))
 
     def save(self, path):
@@ -523,7 +522,6 @@ class Embedding:
             raise ValueError(f"{path} is not a saved fastembed Embedding of version "
                              f"{_SAVE_VERSION} (format {meta.get('format')!r}, version "
                              f"{meta.get('version')!r})")
-        from fastembed.config import layer_arguments
         kwargs = layer_arguments(meta["config"], expected="Embedding")
         layer = cls(**kwargs, weights=[table])
         layer._dropout_calls = int(meta.get("dropout_calls", 0))

@@ -11,7 +11,7 @@ last backward, without building torch sparse gradients or coalescing them.
 import numpy as np
 import torch
 
-import fastembed
+from fastembed import ops
 
 __all__ = ["Embedding", "EmbeddingBag", "SparseOptimizer"]
 
@@ -73,7 +73,7 @@ class _LookupFunction(torch.autograd.Function):
         ctx.module = module
         ctx.save_for_backward(ids)
         ctx.shape = tuple(weight.shape)
-        return torch.from_numpy(fastembed.lookup(_np(weight), _np(ids)))
+        return torch.from_numpy(ops.lookup(_np(weight), _np(ids)))
 
     @staticmethod
     def backward(ctx, grad_output):
@@ -89,7 +89,7 @@ class _LookupFunction(torch.autograd.Function):
             fused._record(m, ids_np.reshape(-1), grad_np.reshape(-1, dim),
                           _padding(m.padding_idx, n_rows))
             return None, None, None
-        grad = fastembed.accumulate(ids_np, grad_np, n_rows,
+        grad = ops.accumulate(ids_np, grad_np, n_rows,
                                     padding_idx=_padding(m.padding_idx, n_rows),
                                     scale_grad_by_freq=m.scale_grad_by_freq)
         if fused is not None:  # the counts are this call's: scale now, sum with the rest later
@@ -112,7 +112,7 @@ class Embedding(torch.nn.Embedding):
     def forward(self, input):
         if self.max_norm is not None:
             with torch.no_grad():
-                fastembed.renorm_(_np_to_write(self.weight), _np(input), self.max_norm,
+                ops.renorm_(_np_to_write(self.weight), _np(input), self.max_norm,
                                   norm_type=self.norm_type)
             _wrote(self.weight)
         return _LookupFunction.apply(self.weight, input, self)
@@ -123,7 +123,7 @@ def _divide_by_counts(grad, ids, padding_idx):
     times its id occurs in the whole input of the call (dividing the per-id sum equals
     summing divided rows, up to one rounding). Counting is `accumulate` of ones: its indices are
     the gradient's own (sorted, unique, padding left out)."""
-    counts = fastembed.accumulate(ids, np.ones(ids.shape + (1,)), grad.n_rows,
+    counts = ops.accumulate(ids, np.ones(ids.shape + (1,)), grad.n_rows,
                                   padding_idx=padding_idx).values
     grad.values /= counts
 
@@ -135,7 +135,7 @@ class _BagFunction(torch.autograd.Function):
         ctx.shape = tuple(weight.shape)
         ctx.save_for_backward(weight, per_sample_weights, ids, offsets)
         psw = None if per_sample_weights is None else _np(per_sample_weights)
-        out = fastembed.lookup_bag(
+        out = ops.lookup_bag(
             _np(weight), _np(ids), None if offsets is None else _np(offsets),
             mode=module.mode, per_sample_weights=psw,
             padding_idx=_padding(module.padding_idx, weight.shape[0]),
@@ -150,7 +150,7 @@ class _BagFunction(torch.autograd.Function):
         need_w, need_psw = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         if not (need_w or need_psw):
             return None, None, None, None, None
-        result = fastembed.accumulate_bag(
+        result = ops.accumulate_bag(
             _np(ids), None if offsets is None else _np(offsets), _np(grad_output), n_rows,
             mode=m.mode, per_sample_weights=None if psw is None else _np(psw),
             padding_idx=_padding(m.padding_idx, n_rows),
@@ -193,7 +193,7 @@ class EmbeddingBag(torch.nn.EmbeddingBag):
             raise ValueError("max mode does not support scaling the gradient by the frequency")
         if self.max_norm is not None:
             with torch.no_grad():
-                fastembed.renorm_(_np_to_write(self.weight), _np(input), self.max_norm,
+                ops.renorm_(_np_to_write(self.weight), _np(input), self.max_norm,
                                   norm_type=self.norm_type)
             _wrote(self.weight)
         return _BagFunction.apply(self.weight, per_sample_weights, input, offsets, self)
