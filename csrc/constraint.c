@@ -9,7 +9,7 @@
 #define FE_CONS_BLOCK 256    /* rows per partial column sum; fixed: the sums must not
                                 depend on the thread count */
 
-static int fe_cons_params_ok(int kind, double a, double b, double rate)
+int fe_cons_params_ok(int kind, double a, double b, double rate)
 {
     switch (kind) {
     case FE_CONS_NONNEG:

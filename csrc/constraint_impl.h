@@ -2,8 +2,8 @@
  * double; the factor is rounded once to the value type and applied in it (as Keras applies
  * its factor in the weights' dtype). */
 
-/* One row (axis 1) in place. */
-static void FE_NAME(fe_cons_row, FE_VSUF)(FE_VT *row, int64_t dim, int kind, double a, double b,
+/* One row (axis 1) in place; also the last step of a fused optimizer update (opt_step.c). */
+void FE_NAME(fe_cons_row, FE_VSUF)(FE_VT *row, int64_t dim, int kind, double a, double b,
                                           double rate)
 {
     if (kind == FE_CONS_NONNEG) {

@@ -141,13 +141,6 @@ static inline int64_t fe_lower_bound(const int64_t *a, int64_t n, int64_t target
     return lo;
 }
 
-/* Scratch memory for kernels (scratch.c): fe_scratch_alloc returns `bytes` of uninitialised
- * memory or NULL; large blocks are 2 MB aligned and advised as transparent huge pages, so
- * first touch costs one fault per 2 MB instead of one per 4 KB (measured: 4.9k faults and
- * ~7 ms of system time per 1M-id grouping with plain malloc). Free with fe_scratch_free. */
-void *fe_scratch_alloc(int64_t bytes);
-void fe_scratch_free(void *p);
-
 /* The distinct ids, ascending, in scratch memory (group.c; see fe_group_ids for the checks). */
 fe_status fe_distinct_ids_i32(const int32_t *ids, int64_t n_ids, int64_t n_rows,
                               int64_t **uniq_out, int64_t *n_unique, int n_threads,
@@ -155,5 +148,29 @@ fe_status fe_distinct_ids_i32(const int32_t *ids, int64_t n_ids, int64_t n_rows,
 fe_status fe_distinct_ids_i64(const int64_t *ids, int64_t n_ids, int64_t n_rows,
                               int64_t **uniq_out, int64_t *n_unique, int n_threads,
                               int64_t *bad_pos);
+
+/* Keras's row constraints (constraint.c): whether (kind, a, b, rate) is valid, and the
+ * projection of one row in place. The optimizer step (opt_step.c) projects each row it
+ * updated while the row is in cache. */
+int fe_cons_params_ok(int kind, double a, double b, double rate);
+void fe_cons_row_f32(float *row, int64_t dim, int kind, double a, double b, double rate);
+void fe_cons_row_f64(double *row, int64_t dim, int kind, double a, double b, double rate);
+
+/* The optimizer update of grouped rows (optim.c), the shared phase of fe_opt_step and
+ * fe_opt_apply: rows[g] is group g's row (strictly increasing), group skip_group (< 0:
+ * none) is not updated. With perm, group g's gradient is the sum of grad rows
+ * perm[starts[g]:starts[g + 1]] in that order; without, it is grad row g (n_grad ==
+ * n_groups). check_sums: phase 1 also sums every group and checks it is finite. Phase 1
+ * checks o, the constraint and rows (FE_ERR_INDEX, fault->pos = the first bad g). */
+fe_status fe_opt_update_f32(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
+                            const int64_t *rows, int64_t n_groups, int64_t skip_group,
+                            const float *grad, int64_t n_grad, const int64_t *perm,
+                            const int64_t *starts, float *s1, float *s2, int64_t state_row,
+                            const fe_opt *o, int check_sums, int n_threads, fe_opt_fault *fault);
+fe_status fe_opt_update_f64(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
+                            const int64_t *rows, int64_t n_groups, int64_t skip_group,
+                            const double *grad, int64_t n_grad, const int64_t *perm,
+                            const int64_t *starts, double *s1, double *s2, int64_t state_row,
+                            const fe_opt *o, int check_sums, int n_threads, fe_opt_fault *fault);
 
 #endif /* FE_INTERNAL_H */

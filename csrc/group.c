@@ -26,19 +26,6 @@ typedef struct {
     int64_t *offs;      /* nt * 2**dbits running offsets */
 } fe_group_ctx;
 
-static int64_t fe_group_lower_bound(const int64_t *a, int64_t n, int64_t target)
-{
-    int64_t lo = 0, hi = n;
-    while (lo < hi) {
-        int64_t m = lo + (hi - lo) / 2;
-        if (a[m] < target)
-            lo = m + 1;
-        else
-            hi = m;
-    }
-    return lo;
-}
-
 #define FE_IDX int32_t
 #define FE_KEY uint32_t
 #define FE_GSUF i32_u32
@@ -196,6 +183,12 @@ fe_status fe_group_ids_i64(const int64_t *ids, int64_t n_ids, int64_t n_rows, in
     if (st == FE_ERR_INDEX)
         *bad_pos = fe_first_bad_id_i64(ids, n_ids, n_rows, n_threads);
     return st;
+}
+
+int64_t fe_group_of(const int64_t *uniq, int64_t n_unique, int64_t id)
+{
+    int64_t at = fe_lower_bound(uniq, n_unique, id);
+    return at < n_unique && uniq[at] == id ? at : -1;
 }
 
 /* The distinct ids of ids[0..n_ids), ascending, in *uniq_out (scratch: free it with

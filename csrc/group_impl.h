@@ -172,9 +172,9 @@ static void FE_NAME(fe_group_team_msd, FE_GSUF)(fe_group_ctx *c, int t, int nt)
     }
 #pragma omp barrier
     /* this thread's buckets: a contiguous range holding about n / nt positions */
-    int64_t b_lo = t == 0 ? 0 : fe_group_lower_bound(c->bstart, nb, c->n / nt * t + c->n % nt * t / nt);
+    int64_t b_lo = t == 0 ? 0 : fe_lower_bound(c->bstart, nb, c->n / nt * t + c->n % nt * t / nt);
     int64_t b_hi = t == nt - 1 ? nb
-                               : fe_group_lower_bound(c->bstart, nb,
+                               : fe_lower_bound(c->bstart, nb,
                                                       c->n / nt * (t + 1) + c->n % nt * (t + 1) / nt);
     uint32_t *cnt = c->cnt + ((int64_t)t << w);
     const int64_t wsize = (int64_t)1 << w;

@@ -374,3 +374,30 @@ fe_status fe_init_fill_f64(double *out, int64_t n, int kind, double a, double b,
 {
     return fe_init_fill(out, 0, n, kind, a, b, seed, n_threads);
 }
+
+/* ---- dropout (fastembed.Embedding's Keras 1 dropout): the keep decision of each id ---- */
+
+uint64_t fe_dropout_base(uint64_t seed)
+{
+    return fe_mix64(seed) ^ 0x94D049BB133111EBULL;
+}
+
+uint64_t fe_dropout_key(uint64_t base, uint64_t call)
+{
+    return fe_mix64((base ^ call) + FE_GOLDEN);
+}
+
+#define FE_DROPOUT_KEEP(ISUF, IDX)                                                            \
+    void FE_NAME(fe_dropout_keep, ISUF)(const IDX *ids, int64_t n, uint64_t key, double rate, \
+                                        uint8_t *keep, int n_threads)                        \
+    {                                                                                         \
+        int nt = fe_plan_threads(n_threads, n * (int64_t)(sizeof(IDX) + 1) * 8);              \
+        FE_PARALLEL_CHUNKS(nt, n, {                                                           \
+            for (int64_t i = lo; i < hi; i++) {                                               \
+                uint64_t z = fe_mix64((uint64_t)(int64_t)ids[i] * FE_GOLDEN + key);           \
+                keep[i] = (double)(z >> 11) * (1.0 / 9007199254740992.0) >= rate;             \
+            }                                                                                 \
+        });                                                                                   \
+    }
+FE_DROPOUT_KEEP(i32, int32_t)
+FE_DROPOUT_KEEP(i64, int64_t)

@@ -1,4 +1,4 @@
-/* Body of the fused sparse optimizer step for one value type; included by optim.c with
+/* Body of the sparse optimizer update (fe_opt_update, fe_opt_apply) for one value type; included by optim.c with
  * FE_VT (float/double) and FE_VSUF (f32/f64). */
 
 /* One touched row: `g_in` is its summed gradient (as accumulate returns it), `gb` dim
@@ -101,39 +101,34 @@ static inline void FE_NAME(fe_opt_group_sum, FE_VSUF)(FE_VT *restrict sum, const
     }
 }
 
-fe_status FE_NAME(fe_sparse_step, FE_VSUF)(
-    FE_VT *table, int64_t n_rows, int64_t dim, int64_t row_stride, const int64_t *rows,
-    int64_t n_touched, const FE_VT *grad, int64_t n_grad, const int64_t *perm, const int64_t *starts,
-    int64_t skip_group, FE_VT *s1, FE_VT *s2, int64_t state_row, const fe_opt *o,
-    int n_threads, int64_t *bad_pos)
+fe_status FE_NAME(fe_opt_update, FE_VSUF)(
+    char *table, int64_t n_rows, int64_t dim, int64_t row_stride, const int64_t *rows,
+    int64_t n_groups, int64_t skip_group, const FE_VT *grad, int64_t n_grad, const int64_t *perm,
+    const int64_t *starts, FE_VT *s1, FE_VT *s2, int64_t state_row, const fe_opt *o,
+    int check_sums, int n_threads, fe_opt_fault *fault)
 {
-    if (n_rows < 0 || dim < 0 || n_touched < 0) /* row_stride may be negative */
-        return FE_ERR_VALUE;
+    if (n_rows < 0 || dim < 0 || n_groups < 0 || row_stride % (int64_t)sizeof(FE_VT) != 0)
+        return FE_ERR_VALUE; /* row_stride may be negative */
     if (o->kind < FE_OPT_SGD || o->kind > FE_OPT_FTRL)
         return FE_ERR_VALUE;
-    /* check everything before the first write: rows strictly increasing and in range */
-    for (int64_t r = 0; r < n_touched; r++)
-        if ((uint64_t)rows[r] >= (uint64_t)n_rows || (r > 0 && rows[r] <= rows[r - 1]))
-            return FE_ERR_INDEX;
-    int64_t n_groups = n_touched + (perm && skip_group >= 0);
-    if (perm) { /* the grouping stays inside grad (memory safety never trusts the caller) */
-        if (starts[0] != 0 || skip_group >= n_groups || starts[n_groups] > n_grad)
-            return FE_ERR_VALUE;
-        for (int64_t g = 0; g < n_groups; g++)
-            if (starts[g + 1] < starts[g])
-                return FE_ERR_VALUE;
-        for (int64_t k = 0; k < starts[n_groups]; k++)
-            if ((uint64_t)perm[k] >= (uint64_t)n_grad)
-                return FE_ERR_VALUE;
-    } else if (n_grad != n_touched) {
+    if (o->cons_kind >= 0 && !fe_cons_params_ok(o->cons_kind, o->cons_a, o->cons_b, o->cons_rate))
         return FE_ERR_VALUE;
-    }
+    if (!perm && (skip_group >= 0 || n_grad != n_groups))
+        return FE_ERR_VALUE;
+    /* check everything before the first write: rows strictly increasing and in range */
+    for (int64_t g = 0; g < n_groups; g++)
+        if ((uint64_t)rows[g] >= (uint64_t)n_rows || (g > 0 && rows[g] <= rows[g - 1])) {
+            fault->pos = g;
+            return FE_ERR_INDEX;
+        }
+    const int skipping = skip_group >= 0 && skip_group < n_groups;
+    const int64_t n_touched = n_groups - skipping;
     if (n_touched == 0 || dim == 0)
         return FE_OK;
-    int64_t work = (perm ? starts[n_groups] : n_touched) * dim * (int64_t)sizeof(FE_VT);
+    const int64_t n_perm = perm ? starts[n_groups] : 0;
+    int64_t work = (perm ? n_perm : n_touched) * dim * (int64_t)sizeof(FE_VT);
     int nt = fe_plan_threads(n_threads, work);
     const int64_t row_bytes = dim * (int64_t)sizeof(FE_VT);
-    const int64_t n_perm = perm ? starts[n_groups] : 0;
     /* per-thread scratch, allocated before the first write so that a failure changes nothing */
     double *gbs = (double *)malloc((size_t)nt * (size_t)dim * sizeof(double));
     FE_VT *sums = (FE_VT *)malloc((size_t)nt * (size_t)dim * sizeof(FE_VT));
@@ -142,14 +137,14 @@ fe_status FE_NAME(fe_sparse_step, FE_VSUF)(
         free(sums);
         return FE_ERR_NOMEM;
     }
-    if (perm && o->check_sums) { /* phase 1, continued: every summed row finite */
+    if (perm && check_sums) { /* phase 1, continued: every summed row finite */
         int64_t found[FE_MAX_THREADS];
         for (int t = 0; t < nt; t++)
             found[t] = n_touched;
         FE_PARALLEL_CHUNKS(nt, n_touched, {
             FE_VT *sum = sums + (int64_t)t * dim;
             for (int64_t r = lo; r < hi; r++) {
-                int64_t grp = r + (skip_group >= 0 && r >= skip_group);
+                int64_t grp = r + (skipping && r >= skip_group);
                 FE_NAME(fe_opt_group_sum, FE_VSUF)(sum, grad, dim, perm, starts[grp],
                                                    starts[grp + 1], n_perm);
                 int bad = 0;
@@ -168,7 +163,10 @@ fe_status FE_NAME(fe_sparse_step, FE_VSUF)(
         if (first < n_touched) {
             free(gbs);
             free(sums);
-            *bad_pos = first;
+            int64_t grp = first + (skipping && first >= skip_group);
+            fault->pos = -1;
+            fault->row = rows[grp];
+            fault->count = starts[grp + 1] - starts[grp];
             return FE_ERR_NONFINITE;
         }
     }
@@ -176,9 +174,10 @@ fe_status FE_NAME(fe_sparse_step, FE_VSUF)(
         FE_VT *sum = sums + (int64_t)t * dim;
         double *gb = gbs + (int64_t)t * dim;
         for (int64_t r = lo; r < hi; r++) {
+            int64_t grp = r + (skipping && r >= skip_group);
             const FE_VT *g;
-            if (r + FE_OPT_PF_ROWS < hi) { /* the rows and state rows updated a little later */
-                int64_t ahead = rows[r + FE_OPT_PF_ROWS];
+            if (grp + FE_OPT_PF_ROWS < n_groups) { /* rows and state rows updated a little later */
+                int64_t ahead = rows[grp + FE_OPT_PF_ROWS];
                 fe_opt_prefetch_row(table + ahead * row_stride, row_bytes);
                 if (s1)
                     fe_opt_prefetch_row(s1 + ahead * state_row, state_row * (int64_t)sizeof(FE_VT));
@@ -186,22 +185,50 @@ fe_status FE_NAME(fe_sparse_step, FE_VSUF)(
                     fe_opt_prefetch_row(s2 + ahead * state_row, state_row * (int64_t)sizeof(FE_VT));
             }
             if (perm) { /* fused: the row's gradient summed as accumulate sums it */
-                int64_t grp = r + (skip_group >= 0 && r >= skip_group);
                 FE_NAME(fe_opt_group_sum, FE_VSUF)(sum, grad, dim, perm, starts[grp],
                                                    starts[grp + 1], n_perm);
                 g = sum;
             } else {
-                g = grad + r * dim;
+                g = grad + grp * dim;
             }
-            int64_t row = rows[r];
-            FE_NAME(fe_opt_row, FE_VSUF)(table + row * row_stride, g, gb,
-                                         s1 ? s1 + row * state_row : NULL,
+            int64_t row = rows[grp];
+            FE_VT *w = (FE_VT *)(table + row * row_stride);
+            FE_NAME(fe_opt_row, FE_VSUF)(w, g, gb, s1 ? s1 + row * state_row : NULL,
                                          s2 ? s2 + row * state_row : NULL, dim, o);
+            if (o->cons_kind >= 0) /* the row constraint while the row is in cache */
+                FE_NAME(fe_cons_row, FE_VSUF)(w, dim, o->cons_kind, o->cons_a, o->cons_b,
+                                              o->cons_rate);
         }
     });
     free(gbs);
     free(sums);
     return FE_OK;
+}
+
+fe_status FE_NAME3(fe_opt_apply, FE_VSUF, i64)(char *table, int64_t n_rows, int64_t dim,
+                                               int64_t row_stride, const int64_t *rows,
+                                               int64_t n_touched, const FE_VT *values,
+                                               FE_VT *s1, FE_VT *s2, int64_t state_row,
+                                               const fe_opt *o, int n_threads,
+                                               fe_opt_fault *fault)
+{
+    fault->pos = fault->row = -1;
+    fault->count = 0;
+    if (n_touched < 0 || dim < 0)
+        return FE_ERR_VALUE;
+    if (dim > 0 && n_touched > INT64_MAX / dim)
+        return FE_ERR_OVERFLOW;
+    if (!o->allow_nonfinite) {
+        int64_t bad = FE_NAME(fe_first_nonfinite, FE_VSUF)(values, n_touched * dim, NULL,
+                                                           n_threads);
+        if (bad >= 0) {
+            fault->pos = bad;
+            return FE_ERR_NONFINITE;
+        }
+    }
+    return FE_NAME(fe_opt_update, FE_VSUF)(table, n_rows, dim, row_stride, rows, n_touched, -1,
+                                           values, n_touched, NULL, NULL, s1, s2, state_row, o,
+                                           0, n_threads, fault);
 }
 
 /* max over [lo, hi) of the magnitude bits of x (see FE_VBITS in optim.c). An integer max

@@ -2,17 +2,21 @@
 from fastembed._spin import load_kernels as _load_kernels
 
 _load_kernels()  # first: libgomp reads its spin count when it loads  # noqa: E402
-from fastembed import constraints, initializers, ops, regularizers
-from fastembed._config import show_config
+from fastembed import constraints, initializers, ops, optimizers, regularizers
+from fastembed._build_info import show_config
 from fastembed._pool import buffer_pool_info, set_buffer_pool
 from fastembed._threads import get_num_threads, set_num_threads
 from fastembed._version import __version__
 from fastembed.config import from_config
 from fastembed.layer import Embedding
-from fastembed.ops import *  # noqa: F401,F403  every public kernel: ops.__all__
+from fastembed.ops import accumulate, accumulate_bag, lookup, lookup_bag, renorm_
 from fastembed.sparse import RowSparseGrad
 
-__all__ = ["__version__", "get_num_threads", "set_num_threads", "show_config",
-           "set_buffer_pool", "buffer_pool_info", "RowSparseGrad",
-           "Embedding", "from_config", "initializers", "regularizers", "constraints",
-           *ops.__all__]
+__all__ = [
+    "__version__", "get_num_threads", "set_num_threads", "show_config",
+    "set_buffer_pool", "buffer_pool_info",
+    # the kernels (fastembed.ops)
+    "lookup", "lookup_bag", "accumulate", "accumulate_bag", "renorm_",
+    "RowSparseGrad", "Embedding", "from_config",
+    "ops", "initializers", "regularizers", "constraints", "optimizers",
+]

@@ -48,7 +48,7 @@ def accumulate(ids, grad, int64_t n_rows, int64_t padding_idx, bint scale_by_cou
     cdef int64_t n_ids = i.len // i.itemsize
     if g.ndim != 2 or g.shape[0] != n_ids:
         raise ValueError("accumulate: inconsistent buffers (internal error)")
-    cdef int64_t dim = g.shape[1], n_unique = 0, bad_pos = -1, skip = -1, k, a, b, m
+    cdef int64_t dim = g.shape[1], n_unique = 0, bad_pos = -1, skip = -1, k, m
     cdef int64_t *uniq = <int64_t *>fe_scratch_alloc(n_ids * 8)
     cdef int64_t *starts = <int64_t *>fe_scratch_alloc((n_ids + 1) * 8)
     cdef int64_t *perm = <int64_t *>fe_scratch_alloc(n_ids * 8)
@@ -67,16 +67,8 @@ def accumulate(ids, grad, int64_t n_rows, int64_t padding_idx, bint scale_by_cou
                                               perm, &n_unique, n_threads, &bad_pos)
         if status != FE_OK:
             raise_status(status, bad_pos, ids_for_errors, n_rows)
-        if padding_idx >= 0:  # binary search of the sorted distinct ids
-            a, b = 0, n_unique
-            while a < b:
-                m = a + (b - a) // 2
-                if uniq[m] < padding_idx:
-                    a = m + 1
-                else:
-                    b = m
-            if a < n_unique and uniq[a] == padding_idx:
-                skip = a
+        if padding_idx >= 0:
+            skip = fe_group_of(uniq, n_unique, padding_idx)
         indices = _pool_empty((n_unique - (skip >= 0),), _np.int64)
         values = _pool_empty((n_unique - (skip >= 0), dim), grad.dtype)
         o = bufs.get(indices, True)

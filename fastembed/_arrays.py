@@ -1,5 +1,7 @@
 """Argument policy shared by every public function: which inputs are accepted as they are,
 which are converted (and how), and how ``out=`` is checked. One place for each check."""
+import math
+
 import numpy as np
 
 F32, F64 = np.dtype(np.float32), np.dtype(np.float64)
@@ -236,3 +238,31 @@ def _writable_view(obj, name):
             pass
     raise TypeError(f"{name} must be a numpy.ndarray or a writable CPU buffer "
                     f"(DLPack or buffer protocol), got {type(obj).__name__}")
+
+
+def padding_row(padding_idx, n_rows):
+    """torch's padding_idx rule: None, or an int in [-n_rows, n_rows), negative from the end.
+    Returns the row, or -1 for none."""
+    if padding_idx is None:
+        return -1
+    if isinstance(padding_idx, (bool, np.bool_)) or not isinstance(padding_idx, (int, np.integer)):
+        raise TypeError(f"padding_idx must be an int or None, got {type(padding_idx).__name__}")
+    p = int(padding_idx)
+    if not -n_rows <= p < n_rows:
+        raise ValueError(f"padding_idx = {p} must be within [-{n_rows}, {n_rows}) "
+                         f"for a table of {n_rows} rows")
+    return p + n_rows if p < 0 else p
+
+
+def grad_rows(grad_output, ids_shape):
+    """grad_output as a C-contiguous, aligned, native (n_ids, dim) float32/float64 array
+    (no copy when it already is one), after checking its shape is ``ids_shape + (dim,)``."""
+    g = as_array(grad_output, "grad_output")
+    if g.dtype.kind != "f" or g.dtype.itemsize not in (4, 8):
+        raise TypeError(f"grad_output must be float32 or float64, got {g.dtype}")
+    if g.ndim != len(ids_shape) + 1 or g.shape[:-1] != tuple(ids_shape):
+        raise ValueError(f"grad_output must have shape ids.shape + (dim,) = "
+                         f"{tuple(ids_shape) + ('dim',)}, got {g.shape}")
+    if not (g.dtype.isnative and g.flags.c_contiguous and g.flags.aligned):
+        g = np.array(g, dtype=g.dtype.newbyteorder("="), order="C", copy=True)
+    return g.reshape(math.prod(ids_shape), g.shape[-1])

@@ -80,3 +80,14 @@ def constrain_table(weights, int axis, int kind, double a, double b, double rate
                                             rate, n_threads)
     if status != FE_OK:
         raise_status(status, 0, None, n_rows)
+
+
+cdef extern from "fastembed.h" nogil:
+    enum:
+        FE_CONS_NONNEG
+        FE_CONS_MAXNORM
+        FE_CONS_UNITNORM
+        FE_CONS_MINMAXNORM
+
+CONS_NONNEG, CONS_MAXNORM, CONS_UNITNORM, CONS_MINMAXNORM = (
+    FE_CONS_NONNEG, FE_CONS_MAXNORM, FE_CONS_UNITNORM, FE_CONS_MINMAXNORM)

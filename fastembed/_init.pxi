@@ -1,6 +1,6 @@
 # initializers: counter-based random fills (fe_init_fill)
 
-from libc.stdint cimport uint64_t
+from libc.stdint cimport uint8_t, uint64_t
 
 cdef extern from "fastembed.h" nogil:
     fe_status fe_init_fill_f32(float *out, int64_t n, int kind, double a, double b,
@@ -24,3 +24,44 @@ def init_fill(out, int kind, double a, double b, uint64_t seed, int n_threads):
             status = fe_init_fill_f64(<double *>o.buf, n, kind, a, b, seed, n_threads)
     if status != FE_OK:
         raise_status(status, 0, None, 0)
+
+
+cdef extern from "fastembed.h" nogil:
+    enum:
+        FE_INIT_UNIFORM
+        FE_INIT_NORMAL
+        FE_INIT_TRUNCATED
+        FE_INIT_CONSTANT
+    uint64_t fe_dropout_base(uint64_t seed)
+    uint64_t fe_dropout_key(uint64_t base, uint64_t call)
+    void fe_dropout_keep_i32(const int32_t *ids, int64_t n, uint64_t key, double rate,
+                             uint8_t *keep, int n_threads)
+    void fe_dropout_keep_i64(const int64_t *ids, int64_t n, uint64_t key, double rate,
+                             uint8_t *keep, int n_threads)
+
+INIT_UNIFORM, INIT_NORMAL, INIT_TRUNCATED, INIT_CONSTANT = (
+    FE_INIT_UNIFORM, FE_INIT_NORMAL, FE_INIT_TRUNCATED, FE_INIT_CONSTANT)
+
+
+def dropout_base(uint64_t seed):
+    return fe_dropout_base(seed)
+
+
+def dropout_key(uint64_t base, uint64_t call):
+    return fe_dropout_key(base, call)
+
+
+def dropout_keep(ids, uint64_t key, double rate, keep, int n_threads):
+    """keep[i] = the draw of (key, ids[i]) >= rate, for C-contiguous int32/int64 `ids` and a
+    writable bool/uint8 `keep` of as many elements."""
+    cdef Buffers bufs = Buffers()
+    cdef Py_buffer *i = bufs.get(ids, False)
+    cdef Py_buffer *k = bufs.get(keep, True)
+    cdef int64_t n = i.len // i.itemsize
+    if k.len != n or k.itemsize != 1:
+        raise ValueError("dropout_keep: inconsistent buffers (internal error)")
+    with nogil:
+        if i.itemsize == 4:
+            fe_dropout_keep_i32(<const int32_t *>i.buf, n, key, rate, <uint8_t *>k.buf, n_threads)
+        else:
+            fe_dropout_keep_i64(<const int64_t *>i.buf, n, key, rate, <uint8_t *>k.buf, n_threads)

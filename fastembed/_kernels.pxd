@@ -95,7 +95,8 @@ cdef extern from "fastembed.h" nogil:
                                 const int64_t *ids, int64_t n_ids, double max_norm,
                                 double norm_type, int n_threads, int64_t *bad_pos)
 
-cdef extern from "fe_internal.h" nogil:
+cdef extern from "fastembed.h" nogil:
+    int64_t fe_group_of(const int64_t *uniq, int64_t n_unique, int64_t id)
     void *fe_scratch_alloc(int64_t bytes)
     void fe_scratch_free(void *p)
     fe_status fe_bag_grad_f32(const float *grad, int64_t n_bags, int64_t dim,
@@ -128,22 +129,46 @@ cdef extern from "fe_internal.h" nogil:
                                   double *dots, int n_threads)
 
 cdef extern from "fastembed.h" nogil:
+    enum:
+        FE_OPT_SGD
+        FE_OPT_ADAGRAD
+        FE_OPT_ROWWISE_ADAGRAD
+        FE_OPT_ADAM
+        FE_OPT_FTRL
     ctypedef struct fe_opt:
         int kind, nesterov, decoupled
-        int check_sums
+        int allow_nonfinite
         int eps_in_sqrt
         double lr, momentum, eps, beta1, beta2, alpha
         double lr_power, ftrl_l1, ftrl_l2, l2_shrinkage
         double weight_decay, l1, l2
-    fe_status fe_sparse_step_f32(float *table, int64_t n_rows, int64_t dim, int64_t row_stride,
-                                 const int64_t *rows, int64_t n_touched, const float *grad,
-                                 int64_t n_grad, const int64_t *perm, const int64_t *starts,
-                                 int64_t skip_group, float *s1, float *s2, int64_t state_row,
-                                 const fe_opt *o, int n_threads, int64_t *bad_pos)
-    fe_status fe_sparse_step_f64(double *table, int64_t n_rows, int64_t dim, int64_t row_stride,
-                                 const int64_t *rows, int64_t n_touched, const double *grad,
-                                 int64_t n_grad, const int64_t *perm, const int64_t *starts,
-                                 int64_t skip_group, double *s1, double *s2, int64_t state_row,
-                                 const fe_opt *o, int n_threads, int64_t *bad_pos)
+        int cons_kind
+        double cons_a, cons_b, cons_rate
+    ctypedef struct fe_opt_fault:
+        int64_t pos, row, count
+    fe_status fe_opt_step_f32_i32(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
+                                  const int32_t *ids, int64_t n_ids, const float *grad,
+                                  int64_t padding_idx, float *s1, float *s2, int64_t state_row,
+                                  const fe_opt *o, int n_threads, fe_opt_fault *fault)
+    fe_status fe_opt_step_f32_i64(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
+                                  const int64_t *ids, int64_t n_ids, const float *grad,
+                                  int64_t padding_idx, float *s1, float *s2, int64_t state_row,
+                                  const fe_opt *o, int n_threads, fe_opt_fault *fault)
+    fe_status fe_opt_step_f64_i32(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
+                                  const int32_t *ids, int64_t n_ids, const double *grad,
+                                  int64_t padding_idx, double *s1, double *s2, int64_t state_row,
+                                  const fe_opt *o, int n_threads, fe_opt_fault *fault)
+    fe_status fe_opt_step_f64_i64(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
+                                  const int64_t *ids, int64_t n_ids, const double *grad,
+                                  int64_t padding_idx, double *s1, double *s2, int64_t state_row,
+                                  const fe_opt *o, int n_threads, fe_opt_fault *fault)
+    fe_status fe_opt_apply_f32_i64(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
+                                   const int64_t *rows, int64_t n_touched, const float *values,
+                                   float *s1, float *s2, int64_t state_row, const fe_opt *o,
+                                   int n_threads, fe_opt_fault *fault)
+    fe_status fe_opt_apply_f64_i64(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
+                                   const int64_t *rows, int64_t n_touched, const double *values,
+                                   double *s1, double *s2, int64_t state_row, const fe_opt *o,
+                                   int n_threads, fe_opt_fault *fault)
     int64_t fe_first_nonfinite_f32(const float *x, int64_t n, float *max_abs, int n_threads)
     int64_t fe_first_nonfinite_f64(const double *x, int64_t n, double *max_abs, int n_threads)

@@ -1,106 +1,126 @@
-# sparse optimizer steps: the touched rows' update (fused with the gradient sum when given a
-# grouping) and the finiteness check that precedes it
+# sparse optimizer steps: one call into C each (fe_opt_step, fe_opt_apply), which groups,
+# checks, updates the rows and their state and applies the row constraint
 
-def sparse_step(table, rows, grad, perm, starts, int64_t skip_group, s1, s2, int64_t state_row,
-                dict hyper, int n_threads):
-    """Update the rows `rows` (int64, strictly increasing) of `table` (rows contiguous,
-    writable) in place. `grad` is (len(rows), dim) summed gradients when `perm` is None,
-    else the (n, dim) per-position gradient with the grouping (perm, starts, skip_group) of
-    accumulate. `s1`/`s2` are state arrays (or None); `hyper` the fe_opt fields. With
-    hyper["check_sums"] and a grouping, a summed row that is not finite (finite rows whose
-    sum overflows) raises ValueError before anything is written."""
+OPT_SGD, OPT_ADAGRAD, OPT_ROWWISE_ADAGRAD, OPT_ADAM, OPT_FTRL = (
+    FE_OPT_SGD, FE_OPT_ADAGRAD, FE_OPT_ROWWISE_ADAGRAD, FE_OPT_ADAM, FE_OPT_FTRL)
+
+
+cdef int _fill_opt(fe_opt *o, int kind, hyper, cons, bint allow_nonfinite) except -1:
+    """The fe_opt fields: `hyper` is (nesterov, decoupled, lr, momentum, eps, beta1, beta2,
+    alpha, lr_power, ftrl_l1, ftrl_l2, l2_shrinkage, weight_decay, l1, l2, eps_in_sqrt) (fastembed's
+    _ops_optim.Hyper), `cons` None or a row constraint's (kind, a, b, rate)."""
+    o.kind = kind
+    o.allow_nonfinite = allow_nonfinite
+    (o.nesterov, o.decoupled, o.lr, o.momentum, o.eps, o.beta1, o.beta2, o.alpha, o.lr_power,
+     o.ftrl_l1, o.ftrl_l2, o.l2_shrinkage, o.weight_decay, o.l1, o.l2, o.eps_in_sqrt) = hyper
+    if cons is None:
+        o.cons_kind, o.cons_a, o.cons_b, o.cons_rate = -1, 0.0, 0.0, 0.0
+    else:
+        o.cons_kind, o.cons_a, o.cons_b, o.cons_rate = cons
+    return 0
+
+
+cdef void *_state_ptr(Buffers bufs, state, Py_buffer *w, int64_t state_row) except? NULL:
+    if state is None:
+        return NULL
+    cdef Py_buffer *b = bufs.get(state, True)
+    # C indexes state rows as C-contiguous memory (a Fortran-order array of the same size
+    # would pass the length check and be read wrongly)
+    if (b.itemsize != w.itemsize or b.len != w.shape[0] * state_row * w.itemsize
+            or not PyBuffer_IsContiguous(b, b'C')):
+        raise ValueError("optimizer state: inconsistent buffers (internal error)")
+    return b.buf
+
+
+cdef _raise_opt(fe_status status, fe_opt_fault *f, grad, ids, int64_t n_rows, str name):
+    if status == FE_ERR_NONFINITE and f.pos >= 0:
+        raise ValueError(f"the gradient holds a non-finite value ({grad.reshape(-1)[f.pos]}) at "
+                         f"flat position {f.pos}; nothing was updated (allow_nonfinite=True "
+                         "lets it through)")
+    if status == FE_ERR_NONFINITE:
+        raise ValueError(
+            f"the gradient holds a non-finite value: the {grad.dtype} sum of the {f.count} "
+            f"grad_output rows of row {f.row} overflows (each row is finite); nothing was "
+            "updated (allow_nonfinite=True lets it through)")
+    raise_status(status, f.pos, ids, n_rows, name)
+
+
+def opt_step(table, ids, grad, int64_t padding_idx, s1, s2, int64_t state_row, int kind,
+             hyper, cons, bint allow_nonfinite, int n_threads, ids_for_errors):
+    """fe_opt_step: group the C-contiguous int32/int64 `ids`, check them and the
+    C-contiguous (len(ids), dim) `grad`, update the touched rows of `table` (writable, rows
+    contiguous) and the state arrays `s1`/`s2` (or None), project each row by `cons`."""
     cdef Buffers bufs = Buffers()
     cdef Py_buffer *w = bufs.get(table, True)
-    cdef Py_buffer *r = bufs.get(rows, False)
+    cdef Py_buffer *i = bufs.get(ids, False)
     cdef Py_buffer *g = bufs.get(grad, False)
-    cdef Py_buffer *b
-    cdef const int64_t *perm_ptr = NULL
-    cdef const int64_t *starts_ptr = NULL
-    cdef void *s1_ptr = NULL
-    cdef void *s2_ptr = NULL
+    cdef int64_t n_ids = i.len // i.itemsize
+    if (w.ndim != 2 or g.ndim != 2 or g.shape[0] != n_ids or g.shape[1] != w.shape[1]
+            or g.itemsize != w.itemsize):
+        raise ValueError("opt_step: inconsistent buffers (internal error)")
+    cdef void *p1 = _state_ptr(bufs, s1, w, state_row)
+    cdef void *p2 = _state_ptr(bufs, s2, w, state_row)
     cdef fe_opt o
-    cdef int64_t n_rows = w.shape[0], dim = w.shape[1], n_touched = r.len // 8
-    cdef int64_t n_grad = g.shape[0] if g.ndim == 2 else 0
-    cdef int64_t bad_pos = -1
+    cdef fe_opt_fault f
+    _fill_opt(&o, kind, hyper, cons, allow_nonfinite)
+    cdef int64_t n_rows = w.shape[0], dim = w.shape[1], stride = w.strides[0]
     cdef fe_status status
-    if w.ndim != 2 or g.ndim != 2 or g.shape[1] != dim or g.itemsize != w.itemsize:
-        raise ValueError("sparse_step: inconsistent buffers (internal error)")
-    if perm is not None:
-        b = bufs.get(perm, False)
-        perm_ptr = <const int64_t *>b.buf
-        b = bufs.get(starts, False)
-        if b.len // 8 != n_touched + (1 if skip_group >= 0 else 0) + 1:
-            raise ValueError("sparse_step: inconsistent buffers (internal error)")
-        starts_ptr = <const int64_t *>b.buf
-    for state, k in ((s1, 1), (s2, 2)):
-        if state is None:
-            continue
-        b = bufs.get(state, True)
-        # C indexes state rows as C-contiguous memory (a Fortran-order array of the same
-        # size would pass the length check and be read wrongly)
-        if (b.itemsize != w.itemsize or b.len != n_rows * state_row * w.itemsize
-                or not PyBuffer_IsContiguous(b, b'C')):
-            raise ValueError("sparse_step: inconsistent buffers (internal error)")
-        if k == 1:
-            s1_ptr = b.buf
-        else:
-            s2_ptr = b.buf
-    o.kind = hyper["kind"]
-    o.nesterov = hyper.get("nesterov", 0)
-    o.decoupled = hyper.get("decoupled", 0)
-    o.check_sums = hyper.get("check_sums", 0)
-    o.lr = hyper["lr"]
-    o.momentum = hyper.get("momentum", 0.0)
-    o.eps = hyper.get("eps", 0.0)
-    o.eps_in_sqrt = hyper.get("eps_in_sqrt", 0)
-    o.beta1 = hyper.get("beta1", 0.0)
-    o.beta2 = hyper.get("beta2", 0.0)
-    o.alpha = hyper.get("alpha", 0.0)
-    o.lr_power = hyper.get("lr_power", 0.0)
-    o.ftrl_l1 = hyper.get("ftrl_l1", 0.0)
-    o.ftrl_l2 = hyper.get("ftrl_l2", 0.0)
-    o.l2_shrinkage = hyper.get("l2_shrinkage", 0.0)
-    o.weight_decay = hyper.get("weight_decay", 0.0)
-    o.l1 = hyper.get("l1", 0.0)
-    o.l2 = hyper.get("l2", 0.0)
     with nogil:
         if w.itemsize == 4:
-            status = fe_sparse_step_f32(<float *>w.buf, n_rows, dim, w.strides[0] // 4,
-                                        <const int64_t *>r.buf, n_touched, <const float *>g.buf,
-                                        n_grad, perm_ptr, starts_ptr, skip_group,
-                                        <float *>s1_ptr, <float *>s2_ptr, state_row, &o,
-                                        n_threads, &bad_pos)
+            if i.itemsize == 4:
+                status = fe_opt_step_f32_i32(<char *>w.buf, n_rows, dim, stride,
+                                             <const int32_t *>i.buf, n_ids, <const float *>g.buf,
+                                             padding_idx, <float *>p1, <float *>p2, state_row,
+                                             &o, n_threads, &f)
+            else:
+                status = fe_opt_step_f32_i64(<char *>w.buf, n_rows, dim, stride,
+                                             <const int64_t *>i.buf, n_ids, <const float *>g.buf,
+                                             padding_idx, <float *>p1, <float *>p2, state_row,
+                                             &o, n_threads, &f)
         else:
-            status = fe_sparse_step_f64(<double *>w.buf, n_rows, dim, w.strides[0] // 8,
-                                        <const int64_t *>r.buf, n_touched, <const double *>g.buf,
-                                        n_grad, perm_ptr, starts_ptr, skip_group,
-                                        <double *>s1_ptr, <double *>s2_ptr, state_row, &o,
-                                        n_threads, &bad_pos)
-    if status == FE_ERR_INDEX:
-        raise IndexError(f"gradient rows must be strictly increasing and in [0, {n_rows})")
-    if status == FE_ERR_NONFINITE:
-        grp = bad_pos + (1 if 0 <= skip_group <= bad_pos else 0)
-        count = int(starts[grp + 1] - starts[grp])
-        raise ValueError(
-            f"the gradient holds a non-finite value: the {'float32' if w.itemsize == 4 else 'float64'} "
-            f"sum of the {count} grad_output rows of row {int(rows[bad_pos])} overflows (each "
-            "row is finite); nothing was updated (allow_nonfinite=True lets it through)")
+            if i.itemsize == 4:
+                status = fe_opt_step_f64_i32(<char *>w.buf, n_rows, dim, stride,
+                                             <const int32_t *>i.buf, n_ids,
+                                             <const double *>g.buf, padding_idx, <double *>p1,
+                                             <double *>p2, state_row, &o, n_threads, &f)
+            else:
+                status = fe_opt_step_f64_i64(<char *>w.buf, n_rows, dim, stride,
+                                             <const int64_t *>i.buf, n_ids,
+                                             <const double *>g.buf, padding_idx, <double *>p1,
+                                             <double *>p2, state_row, &o, n_threads, &f)
     if status != FE_OK:
-        raise_status(status, -1, None, n_rows)
+        _raise_opt(status, &f, grad, ids_for_errors, n_rows, "ids")
 
 
-def first_nonfinite(x, int n_threads):
-    """(first flat position of a NaN or inf in the C-contiguous float32/float64 `x` or -1,
-    max |x| as a Python float), from one pass over `x`."""
+def opt_apply(table, indices, values, s1, s2, int64_t state_row, int kind, hyper, cons,
+              bint allow_nonfinite, int n_threads):
+    """fe_opt_apply: the update of `opt_step` from a summed gradient: int64 `indices`
+    (strictly increasing) and C-contiguous (len(indices), dim) `values`."""
     cdef Buffers bufs = Buffers()
-    cdef Py_buffer *b = bufs.get(x, False)
-    cdef int64_t n = b.len // b.itemsize, pos
-    cdef float top32 = 0
-    cdef double top64 = 0
+    cdef Py_buffer *w = bufs.get(table, True)
+    cdef Py_buffer *r = bufs.get(indices, False)
+    cdef Py_buffer *g = bufs.get(values, False)
+    cdef int64_t n_touched = r.len // 8
+    if (w.ndim != 2 or g.ndim != 2 or r.itemsize != 8 or g.shape[0] != n_touched
+            or g.shape[1] != w.shape[1] or g.itemsize != w.itemsize):
+        raise ValueError("opt_apply: inconsistent buffers (internal error)")
+    cdef void *p1 = _state_ptr(bufs, s1, w, state_row)
+    cdef void *p2 = _state_ptr(bufs, s2, w, state_row)
+    cdef fe_opt o
+    cdef fe_opt_fault f
+    _fill_opt(&o, kind, hyper, cons, allow_nonfinite)
+    cdef int64_t n_rows = w.shape[0], dim = w.shape[1], stride = w.strides[0]
+    cdef fe_status status
     with nogil:
-        if b.itemsize == 4:
-            pos = fe_first_nonfinite_f32(<const float *>b.buf, n, &top32, n_threads)
-            top64 = top32
+        if w.itemsize == 4:
+            status = fe_opt_apply_f32_i64(<char *>w.buf, n_rows, dim, stride,
+                                          <const int64_t *>r.buf, n_touched,
+                                          <const float *>g.buf, <float *>p1, <float *>p2,
+                                          state_row, &o, n_threads, &f)
         else:
-            pos = fe_first_nonfinite_f64(<const double *>b.buf, n, &top64, n_threads)
-    return pos, top64
+            status = fe_opt_apply_f64_i64(<char *>w.buf, n_rows, dim, stride,
+                                          <const int64_t *>r.buf, n_touched,
+                                          <const double *>g.buf, <double *>p1, <double *>p2,
+                                          state_row, &o, n_threads, &f)
+    if status != FE_OK:
+        _raise_opt(status, &f, values, indices, n_rows, "indices")

@@ -8,9 +8,17 @@ fastembed does not implement (``lora_rank``, ``lora_alpha``, ``quantization_conf
 ``sparse``) are accepted only at their "off" value; any other unknown key raises ValueError
 naming it.
 """
+import inspect
 import json
 
-__all__ = ["from_config", "layer_arguments"]
+__all__ = ["from_config", "layer_arguments", "register", "KERAS1_ALIASES"]
+
+# Keras 1 argument names of the layer and their Keras 2/3 names.
+KERAS1_ALIASES = {"init": "embeddings_initializer", "W_regularizer": "embeddings_regularizer",
+                  "W_constraint": "embeddings_constraint"}
+# The layer classes configs can name, filled by `register` (layer.py registers Embedding
+# when it is imported): this module parses configs without importing any layer.
+_CLASSES = {}
 
 _IGNORED = ("batch_input_shape", "batch_shape", "input_shape", "batch_size", "input_dtype")
 _OFF = {"lora_rank": None, "lora_alpha": None, "quantization_config": None, "sparse": False}
@@ -20,14 +28,13 @@ _WRAPPER_KEYS = ("module", "registered_name", "build_config", "compile_config")
 _KERAS1_CONSTRAINT_PARAMS = {"m": "max_value", "low": "min_value", "high": "max_value"}
 
 
-def _classes():
-    from fastembed.layer import Embedding
-    return {"Embedding": Embedding}
+def register(cls):
+    """Make the layer class `cls` buildable from configs naming it; returns `cls`."""
+    _CLASSES[cls.__name__] = cls
+    return cls
 
 
 def _layer_keys(cls):
-    import inspect
-    from fastembed.layer import KERAS1_ALIASES
     params = inspect.signature(cls.__init__).parameters
     named = [p for p in params if p != "self" and params[p].kind != params[p].VAR_KEYWORD]
     return tuple(named) + tuple(KERAS1_ALIASES)
@@ -67,7 +74,7 @@ def _split(config):
         return config["class_name"], inner
     if len(config) == 1:  # Polyaxon: {"Embedding": {...}}
         (name, inner), = config.items()
-        if name in _classes() or (isinstance(inner, dict) and name[:1].isupper()):
+        if name in _CLASSES or (isinstance(inner, dict) and name[:1].isupper()):
             if not isinstance(inner, dict):
                 raise TypeError(f"the config of {name!r} must be a dict, got "
                                 f"{type(inner).__name__}")
@@ -86,7 +93,7 @@ def _keras1_constraint(value):
 def _resolve(config, expected=None):
     """(layer class, constructor arguments) of `config`, checked key by key."""
     name, inner = _split(config)
-    classes = _classes()
+    classes = _CLASSES
     if name is None:
         name = expected or "Embedding"
     if name not in classes:

@@ -17,18 +17,16 @@ import numbers
 
 import numpy as np
 
-from fastembed import _kernels
-from fastembed._arrays import as_ids, as_table
-from fastembed._errors import index_error
-from fastembed._threads import resolve as _resolve_threads
+from fastembed import _ops_constraint as kernel
+from fastembed._arrays import as_table
 from fastembed.initializers import _Configurable, _from_dict, _lookup, _plain
 
 __all__ = ["Constraint", "MaxNorm", "NonNeg", "UnitNorm", "MinMaxNorm", "get", "serialize"]
 
 EPSILON = 1e-7  # keras.backend.epsilon()
 
-# kernel kinds shared with csrc/constraint.c (fe_constraint_kind)
-_NONNEG, _MAXNORM, _UNITNORM, _MINMAXNORM = range(4)
+_NONNEG, _MAXNORM, _UNITNORM, _MINMAXNORM = (kernel.NONNEG, kernel.MAXNORM, kernel.UNITNORM,
+                                              kernel.MINMAXNORM)
 
 
 def _real(value, name, minimum=None):
@@ -95,23 +93,19 @@ class Constraint(_Configurable):
     def _params(self):
         raise NotImplementedError
 
+    def row_projection(self):
+        """(kind, a, b, rate), the C projection of one row, when this constraint acts on
+        each row alone (axis 1 or -1, or NonNeg): an optimizer step then applies it to
+        each row it updates, in the same call. None for a column constraint (axis 0)."""
+        if self.axis == 0 or type(self)._params is Constraint._params:
+            return None
+        return self._params()
+
     def _apply(self, weights, rows, num_threads):
         # every check (here and in C's phase 1) before the first write: a call that raises
         # leaves the table bit-identical
-        table = as_table(weights, writable=True)
-        n_threads = _resolve_threads(num_threads)
-        kind, a, b, rate = self._params()
-        by_row = self.axis is None or self.axis != 0
-        if rows is not None and by_row:
-            idx, original = as_ids(rows, "rows")
-            _kernels.constrain_rows(table, idx, kind, a, b, rate, n_threads, original)
-            return
-        if rows is not None:  # column norms need every row, but a bad id raises all the same
-            idx, original = as_ids(rows, "rows")
-            bad = _kernels.first_bad_id(idx.reshape(-1), table.shape[0], n_threads)
-            if bad >= 0:
-                raise index_error("rows", original, bad, table.shape[0])
-        _kernels.constrain_table(table, 1 if by_row else 0, kind, a, b, rate, n_threads)
+        kernel.project(weights, rows, self.axis is None or self.axis != 0, self._params(),
+                       num_threads)
 
 
 class MaxNorm(Constraint):

@@ -16,7 +16,7 @@ import secrets
 
 import numpy as np
 
-from fastembed import _kernels
+from fastembed import _ops_init as rng
 from fastembed._arrays import F32, F64
 from fastembed._threads import resolve as _resolve_threads
 
@@ -130,15 +130,7 @@ def _axes(axes, name):
 
 
 # ---------------------------------------------------------------------------- the fills
-def _fill(kind, shape, dtype, a, b, key, num_threads):
-    """A new C-contiguous array of `shape` and `dtype` filled by the counter-based
-    generator: kind 0 uniform [a, b), 1 normal(mean a, stddev b), 2 normal truncated at
-    +-2 stddev; 3 the constant a. The C threads write (first-touch) their own chunks."""
-    out = np.empty(shape, dtype)
-    n_threads = _resolve_threads(num_threads)
-    if out.size:  # np.empty: the C threads first-touch the pages they fill
-        _kernels.init_fill(out.reshape(-1), kind, a, b, key, n_threads)
-    return out
+_fill = rng.fill  # (kind, shape, dtype, a, b, key, num_threads): one call into C
 
 
 # ---------------------------------------------------------------------------- classes
@@ -189,7 +181,7 @@ class RandomUniform(_Seeded):
         self.minval, self.maxval = _plain(minval), _plain(maxval)
 
     def __call__(self, shape, dtype="float32", *, num_threads=None):
-        return _fill(0, _shape(shape), _dtype(dtype), float(self.minval), float(self.maxval),
+        return _fill(rng.UNIFORM, _shape(shape), _dtype(dtype), float(self.minval), float(self.maxval),
                      self._key, num_threads)
 
     def get_config(self):
@@ -206,7 +198,7 @@ class RandomNormal(_Seeded):
         super().__init__(seed)
         self.mean, self.stddev = _plain(mean), _plain(stddev)
 
-    _kind = 1
+    _kind = rng.NORMAL
 
     def __call__(self, shape, dtype="float32", *, num_threads=None):
         return _fill(self._kind, _shape(shape), _dtype(dtype), float(self.mean),
@@ -220,7 +212,7 @@ class TruncatedNormal(RandomNormal):
     """Normal draws with `mean` and `stddev`; a draw more than 2 stddev from the mean is
     drawn again (so `stddev` is that of the untruncated distribution, as in Keras)."""
 
-    _kind = 2
+    _kind = rng.TRUNCATED
 
 
 class Zeros(Initializer):
@@ -232,7 +224,7 @@ class Zeros(Initializer):
 
 class Ones(Initializer):
     def __call__(self, shape, dtype="float32", *, num_threads=None):
-        return _fill(3, _shape(shape), _dtype(dtype), 1.0, 0.0, 0, num_threads)
+        return _fill(rng.CONSTANT, _shape(shape), _dtype(dtype), 1.0, 0.0, 0, num_threads)
 
 
 class Constant(Initializer):
@@ -243,7 +235,7 @@ class Constant(Initializer):
         self.value = _plain(value)
 
     def __call__(self, shape, dtype="float32", *, num_threads=None):
-        return _fill(3, _shape(shape), _dtype(dtype), float(self.value), 0.0, 0, num_threads)
+        return _fill(rng.CONSTANT, _shape(shape), _dtype(dtype), float(self.value), 0.0, 0, num_threads)
 
     def get_config(self):
         return {"value": self.value}
@@ -299,8 +291,8 @@ class VarianceScaling(_Seeded):
         shape, dtype = _shape(shape), _dtype(dtype)
         p = self._parameter(shape)
         if self.distribution == "uniform":
-            return _fill(0, shape, dtype, -p, p, self._key, num_threads)
-        kind = 2 if self.distribution == "truncated_normal" else 1
+            return _fill(rng.UNIFORM, shape, dtype, -p, p, self._key, num_threads)
+        kind = rng.TRUNCATED if self.distribution == "truncated_normal" else rng.NORMAL
         return _fill(kind, shape, dtype, 0.0, p, self._key, num_threads)
 
     def get_config(self):
@@ -357,7 +349,7 @@ class Orthogonal(_Seeded):
         n_rows = math.prod(shape[:-1])
         n_cols = shape[-1]
         flat = (max(n_rows, n_cols), min(n_rows, n_cols))
-        a = _fill(1, flat, F64, 0.0, 1.0, self._key, num_threads)
+        a = _fill(rng.NORMAL, flat, F64, 0.0, 1.0, self._key, num_threads)
         if a.size == 0:
             return np.zeros(shape, dtype)
         q, r = np.linalg.qr(a)

@@ -14,7 +14,9 @@ import tempfile
 
 import numpy as np
 
+from fastembed import _ops_init as rng
 from fastembed import constraints, initializers, regularizers
+from fastembed.config import KERAS1_ALIASES, layer_arguments, register
 from fastembed._arrays import as_array, as_ids
 from fastembed._threads import resolve as _resolve_threads
 from fastembed.ops import accumulate, lookup
@@ -24,38 +26,10 @@ __all__ = ["Embedding"]
 
 REGULARIZER_MODES = ("lazy", "exact")
 # Keras 1 argument names and the Keras 2/3 names they stand for.
-KERAS1_ALIASES = {"init": "embeddings_initializer", "W_regularizer": "embeddings_regularizer",
-                  "W_constraint": "embeddings_constraint"}
 _SAVE_FORMAT = "fastembed.Embedding"
 _SAVE_VERSION = 1
 
 _layer_numbers = itertools.count()
-
-# splitmix64's constants: its finalizer is a bijection of uint64 with full avalanche, so
-# hashing (key, id) gives every id of a call an independent uniform draw.
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
-_MIX2 = np.uint64(0x94D049BB133111EB)
-
-
-def _mix64(z):
-    z = (z ^ (z >> np.uint64(30))) * _MIX1
-    z = (z ^ (z >> np.uint64(27))) * _MIX2
-    return z ^ (z >> np.uint64(31))
-
-
-def _uniform_per_id(ids, key):
-    """A uniform [0, 1) draw per id: a function of (key, id) only, so the same id gets the
-    same draw wherever it occurs and whichever other ids the call holds."""
-    flat = ids.reshape(-1).astype(np.uint64)  # arrays: NumPy wraps uint64 silently
-    z = _mix64(flat * _GOLDEN + np.uint64(key))
-    return ((z >> np.uint64(11)).astype(np.float64) * (1.0 / (1 << 53))).reshape(ids.shape)
-
-
-def _call_key(base, call):
-    """The 64-bit dropout key of training call number `call` of a layer."""
-    return int(_mix64(np.array([base ^ call], np.uint64) + _GOLDEN)[0])
-
 
 def _positive_int(value, name, low=1):
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) \
@@ -111,6 +85,7 @@ def _named(argument, build):
         raise type(exc)(f"{argument}: {exc}") from exc
 
 
+@register
 class Embedding:
     """Turns integer ids into dense vectors: ``layer(ids) == layer.embeddings[ids]``.
 
@@ -247,8 +222,7 @@ class Embedding:
         if seed is None:
             self._dropout_base = int(np.random.SeedSequence().entropy) & ((1 << 64) - 1)
         else:
-            self._dropout_base = int(_mix64(np.array([seed & ((1 << 64) - 1)], np.uint64)
-                                            ^ _MIX2)[0])
+            self._dropout_base = rng.dropout_base(seed)
         self._dropout_calls = 0
         self._last_training = None   # what backward needs from the last training call
         self._activity_loss = None
@@ -334,12 +308,12 @@ class Embedding:
         training = bool(training)
         dropout_key = None
         if training and self.dropout > 0.0:
-            dropout_key = _call_key(self._dropout_base, self._dropout_calls)
+            dropout_key = rng.dropout_key(self._dropout_base, self._dropout_calls)
             self._dropout_calls += 1
             # The draw is a pure function of (key, id): evaluated at every position it gives
             # each distinct id one decision, and costs less than grouping the ids first
             # (3-5x, measured); backward evaluates it once per distinct id.
-            keep = _uniform_per_id(idx, dropout_key) >= self.dropout
+            keep = rng.dropout_keep(idx, dropout_key, self.dropout, n_threads)
             scale = np.where(keep, self.dtype.type(1.0 / (1.0 - self.dropout)),
                              self.dtype.type(0.0))
             out *= scale[..., None]  # in place: no second output array
@@ -447,7 +421,7 @@ class Embedding:
                 grad = grad + self.activity_regularizer.gradient(out) / out.dtype.type(batch)
         result = accumulate(ids, grad, self.input_dim, num_threads=n_threads)
         if last["dropout_key"] is not None:  # the same draw as the forward, per distinct id
-            keep = _uniform_per_id(result.indices, last["dropout_key"]) >= self.dropout
+            keep = rng.dropout_keep(result.indices, last["dropout_key"], self.dropout, n_threads)
             scale = result.values.dtype.type(1.0 / (1.0 - self.dropout))
             result = RowSparseGrad._trusted(result.indices[keep],
                                             result.values[keep] * scale, self.input_dim)
@@ -508,7 +482,6 @@ class Embedding:
         """A new layer from `get_config()`'s dict, or any form `fastembed.from_config`
         reads (Keras's ``{"class_name": "Embedding", "config": ...}``, Polyaxon's
         ``{"Embedding": {...}}``, a Keras 3 layer's config, YAML or JSON text)."""
-        from fastembed.config import layer_arguments
         return cls(**layer_arguments(config, expected="Embedding"))
 
     def save(self, path):
@@ -557,7 +530,6 @@ class Embedding:
             raise ValueError(f"{path} is not a saved fastembed Embedding of version "
                              f"{_SAVE_VERSION} (format {meta.get('format')!r}, version "
                              f"{meta.get('version')!r})")
-        from fastembed.config import layer_arguments
         kwargs = layer_arguments(meta["config"], expected="Embedding")
         layer = cls(**kwargs, weights=[table])
         layer._dropout_calls = int(meta.get("dropout_calls", 0))

@@ -8,6 +8,7 @@ from fastembed import _kernels
 from fastembed._arrays import (BAG_ACC64, BAG_MODES, as_array, as_ids, as_table, as_weights_for,
                                bag_bounds, bag_mode, check_out)
 from fastembed._pool import empty as _empty  # large results from recycled, mapped pages
+from fastembed._arrays import grad_rows as _grad_rows, padding_row as _padding
 from fastembed._threads import resolve as _resolve_threads
 
 __all__ = ["lookup", "lookup_bag", "accumulate", "accumulate_bag", "renorm_"]
@@ -138,20 +139,6 @@ def lookup_bag(weights, ids, offsets=None, *, mode="sum", per_sample_weights=Non
     return out if argmax is None else (out, argmax)
 
 
-def _padding(padding_idx, n_rows):
-    """torch's padding_idx rule: None, or an int in [-n_rows, n_rows), negative from the end.
-    Returns the row, or -1 for none."""
-    if padding_idx is None:
-        return -1
-    if isinstance(padding_idx, (bool, np.bool_)) or not isinstance(padding_idx, (int, np.integer)):
-        raise TypeError(f"padding_idx must be an int or None, got {type(padding_idx).__name__}")
-    p = int(padding_idx)
-    if not -n_rows <= p < n_rows:
-        raise ValueError(f"padding_idx = {p} must be within [-{n_rows}, {n_rows}) "
-                         f"for a table of {n_rows} rows")
-    return p + n_rows if p < 0 else p
-
-
 def _n_rows_arg(n_rows):
     try:
         n = operator.index(n_rows)
@@ -160,20 +147,6 @@ def _n_rows_arg(n_rows):
     if n < 1:
         raise ValueError(f"n_rows must be >= 1, got {n}")
     return n
-
-
-def _grad_rows(grad_output, ids_shape):
-    """grad_output as a C-contiguous, aligned, native (n_ids, dim) float32/float64 array
-    (no copy when it already is one), after checking its shape is ``ids_shape + (dim,)``."""
-    g = as_array(grad_output, "grad_output")
-    if g.dtype.kind != "f" or g.dtype.itemsize not in (4, 8):
-        raise TypeError(f"grad_output must be float32 or float64, got {g.dtype}")
-    if g.ndim != len(ids_shape) + 1 or g.shape[:-1] != tuple(ids_shape):
-        raise ValueError(f"grad_output must have shape ids.shape + (dim,) = "
-                         f"{tuple(ids_shape) + ('dim',)}, got {g.shape}")
-    if not (g.dtype.isnative and g.flags.c_contiguous and g.flags.aligned):
-        g = np.array(g, dtype=g.dtype.newbyteorder("="), order="C", copy=True)
-    return g.reshape(math.prod(ids_shape), g.shape[-1])
 
 
 def accumulate(ids, grad_output, n_rows, *, padding_idx=None, scale_grad_by_freq=False,

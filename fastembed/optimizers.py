@@ -35,13 +35,11 @@ import threading
 
 import numpy as np
 
-from fastembed import _kernels
-from fastembed._arrays import as_ids, as_table
-from fastembed._threads import resolve as _resolve_threads
+from fastembed import _ops_optim as rules
+from fastembed._arrays import as_table
+from fastembed.sparse import RowSparseGrad
 
 __all__ = ["SGD", "Adagrad", "RowwiseAdagrad", "Adam", "FTRL", "Optimizer"]
-
-_KIND = {"SGD": 0, "Adagrad": 1, "RowwiseAdagrad": 2, "Adam": 3, "FTRL": 4}
 
 
 def _number(value, name, *, low=None, high=None, low_open=False, high_open=False):
@@ -75,6 +73,7 @@ def _table_lock(table):
 class Optimizer:
     """Base of the sparse optimizers (see the module docstring). Not used directly."""
 
+    rule = None         # the array-level update rule (fastembed._ops_optim), set by each class
     slots = ()          # names of the per-element state arrays, in C order (s1, s2)
     row_state = False   # one state value per row instead of per element
 
@@ -94,7 +93,7 @@ class Optimizer:
     # ---- what subclasses define -----------------------------------------------------------
 
     def _hyper(self):
-        """The fe_opt fields of this optimizer for the coming step."""
+        """This rule's own fields of `_ops_optim.Hyper` for the coming step."""
         raise NotImplementedError
 
     def _initial(self, name):
@@ -234,103 +233,55 @@ class Optimizer:
             raise ValueError("the layer's regularizer must be fastembed's L1/L2/L1L2")
         return float(l1), float(l2)
 
-    def _check_finite(self, values, nt):
-        """Raise ValueError if `values` holds a NaN or inf; else return max |values|."""
-        if self.allow_nonfinite or values.size == 0:
-            return 0.0
-        pos, max_abs = _kernels.first_nonfinite(values, nt)
-        if pos >= 0:
-            raise ValueError(f"the gradient holds a non-finite value ({values.reshape(-1)[pos]}) "
-                             "at flat position {pos}; nothing was updated (allow_nonfinite=True "
-                             "lets it through)".replace("{pos}", str(pos)))
-        return max_abs
-
-    def _sums_need_check(self, max_abs, n_ids, starts, dtype):
-        """Whether the fused step must check its per-row sums for overflow (finite rows of
-        grad_output can add up to inf: two float32 rows of 3e38 on one id).
-
-        Summing k terms of magnitude <= M in input order gives partial sums within
-        (1 + gamma_(k-1)) * k * M of zero, gamma_(k-1) = (k-1)u / (1 - (k-1)u) <= 1 when
-        k * u <= 1/2 (u the unit roundoff; Higham, Accuracy and Stability, 4.2): no partial
-        sum overflows when, moreover, 2 * k * M <= the dtype's max. Checked with k = the
-        number of ids first (no work), then with k = the largest id count."""
-        if self.allow_nonfinite or n_ids <= 1:
-            return False
-        info = np.finfo(dtype)
-        big, u = float(info.max), float(info.eps) / 2
-
-        def safe(k):
-            return k <= 1 or (k * u <= 0.5 and 2.0 * max_abs * k <= big)
-
-        return not (safe(n_ids) or safe(int(np.max(np.diff(starts)))))
-
-    def _run(self, table, layer, rows, grad, perm, starts, skip, nt, check_sums=False,
-             from_backward=False):
-        key, slots, from_pending = self._slots_for(table)
-        hyper = dict(self._hyper(), kind=_KIND[type(self).__name__], lr=self.learning_rate,
-                     weight_decay=self.weight_decay,
-                     decoupled=int(self.decoupled_weight_decay), check_sums=int(check_sums))
-        hyper["l1"], hyper["l2"] = self._layer_terms(layer, from_backward)
-        s = [slots[name] for name in self.slots] + [None] * (2 - len(self.slots))
-        _kernels.sparse_step(table, rows, grad, perm, starts, skip, s[0], s[1],
-                             1 if self.row_state else table.shape[1], hyper, nt)
-        if from_pending:
-            self._pending.pop(0)
-        self._state[key] = slots
-        if self._in_one_step is None:
-            self.iterations += 1
-        else:
-            self._in_one_step = True
-        if layer is not None:
-            layer.apply_constraint(rows, num_threads=nt)
+    def _update(self, table, layer, op, *args, from_backward=False, num_threads=None,
+                **kwargs):
+        """Run the array-level op `op` (`rules.step` or `rules.apply`) on `table` with this
+        optimizer's state and hyperparameters; bind the state and count the step only once
+        it returned (a call that raises leaves the optimizer as it was)."""
+        l1, l2 = self._layer_terms(layer, from_backward)
+        constraint = None if layer is None else layer.embeddings_constraint
+        fused = None
+        if constraint is not None and hasattr(constraint, "row_projection"):
+            fused = constraint.row_projection()
+        with self._locked(table):
+            self._before_step()
+            key, slots, from_pending = self._slots_for(table)
+            hyper = rules.Hyper(**self._hyper(), lr=self.learning_rate,
+                                weight_decay=self.weight_decay,
+                                decoupled=int(self.decoupled_weight_decay), l1=l1, l2=l2)
+            op(self.rule, table, *args, [slots[name] for name in self.slots], hyper,
+               constraint=fused, allow_nonfinite=self.allow_nonfinite,
+               num_threads=num_threads, **kwargs)
+            if from_pending:
+                self._pending.pop(0)
+            self._state[key] = slots
+            if self._in_one_step is None:
+                self.iterations += 1
+            else:
+                self._in_one_step = True
+            if constraint is not None and fused is None:  # a column constraint or a callable
+                layer.apply_constraint(num_threads=num_threads)
 
     def apply(self, target, grad, *, num_threads=None):
         """Update the rows of `grad` (a `RowSparseGrad`) in `target`, in place."""
-        from fastembed.sparse import RowSparseGrad
         if not isinstance(grad, RowSparseGrad):
             raise TypeError(f"grad must be a RowSparseGrad, got {type(grad).__name__}")
         table, layer = self._target(target)
         if grad.shape != table.shape:
             raise ValueError(f"grad has shape {grad.shape}, the table {table.shape}")
-        values = np.ascontiguousarray(grad.values, dtype=table.dtype)
-        nt = _resolve_threads(num_threads)
-        self._check_finite(values, nt)
-        with self._locked(table):
-            self._before_step()
-            self._run(table, layer, np.ascontiguousarray(grad.indices, np.int64), values, None,
-                      None, -1, nt, from_backward=True)
+        self._update(table, layer, rules.apply, grad.indices, grad.values, from_backward=True,
+                     num_threads=num_threads)
 
     def step(self, target, ids, grad_output, *, padding_idx=None, num_threads=None):
         """The fused path: ``apply(target, accumulate(ids, grad_output, n_rows))`` in one
-        pass over the touched rows, without building the gradient."""
-        from fastembed.ops import _grad_rows, _padding
+        call into C, without building the gradient."""
         table, layer = self._target(target)
         if layer is not None and getattr(layer, "needs_backward", False):
             raise ValueError("this layer's gradient is not accumulate(ids, grad_output) alone "
                              "(dropout or an activity regularizer): update it with "
                              "opt.apply(layer, layer.backward(grad_output))")
-        self._layer_terms(layer)  # an exact-mode layer raises here, before state is touched
-        idx, original = as_ids(ids)
-        grad = _grad_rows(grad_output, idx.shape)
-        if grad.shape[1] != table.shape[1] or grad.dtype != table.dtype:
-            raise ValueError(f"grad_output rows are {grad.shape[1]} {grad.dtype}, the table's "
-                             f"{table.shape[1]} {table.dtype}")
-        pad = _padding(padding_idx, table.shape[0])
-        nt = _resolve_threads(num_threads)
-        uniq, starts, perm = _kernels.group_ids(idx, table.shape[0], nt, original)  # checks ids
-        max_abs = self._check_finite(grad, nt)
-        # finite rows may still sum to inf on one id: then the kernel sums every row and
-        # checks it before its first write (rare: only when a bound cannot rule it out)
-        check_sums = self._sums_need_check(max_abs, grad.shape[0], starts, grad.dtype)
-        skip = -1
-        if pad >= 0:
-            at = int(np.searchsorted(uniq, pad))
-            skip = at if at < uniq.shape[0] and uniq[at] == pad else -1
-        rows = uniq if skip < 0 else np.delete(uniq, skip)
-        with self._locked(table):
-            self._before_step()
-            self._run(table, layer, np.ascontiguousarray(rows), grad, perm, starts, skip, nt,
-                      check_sums)
+        self._update(table, layer, rules.step, ids, grad_output, padding_idx=padding_idx,
+                     num_threads=num_threads)
 
     def _locked(self, table):
         return _table_lock(table) if self.use_locking else contextlib.nullcontext()
@@ -370,6 +321,8 @@ class SGD(Optimizer):
     """Keras's SGD: ``v = momentum * v - lr * g; w += v`` (Nesterov: ``w += momentum * v -
     lr * g``); plain ``w -= lr * g`` without momentum. The velocity is lazy (touched rows)."""
 
+    rule = rules.SGD
+
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, **kwargs):
         super().__init__(learning_rate, **kwargs)
         self.momentum = _number(momentum, "momentum", low=0, high=1, high_open=True)
@@ -397,6 +350,7 @@ class Adagrad(Optimizer):
     The choice is in `get_config`, so `save`/`load` and ``from_config`` keep it.
     """
 
+    rule = rules.ADAGRAD
     slots = ("accumulator",)
 
     def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7,
@@ -432,6 +386,7 @@ class RowwiseAdagrad(Adagrad):
     mean(g**2); w -= lr * g / (sqrt(a_row) + epsilon)``: state of n_rows values, not
     n_rows * dim."""
 
+    rule = rules.ROWWISE_ADAGRAD
     row_state = True
 
     def __init__(self, learning_rate=0.001, initial_accumulator_value=0.0, epsilon=1e-7,
@@ -446,6 +401,7 @@ class Adam(Optimizer):
     t the optimizer's global step; ``w -= alpha * m / (sqrt(v) + epsilon)``. With
     ``weight_decay`` and ``decoupled_weight_decay=True`` it is AdamW on the touched rows."""
 
+    rule = rules.ADAM
     slots = ("m", "v")
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, **kwargs):
@@ -473,6 +429,7 @@ class FTRL(Optimizer):
     = 0`` needs ``l2_regularization_strength > 0``, ``beta > 0`` or ``learning_rate_power =
     0``, the combinations where Keras's formula does not divide 0 by 0."""
 
+    rule = rules.FTRL
     slots = ("accumulator", "linear")
 
     def __init__(self, learning_rate=0.001, learning_rate_power=-0.5,

@@ -345,17 +345,27 @@ def test_one_step_counts_only_if_something_was_updated(rng):
     assert opt.iterations == 2
 
 
-def test_sum_check_runs_only_when_a_bound_cannot_rule_out_overflow():
-    opt = O.SGD(0.1)
-    starts = np.array([0, 3, 1003, 1010])  # the largest id holds 1000 positions
-    for dtype in (np.float32, np.float64):
-        big = float(np.finfo(dtype).max)
-        assert not opt._sums_need_check(1e6, 1010, starts, dtype)       # the fast path
-        assert not opt._sums_need_check(big / 4000, 1010, starts, dtype)  # by the largest count
-        assert opt._sums_need_check(big / 1000, 1010, starts, dtype)
-        assert not opt._sums_need_check(big, 1, starts[:2] // 3, dtype)  # one row: its own sum
-    assert opt._sums_need_check(1.0, 2**24, np.array([0, 2**24]), np.float32)  # k u > 1/2
-    assert not O.SGD(0.1, allow_nonfinite=True)._sums_need_check(3e38, 10, starts, np.float32)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sum_check_at_the_bound(rng, dtype):
+    # the fused step decides in C, from max |grad| and the largest id count, whether finite
+    # rows could sum to inf (fe_opt_sums_need_check); on either side of that bound it must
+    # give what accumulate + apply gives: equal tables below, a refused step above
+    big = float(np.finfo(dtype).max)
+    ids = np.concatenate([np.full(1000, 5), rng.integers(6, 40, 10)])
+    for scale, overflows in ((big / 4000, False), (big / 500, True)):
+        g = np.full((ids.size, 3), scale, dtype)
+        w = rng.standard_normal((40, 3)).astype(dtype)
+        fused, unfused = w.copy(), w.copy()
+        if overflows:
+            with pytest.raises(ValueError, match="1000 grad_output rows of row 5 overflows"):
+                O.SGD(1e-300 if dtype == np.float64 else 1e-30).step(fused, ids, g)
+            np.testing.assert_array_equal(fused, w)
+            O.SGD(0.0 + 1e-30, allow_nonfinite=True).step(fused, ids, g)  # let through
+            assert not np.isfinite(fused[5]).all()
+        else:
+            O.SGD(1e-30).step(fused, ids, g)
+            O.SGD(1e-30).apply(unfused, fastembed.accumulate(ids, g, 40))
+            np.testing.assert_array_equal(fused, unfused)
 
 
 def test_refused_step_keeps_restored_state_pending(rng):
@@ -514,19 +524,19 @@ def test_use_locking_serializes_updates_of_one_table(rng, monkeypatch, method, u
     import threading
     import time
     from fastembed import optimizers
-    real, guard, flight = optimizers._kernels.sparse_step, threading.Lock(), {"now": 0, "max": 0}
+    real, guard, flight = getattr(optimizers.rules, method), threading.Lock(), {"now": 0, "max": 0}
 
-    def counted(*args):
+    def counted(*args, **kwargs):
         with guard:
             flight["now"] += 1
             flight["max"] = max(flight["max"], flight["now"])
         time.sleep(0.002)
         try:
-            return real(*args)
+            return real(*args, **kwargs)
         finally:
             with guard:
                 flight["now"] -= 1
-    monkeypatch.setattr(optimizers._kernels, "sparse_step", counted)
+    monkeypatch.setattr(optimizers.rules, method, counted)
     w = np.zeros((200, 16))
     batches = [[(rng.integers(0, 200, 500), rng.integers(-4, 5, (500, 16)).astype(float))
                 for _ in range(6)] for _ in range(4)]
@@ -554,3 +564,17 @@ def test_use_locking_serializes_updates_of_one_table(rng, monkeypatch, method, u
     else:
         assert flight["max"] > 1  # the check above can fail: unlocked updates do overlap
     assert O.SGD(0.1, use_locking=use_locking).get_config()["use_locking"] is use_locking
+
+
+def test_a_subclass_keeps_its_rule(rng):
+    # the update rule is a class attribute: a user's subclass steps like its parent
+    class MyAdam(O.Adam):
+        pass
+
+    w = rng.standard_normal((30, 4)).astype(np.float32)
+    ids, g = rng.integers(0, 30, 50), rng.standard_normal((50, 4)).astype(np.float32)
+    a, b = w.copy(), w.copy()
+    MyAdam(0.1).step(a, ids, g)
+    O.Adam(0.1).step(b, ids, g)
+    np.testing.assert_array_equal(a, b)
+    assert MyAdam.rule == O.Adam.rule != O.SGD.rule

@@ -126,7 +126,7 @@ def test_show_config_prints_build_facts(capsys):
         assert key in text
     assert fastembed.__version__ in text
     # the compiler that built the kernels, with its version (not the interpreter's CC)
-    compiler = fastembed._config.config_dict()["compiler"]
+    compiler = fastembed._build_info.config_dict()["compiler"]
     assert compiler in text and re.match(r"(gcc|clang) \d+\.\d+", compiler), compiler
 
 

@@ -151,7 +151,7 @@ def run(args, argv, size, fams):
     progress.close()
     peers.set_threads("torch", fastembed.get_num_threads())
 
-    from fastembed._config import config_dict
+    from fastembed._build_info import config_dict
     doc = {
         "schema": report.SCHEMA,
         "started": started,

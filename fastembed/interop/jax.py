@@ -9,7 +9,7 @@ import functools
 import jax
 import numpy as np
 
-import fastembed
+from fastembed import ops
 
 __all__ = ["lookup", "lookup_bag"]
 
@@ -44,7 +44,7 @@ def lookup(weights, ids):
 
 
 def _lookup_fwd(weights, ids):
-    out = _host(lambda o, w, i: fastembed.lookup(w, i, out=o),
+    out = _host(lambda o, w, i: ops.lookup(w, i, out=o),
                 ids.shape + weights.shape[1:], weights.dtype, weights, ids)
     return out, (ids, weights)  # weights: a reference for the shape, not a copy
 
@@ -54,7 +54,7 @@ def _lookup_bwd(res, g):
     n_rows, dim = weights.shape
 
     def grad(out, i, go):
-        fastembed.accumulate(i, go, n_rows).to_dense(out=out)
+        ops.accumulate(i, go, n_rows).to_dense(out=out)
 
     return _host(grad, (n_rows, dim), g.dtype, ids, g), None
 
@@ -75,7 +75,7 @@ def _n_bags(ids, offsets, include_last_offset):
 
 def _bag_fwd(weights, ids, offsets, mode, padding_idx, include_last_offset):
     def run(out, w, i, o):
-        fastembed.lookup_bag(w, i, o, mode=mode, padding_idx=padding_idx,
+        ops.lookup_bag(w, i, o, mode=mode, padding_idx=padding_idx,
                              include_last_offset=include_last_offset, out=out)
 
     shape = (_n_bags(ids, offsets, include_last_offset), weights.shape[1])
@@ -87,7 +87,7 @@ def _bag_bwd(mode, padding_idx, include_last_offset, res, g):
     weights, ids, offsets = res
 
     def grad(out, w, i, o, go):
-        fastembed.accumulate_bag(
+        ops.accumulate_bag(
             i, o, go, w.shape[0], mode=mode, padding_idx=padding_idx,
             include_last_offset=include_last_offset,
             weights=w if mode == "max" else None).to_dense(out=out)

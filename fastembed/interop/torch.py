@@ -18,7 +18,7 @@ import contextlib
 import numpy as np
 import torch
 
-import fastembed
+from fastembed import ops
 
 __all__ = ["Embedding", "EmbeddingBag", "SparseOptimizer", "embedding", "embedding_bag",
            "IndexRuntimeError", "ValueRuntimeError", "TypeRuntimeError",
@@ -186,7 +186,7 @@ class _LookupFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(weight, ids, module):
-        return torch.from_numpy(fastembed.lookup(_np(weight), _np(ids)))
+        return torch.from_numpy(ops.lookup(_np(weight), _np(ids)))
 
     @staticmethod
     def setup_context(ctx, inputs, output):
@@ -220,7 +220,7 @@ class _LookupFunction(torch.autograd.Function):
             # the optimizer sums and applies it in step(): no gradient tensor at all
             fused._record(m, ids_np.reshape(-1), grad_np.reshape(-1, dim), pad)
         else:  # the counts are this call's: scale now, sum with the rest later
-            grad = fastembed.accumulate(ids_np, grad_np, n_rows, padding_idx=pad,
+            grad = ops.accumulate(ids_np, grad_np, n_rows, padding_idx=pad,
                                         scale_grad_by_freq=True)
             fused._record(m, grad.indices, grad.values)
         return None, None, None
@@ -257,7 +257,7 @@ class _AccumulateFunction(torch.autograd.Function):
         dim = grad_output.shape[-1]
         if n_rows == 0:  # an empty vocabulary: the ids are empty too
             return _empty_grad(sparse, 0, dim, grad_output.dtype)
-        grad = fastembed.accumulate(_np(ids), _np(grad_output), n_rows, padding_idx=padding,
+        grad = ops.accumulate(_np(ids), _np(grad_output), n_rows, padding_idx=padding,
                                     scale_grad_by_freq=scale)
         return _sparse_or_dense(grad, sparse, dim, grad_output.dtype)
 
@@ -305,7 +305,7 @@ def _renorm_(weight, input, max_norm, norm_type):
         if any(torch._C._functorch.is_functorch_wrapped_tensor(t) for t in (weight, input)):
             torch.embedding_renorm_(weight, input, max_norm, norm_type)
             return
-        fastembed.renorm_(_np_to_write(weight), _np(input), max_norm, norm_type=norm_type)
+        ops.renorm_(_np_to_write(weight), _np(input), max_norm, norm_type=norm_type)
     _wrote(weight)
 
 
@@ -408,7 +408,7 @@ class _BagFunction(torch.autograd.Function):
         ctx.shape = tuple(weight.shape)
         ctx.save_for_backward(weight, per_sample_weights, ids, offsets)
         psw = None if per_sample_weights is None else _np(per_sample_weights)
-        out = fastembed.lookup_bag(
+        out = ops.lookup_bag(
             _np(weight), _np(ids), None if offsets is None else _np(offsets),
             mode=module.mode, per_sample_weights=psw,
             padding_idx=_padding(module.padding_idx, weight.shape[0]),
@@ -428,7 +428,7 @@ class _BagFunction(torch.autograd.Function):
             grad_w = _empty_grad(m.sparse, 0, dim, grad_output.dtype)
             grad_psw = None if psw is None else torch.zeros_like(psw)
         else:
-            result = fastembed.accumulate_bag(
+            result = ops.accumulate_bag(
                 _np(ids), None if offsets is None else _np(offsets), _np(grad_output), n_rows,
                 mode=m.mode, per_sample_weights=None if psw is None else _np(psw),
                 padding_idx=_padding(m.padding_idx, n_rows),
