@@ -23,7 +23,7 @@ import numpy as np
 
 import fastembed
 from fastembed.bench.core import Case, Impl, Timed, close, make_ids, register, short
-from fastembed.bench.optim_step import EPSILON, INITIAL_ACCUMULATOR, LEARNING_RATE
+from fastembed.bench.optim_step import HYPERS
 
 SHARDS = (1, 2, 4)
 SEED = 0
@@ -41,9 +41,7 @@ def _available():
 
 
 def _adagrad():
-    return fastembed.optimizers.Adagrad(LEARNING_RATE,
-                                        initial_accumulator_value=INITIAL_ACCUMULATOR,
-                                        epsilon=EPSILON)
+    return fastembed.optimizers.Adagrad(**HYPERS["Adagrad"])
 
 
 def _table(n_rows, dim):
