@@ -4,10 +4,11 @@ import operator
 
 import numpy as np
 
-from fastembed import _kernels
+from fastembed import _kernels, _quantized_ops
 from fastembed._arrays import (BAG_MODES, as_array, as_ids, as_table, as_weights_for,
                                bag_bounds, bag_mode, check_out)
 from fastembed._threads import resolve as _resolve_threads
+from fastembed.quantized import QuantizedTable
 
 __all__ = ["lookup", "lookup_bag", "accumulate", "accumulate_bag", "renorm_"]
 
@@ -17,9 +18,9 @@ def lookup(weights, ids, *, out=None, num_threads=None):
 
     Parameters
     ----------
-    weights : array_like, shape (n_rows, dim), float32 or float64
-        The table. Rows may be strided (used in place); a table whose rows are not each
-        contiguous, or that is misaligned or byte-swapped, is copied first.
+    weights : array_like, shape (n_rows, dim), float32 or float64, or QuantizedTable
+        The table (a `QuantizedTable` gives float32 rows). Rows may be strided (used in
+        place); a table whose rows are not each contiguous, or that is misaligned or byte-swapped, is copied first.
     ids : array_like of integers, any shape
         Row ids, each in ``[0, n_rows)``. int32 and int64 are used without a copy when
         C-contiguous; other integer dtypes are converted with a range check.
@@ -44,6 +45,8 @@ def lookup(weights, ids, *, out=None, num_threads=None):
     ValueError
         `weights` is not 2-D, or `out` has the wrong shape or layout or overlaps an input.
     """
+    if isinstance(weights, QuantizedTable):  # float32 rows, dequantized in C
+        return _quantized_ops.lookup(weights, ids, out, num_threads)
     table = as_table(weights)
     idx, original = as_ids(ids)
     n_threads = _resolve_threads(num_threads)
@@ -63,7 +66,8 @@ def lookup_bag(weights, ids, offsets=None, *, mode="sum", per_sample_weights=Non
 
     Parameters
     ----------
-    weights : array_like, shape (n_rows, dim), float32 or float64
+    weights : array_like, shape (n_rows, dim), float32 or float64, or QuantizedTable
+        A `QuantizedTable` gives float32 bags (sums in float32; no return_argmax).
     ids : array_like of integers, 1-D with `offsets`, or 2-D (each row one bag)
     offsets : array_like of integers, 1-D, optional
         Start of each bag in `ids` (``offsets[0] == 0``, non-decreasing, at most
@@ -100,6 +104,10 @@ def lookup_bag(weights, ids, offsets=None, *, mode="sum", per_sample_weights=Non
         Bad mode, malformed offsets, ids neither 1-D nor 2-D, per_sample_weights of the
         wrong shape or with "max", `out` of the wrong shape or overlapping an input.
     """
+    if isinstance(weights, QuantizedTable):  # float32 bags, rows dequantized in C
+        return _quantized_ops.lookup_bag(weights, ids, offsets, mode, per_sample_weights,
+                                         padding_idx, include_last_offset, out, return_argmax,
+                                         num_threads)
     table = as_table(weights)
     idx, original = as_ids(ids)
     code = bag_mode(mode)
