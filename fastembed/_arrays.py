@@ -57,6 +57,10 @@ def as_table(weights, name="weights", writable=False):
             and weights.ndim == 2 and weights.flags.c_contiguous and weights.flags.aligned
             and (weights.flags.writeable or not writable)):
         return weights
+    from fastembed.quantized import QuantizedTable  # here: quantized.py imports this module
+    if isinstance(weights, QuantizedTable):
+        raise TypeError(f"{name} is a QuantizedTable: it serves lookup and lookup_bag for "
+                        "inference; training and in-place updates need the float table")
     w = as_array(weights, name)
     if w.dtype not in VALUE_DTYPES:
         if w.dtype.kind == "f" and w.dtype.itemsize in (4, 8) and not w.dtype.isnative:

@@ -19,8 +19,9 @@ def lookup(weights, ids, *, out=None, num_threads=None):
     Parameters
     ----------
     weights : array_like, shape (n_rows, dim), float32 or float64, or QuantizedTable
-        The table (a `QuantizedTable` gives float32 rows). Rows may be strided (used in
-        place); a table whose rows are not each contiguous, or that is misaligned or byte-swapped, is copied first.
+        The table. Rows may be strided (used in place); a table whose rows are not each
+        contiguous, or that is misaligned or byte-swapped, is copied first. A
+        `QuantizedTable` gives float32 rows.
     ids : array_like of integers, any shape
         Row ids, each in ``[0, n_rows)``. int32 and int64 are used without a copy when
         C-contiguous; other integer dtypes are converted with a range check.

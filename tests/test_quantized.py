@@ -323,3 +323,43 @@ def test_keras_int8_arrays_without_keras(rng):
                                atol=2e-7 * 128 / scale.min())
     with pytest.raises(ValueError, match="quantize"):
         QuantizedTable.from_keras(object())
+
+
+@pytest.mark.parametrize("bits", [8, 4])
+def test_layer_quantize_for_inference(rng, bits):
+    layer = fastembed.Embedding(40, 10, seed=1)
+    ids = rng.integers(0, 40, (3, 5))
+    qt = fastembed.quantize(layer.embeddings, bits)
+    layer.quantize(bits)
+    assert isinstance(layer.embeddings, QuantizedTable)
+    np.testing.assert_array_equal(layer(ids), fastembed.lookup(qt, ids))
+    with pytest.raises(ValueError, match="quantized for inference"):
+        layer(ids, training=True)
+    from fastembed.optimizers import SGD
+    grad = fastembed.accumulate(ids, np.ones((3, 5, 10), np.float32), 40)
+    with pytest.raises(TypeError, match="QuantizedTable"):
+        SGD(0.1).apply(layer, grad)
+    with pytest.raises(TypeError, match="QuantizedTable"):
+        fastembed.renorm_(layer.embeddings, ids, 1.0)
+    np.testing.assert_array_equal(layer.embeddings.packed, qt.packed)
+
+
+@pytest.mark.parametrize("bits", [8, 4])
+def test_torch_modules_quantize_for_inference(rng, bits):
+    torch = pytest.importorskip("torch")
+    from fastembed.interop import torch as fe_torch
+    ids = torch.from_numpy(rng.integers(0, 30, 24))
+    offsets = torch.tensor([0, 5, 5, 17])
+    bag = fe_torch.EmbeddingBag(30, 8, mode="mean", padding_idx=2)
+    qt = fastembed.quantize(bag.weight.detach().numpy(), bits)
+    assert bag.quantize(bits) is bag and not bag.training
+    want = fastembed.lookup_bag(qt, ids.numpy(), offsets.numpy(), mode="mean", padding_idx=2)
+    np.testing.assert_array_equal(bag(ids, offsets).numpy(), want)
+    emb = fe_torch.Embedding(30, 8).quantize(bits)
+    np.testing.assert_array_equal(emb(ids).numpy(), fastembed.lookup(
+        fastembed.quantize(emb.weight.detach().numpy(), bits), ids.numpy()))
+    emb.train()
+    with pytest.raises(RuntimeError, match="quantized for inference"):
+        emb(ids)
+    with pytest.raises(ValueError, match="max_norm"):
+        fe_torch.Embedding(30, 8, max_norm=1.0).quantize(bits)

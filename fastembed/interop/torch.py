@@ -67,6 +67,26 @@ def _padding(padding_idx, n_rows):
     return None if padding_idx is None else int(padding_idx) % n_rows
 
 
+def _quantize_module(module, bits):
+    """Give `module` a row-quantized copy of its weight for inference (see the modules'
+    `quantize`). The float weight stays (state_dict unchanged)."""
+    if module.max_norm is not None:
+        raise ValueError("max_norm renormalises rows in place at every lookup; a quantized "
+                         "table cannot be rewritten: quantize a module without max_norm")
+    module._fastembed_quantized = fastembed.quantize(_np(module.weight), bits)
+    return module.eval()
+
+
+def _quantized(module):
+    """The module's QuantizedTable (None if it has none); refuses a training-mode call."""
+    qt = module._fastembed_quantized
+    if qt is not None and module.training:
+        raise RuntimeError(f"this {type(module).__name__} was quantized for inference and a "
+                           "quantized table cannot be trained: call .eval(), or train the "
+                           "float module and quantize it afterwards")
+    return qt
+
+
 class _LookupFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, weight, ids, module):
@@ -104,12 +124,22 @@ class Embedding(torch.nn.Embedding):
     coalesced torch sparse gradient that ``torch.optim.SparseAdam`` and ``SGD`` accept."""
 
     _fastembed_optimizer = None
+    _fastembed_quantized = None
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         _own_contiguous_weight(self)
 
+    def quantize(self, bits=8):
+        """Look up from an 8- or 4-bit row-quantized copy of the weight from now on
+        (`fastembed.quantize`; float32 output), for inference: puts the module in eval mode
+        and refuses training-mode calls. Returns the module."""
+        return _quantize_module(self, bits)
+
     def forward(self, input):
+        qt = _quantized(self)
+        if qt is not None:
+            return torch.from_numpy(fastembed.lookup(qt, _np(input)))
         if self.max_norm is not None:
             with torch.no_grad():
                 fastembed.renorm_(_np_to_write(self.weight), _np(input), self.max_norm,
@@ -176,10 +206,17 @@ class EmbeddingBag(torch.nn.EmbeddingBag):
     combiner), and ``per_sample_weights`` work with "mean" and "sqrtn" as well as "sum"."""
 
     _fastembed_optimizer = None
+    _fastembed_quantized = None
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         _own_contiguous_weight(self)
+
+    def quantize(self, bits=8):
+        """Pool from an 8- or 4-bit row-quantized copy of the weight from now on
+        (`fastembed.quantize`; float32 output), for inference: puts the module in eval mode
+        and refuses training-mode calls. Returns the module."""
+        return _quantize_module(self, bits)
 
     def forward(self, input, offsets=None, per_sample_weights=None):
         if input.dim() == 2:
@@ -191,6 +228,13 @@ class EmbeddingBag(torch.nn.EmbeddingBag):
             raise ValueError("offsets are required when input is 1-D")
         if self.scale_grad_by_freq and self.mode == "max":  # torch's refusal, word for word
             raise ValueError("max mode does not support scaling the gradient by the frequency")
+        qt = _quantized(self)
+        if qt is not None:
+            return torch.from_numpy(fastembed.lookup_bag(
+                qt, _np(input), None if offsets is None else _np(offsets), mode=self.mode,
+                per_sample_weights=None if per_sample_weights is None else _np(per_sample_weights),
+                padding_idx=_padding(self.padding_idx, qt.shape[0]),
+                include_last_offset=self.include_last_offset))
         if self.max_norm is not None:
             with torch.no_grad():
                 fastembed.renorm_(_np_to_write(self.weight), _np(input), self.max_norm,
