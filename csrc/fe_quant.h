@@ -56,7 +56,8 @@ fe_status fe_qlookup_i64(const uint8_t *packed, int64_t n_rows, int64_t stride, 
  *       sqrtn: sum / sqrt(sum_k w_k^2)                    max:   columnwise max of value rows
  *       (an empty bag gives zeros)
  * Sums run in float32 in id order, row by row as (w * scale) * code + w * bias: the
- * quantization step (scale / 2 per value) dwarfs float32 rounding. Weight sums in double.
+ * quantization step (scale / 2 per value) dwarfs float32 rounding. Weight sums in double,
+ * the divisor of mean and sqrtn rounded to float.
  * Bad mode, bounds, or psw with max: FE_ERR_VALUE; a bad id: FE_ERR_INDEX (first position);
  * nothing is written then. Each bag is pooled by one thread: the result does not depend
  * on the thread count. */

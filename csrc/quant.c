@@ -11,6 +11,7 @@
 /* Columns pooled per pass over a bag: a 1 KB float accumulator, in L1. Even, so a block
  * of a 4-bit row starts on a byte. */
 #define FE_QBAG_BLOCK 256
+#define FE_QHALF (FE_QBAG_BLOCK / 2) /* where a 4-bit block's odd columns start in acc */
 /* Rows prefetched this many ids ahead (packed rows are short: 24-136 bytes). */
 #define FE_QPF_DIST 16
 
@@ -21,21 +22,122 @@ int64_t fe_qrow_bytes(int64_t dim, int bits)
     return bits == 8 ? dim + 8 : bits == 4 ? (dim + 1) / 2 + 4 : -1;
 }
 
-/* The scale and bias stored after a row's `code_bytes` bytes of codes (unaligned). */
+/* The row-accumulate steps of the pooled lookup, one per SIMD level (the vectorizer turns
+ * uint8 -> float into long widening chains; these use one zero-extend per 8 or 16 codes).
+ * Every level computes each element as acc + ((float)code * a + c), unfused, in that
+ * order: the results are bit-identical across levels.
+ *   8-bit: acc[j] += cb[j] * a + c                      for j < nb
+ *   4-bit: acc[j] += (cb[j] & 15) * a + c, acc[FE_QHALF + j] += (cb[j] >> 4) * a + c */
 static inline __attribute__((always_inline)) void
-fe_qrow_params(const uint8_t *row, int64_t code_bytes, int bits, float *scale, float *bias)
+fe_qacc8_base(float *restrict acc, const uint8_t *restrict cb, int64_t j, int64_t nb, float a,
+              float c)
 {
-    if (bits == 8) {
-        memcpy(scale, row + code_bytes, 4);
-        memcpy(bias, row + code_bytes + 4, 4);
-    } else {
-        fe_f16 h[2];
-        memcpy(h, row + code_bytes, 4);
-        *scale = fe_f16_to_float(h[0]);
-        *bias = fe_f16_to_float(h[1]);
+    for (; j < nb; j++)
+        acc[j] += (float)cb[j] * a + c;
+}
+
+static inline __attribute__((always_inline)) void
+fe_qacc4_base(float *restrict acc, const uint8_t *restrict cb, int64_t j, int64_t nb, float a,
+              float c)
+{
+    for (; j < nb; j++) {
+        acc[j] += (float)(cb[j] & 15) * a + c;
+        acc[FE_QHALF + j] += (float)(cb[j] >> 4) * a + c;
     }
 }
 
+/* float16 -> float, one per SIMD level: F16C's conversion where the level has it (every
+ * AVX2 CPU does), exact either way. */
+static inline __attribute__((always_inline)) float fe_qh2f_base(fe_f16 h)
+{
+    return fe_f16_to_float(h);
+}
+
+#ifdef FE_X86
+#include <immintrin.h>
+
+__attribute__((target("avx2,f16c"))) static inline __attribute__((always_inline)) float
+fe_qh2f_avx2(fe_f16 h)
+{
+    return _cvtsh_ss(h);
+}
+
+__attribute__((target("avx512f"))) static inline __attribute__((always_inline)) float
+fe_qh2f_avx512(fe_f16 h)
+{
+    /* AVX-512F's own conversion (the avx512 clones are not compiled with F16C) */
+    __m512 v = _mm512_cvtph_ps(_mm256_castsi128_si256(_mm_cvtsi32_si128(h)));
+    return _mm_cvtss_f32(_mm512_castps512_ps128(v));
+}
+
+__attribute__((target("avx2"))) static inline __attribute__((always_inline)) void
+fe_qacc8_avx2(float *restrict acc, const uint8_t *restrict cb, int64_t j, int64_t nb, float a,
+              float c)
+{
+    const __m256 va = _mm256_set1_ps(a), vc = _mm256_set1_ps(c);
+    for (; j + 8 <= nb; j += 8) {
+        __m256 q = _mm256_cvtepi32_ps(
+            _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(cb + j))));
+        __m256 t = _mm256_add_ps(_mm256_mul_ps(q, va), vc);
+        _mm256_storeu_ps(acc + j, _mm256_add_ps(_mm256_loadu_ps(acc + j), t));
+    }
+    fe_qacc8_base(acc, cb, j, nb, a, c);
+}
+
+__attribute__((target("avx2"))) static inline __attribute__((always_inline)) void
+fe_qacc4_avx2(float *restrict acc, const uint8_t *restrict cb, int64_t j, int64_t nb, float a,
+              float c)
+{
+    const __m256 va = _mm256_set1_ps(a), vc = _mm256_set1_ps(c);
+    const __m256i low = _mm256_set1_epi32(15);
+    for (; j + 8 <= nb; j += 8) {
+        __m256i x = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(cb + j)));
+        __m256 lo = _mm256_cvtepi32_ps(_mm256_and_si256(x, low));
+        __m256 hi = _mm256_cvtepi32_ps(_mm256_srli_epi32(x, 4));
+        __m256 tl = _mm256_add_ps(_mm256_mul_ps(lo, va), vc);
+        __m256 th = _mm256_add_ps(_mm256_mul_ps(hi, va), vc);
+        _mm256_storeu_ps(acc + j, _mm256_add_ps(_mm256_loadu_ps(acc + j), tl));
+        _mm256_storeu_ps(acc + FE_QHALF + j,
+                         _mm256_add_ps(_mm256_loadu_ps(acc + FE_QHALF + j), th));
+    }
+    fe_qacc4_base(acc, cb, j, nb, a, c);
+}
+
+__attribute__((target("avx512f"))) static inline __attribute__((always_inline)) void
+fe_qacc8_avx512(float *restrict acc, const uint8_t *restrict cb, int64_t j, int64_t nb,
+                float a, float c)
+{
+    const __m512 va = _mm512_set1_ps(a), vc = _mm512_set1_ps(c);
+    for (; j + 16 <= nb; j += 16) {
+        __m512 q = _mm512_cvtepi32_ps(
+            _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(cb + j))));
+        __m512 t = _mm512_add_ps(_mm512_mul_ps(q, va), vc);
+        _mm512_storeu_ps(acc + j, _mm512_add_ps(_mm512_loadu_ps(acc + j), t));
+    }
+    fe_qacc8_base(acc, cb, j, nb, a, c);
+}
+
+__attribute__((target("avx512f"))) static inline __attribute__((always_inline)) void
+fe_qacc4_avx512(float *restrict acc, const uint8_t *restrict cb, int64_t j, int64_t nb,
+                float a, float c)
+{
+    const __m512 va = _mm512_set1_ps(a), vc = _mm512_set1_ps(c);
+    const __m512i low = _mm512_set1_epi32(15);
+    for (; j + 16 <= nb; j += 16) {
+        __m512i x = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(cb + j)));
+        __m512 lo = _mm512_cvtepi32_ps(_mm512_and_si512(x, low));
+        __m512 hi = _mm512_cvtepi32_ps(_mm512_srli_epi32(x, 4));
+        __m512 tl = _mm512_add_ps(_mm512_mul_ps(lo, va), vc);
+        __m512 th = _mm512_add_ps(_mm512_mul_ps(hi, va), vc);
+        _mm512_storeu_ps(acc + j, _mm512_add_ps(_mm512_loadu_ps(acc + j), tl));
+        _mm512_storeu_ps(acc + FE_QHALF + j,
+                         _mm512_add_ps(_mm512_loadu_ps(acc + FE_QHALF + j), th));
+    }
+    fe_qacc4_base(acc, cb, j, nb, a, c);
+}
+#endif
+
+#define FE_SIMD_AVX2 "avx2,f16c"
 #define FE_SIMD_BODY "quant_types.h"
 #include "fe_simd_clones.h"
 

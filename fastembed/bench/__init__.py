@@ -11,6 +11,7 @@ from fastembed.bench import accumulate_bag  # noqa: F401
 from fastembed.bench import renorm  # noqa: F401
 from fastembed.bench import optim_step  # noqa: F401
 from fastembed.bench import layer  # noqa: F401
+from fastembed.bench import quantized  # noqa: F401
 from fastembed.bench.cli import main
 from fastembed.bench.core import families, register
 
