@@ -5,6 +5,17 @@ import numpy as np
 F32, F64 = np.dtype(np.float32), np.dtype(np.float64)
 I32, I64 = np.dtype(np.int32), np.dtype(np.int64)
 VALUE_DTYPES = (F32, F64)
+F16, U16 = np.dtype(np.float16), np.dtype(np.uint16)
+
+
+def is_bfloat16(dtype):
+    """ml_dtypes.bfloat16 (JAX's NumPy dtype; fastembed does not need ml_dtypes itself)."""
+    return dtype.kind == "V" and dtype.itemsize == 2 and dtype.name == "bfloat16"
+
+
+def is_half(dtype):
+    """float16 or bfloat16: 2-byte storage, arithmetic in float32."""
+    return dtype == F16 or is_bfloat16(dtype)
 # Builtin dtypes are singletons: `dt is F32` is the cheapest test, and a 100-id call feels
 # every 50 ns (the fast paths below).
 
@@ -47,8 +58,9 @@ def _from_dlpack(x, name):
             raise TypeError(f"{name} could not be read as an array ({exc2})") from exc
 
 
-def as_table(weights, name="weights", writable=False):
-    """A 2-D float32/float64 table whose rows are each contiguous (rows may be strided).
+def as_table(weights, name="weights", writable=False, half=False):
+    """A 2-D float32/float64 table (float16/bfloat16 too with `half`) whose rows are each
+    contiguous (rows may be strided).
 
     Read-only use accepts any layout: a table whose rows are not contiguous, that is not
     aligned or not in native byte order is copied. In-place use (`writable=True`) never
@@ -65,6 +77,11 @@ def as_table(weights, name="weights", writable=False):
     if w.dtype not in VALUE_DTYPES:
         if w.dtype.kind == "f" and w.dtype.itemsize in (4, 8) and not w.dtype.isnative:
             pass  # big-endian float32/64: handled below
+        elif half and (is_half(w.dtype) or (w.dtype.kind == "f" and w.dtype.itemsize == 2)):
+            pass  # float16 (either byte order) or bfloat16 storage
+        elif is_half(w.dtype):
+            raise TypeError(f"{name} must be float32 or float64 here, got {w.dtype} (half "
+                            "tables work in lookup, accumulate, renorm_ and the constraints)")
         else:
             raise TypeError(f"{name} must be float32 or float64, got {w.dtype}")
     if w.ndim != 2:

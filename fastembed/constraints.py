@@ -12,13 +12,14 @@ rows, blocks combined in order, so they are bit-identical for any thread count);
 factor is rounded once to the table's dtype and applied in it, as Keras applies its factor
 in the weights' dtype. Epsilon is Keras's 1e-7. The work runs in C (csrc/constraint.c).
 """
+import functools
 import math
 import numbers
 
 import numpy as np
 
 from fastembed import _kernels
-from fastembed._arrays import as_ids, as_table
+from fastembed._arrays import U16, as_ids, as_table, is_bfloat16
 from fastembed._errors import index_error
 from fastembed._threads import resolve as _resolve_threads
 from fastembed.initializers import _Configurable, _from_dict, _lookup, _plain
@@ -57,7 +58,7 @@ class Constraint(_Configurable):
 
     def __call__(self, w):
         """The projected table, a new array of `w`'s dtype (Keras's ``__call__``)."""
-        table = as_table(w)
+        table = as_table(w, half=True)
         out = np.array(table, copy=True, order="C")
         self.apply_(out)
         return out
@@ -98,20 +99,29 @@ class Constraint(_Configurable):
     def _apply(self, weights, rows, num_threads):
         # every check (here and in C's phase 1) before the first write: a call that raises
         # leaves the table bit-identical
-        table = as_table(weights, writable=True)
+        table = as_table(weights, writable=True, half=True)
         n_threads = _resolve_threads(num_threads)
         kind, a, b, rate = self._params()
         by_row = self.axis is None or self.axis != 0
         if rows is not None and by_row:
             idx, original = as_ids(rows, "rows")
-            _kernels.constrain_rows(table, idx, kind, a, b, rate, n_threads, original)
+            _kernel("constrain_rows", table)(idx, kind, a, b, rate, n_threads, original)
             return
         if rows is not None:  # column norms need every row, but a bad id raises all the same
             idx, original = as_ids(rows, "rows")
             bad = _kernels.first_bad_id(idx.reshape(-1), table.shape[0], n_threads)
             if bad >= 0:
                 raise index_error("rows", original, bad, table.shape[0])
-        _kernels.constrain_table(table, 1 if by_row else 0, kind, a, b, rate, n_threads)
+        _kernel("constrain_table", table)(1 if by_row else 0, kind, a, b, rate, n_threads)
+
+
+def _kernel(name, table):
+    """The in-place kernel `name` bound to `table`: float16/bfloat16 tables go to its half
+    variant as uint16 views (math in float32, values rounded back to nearest)."""
+    if table.itemsize == 2:
+        return functools.partial(getattr(_kernels, name + "_half"), table.view(U16),
+                                 is_bfloat16(table.dtype))
+    return functools.partial(getattr(_kernels, name), table)
 
 
 class MaxNorm(Constraint):

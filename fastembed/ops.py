@@ -5,8 +5,8 @@ import operator
 import numpy as np
 
 from fastembed import _kernels, _quantized_ops
-from fastembed._arrays import (BAG_MODES, as_array, as_ids, as_table, as_weights_for,
-                               bag_bounds, bag_mode, check_out)
+from fastembed._arrays import (BAG_MODES, U16, as_array, as_ids, as_table, as_weights_for,
+                               bag_bounds, bag_mode, check_out, is_bfloat16, is_half)
 from fastembed._threads import resolve as _resolve_threads
 from fastembed.quantized import QuantizedTable
 
@@ -48,7 +48,7 @@ def lookup(weights, ids, *, out=None, num_threads=None):
     """
     if isinstance(weights, QuantizedTable):  # float32 rows, dequantized in C
         return _quantized_ops.lookup(weights, ids, out, num_threads)
-    table = as_table(weights)
+    table = as_table(weights, half=True)
     idx, original = as_ids(ids)
     n_threads = _resolve_threads(num_threads)
     shape = idx.shape + (table.shape[1],)
@@ -56,6 +56,8 @@ def lookup(weights, ids, *, out=None, num_threads=None):
         out = dest = np.empty(shape, table.dtype)
     else:  # returned as given (a torch tensor stays one); written through a view
         dest = check_out(out, shape, table.dtype, (table, idx, original, weights))
+    if table.itemsize == 2:  # float16/bfloat16: the same byte gather, through uint16 views
+        table, dest = table.view(U16), dest.view(U16)
     _kernels.lookup(table, idx, dest, n_threads, original)  # flat C-contiguous buffers
     return out
 
@@ -164,6 +166,8 @@ def _grad_rows(grad_output, ids_shape):
     """grad_output as a C-contiguous, aligned, native (n_ids, dim) float32/float64 array
     (no copy when it already is one), after checking its shape is ``ids_shape + (dim,)``."""
     g = as_array(grad_output, "grad_output")
+    if is_half(g.dtype) or (g.dtype.kind == "f" and g.dtype.itemsize == 2):
+        g = np.asarray(g, np.float32)  # a half gradient sums in float32 (exact widening)
     if g.dtype.kind != "f" or g.dtype.itemsize not in (4, 8):
         raise TypeError(f"grad_output must be float32 or float64, got {g.dtype}")
     if g.ndim != len(ids_shape) + 1 or g.shape[:-1] != tuple(ids_shape):
@@ -261,7 +265,7 @@ def renorm_(weights, ids, max_norm, *, norm_type=2.0, num_threads=None):
         `weights` is read-only, not 2-D or its rows are not contiguous; `max_norm` not
         positive or NaN; `norm_type` not a finite positive number. Nothing is written.
     """
-    table = as_table(weights, writable=True)
+    table = as_table(weights, writable=True, half=True)
     idx, original = as_ids(ids)
     try:
         max_norm = float(max_norm)
@@ -273,6 +277,10 @@ def renorm_(weights, ids, max_norm, *, norm_type=2.0, num_threads=None):
     if not (math.isfinite(norm_type) and norm_type > 0.0):
         raise ValueError(f"norm_type must be a finite positive number, got {norm_type}")
     n_threads = _resolve_threads(num_threads)
+    if table.itemsize == 2:  # float16/bfloat16: norms in double, rows rounded back to nearest
+        _kernels.renorm_half(table.view(U16), is_bfloat16(table.dtype), idx, max_norm,
+                             norm_type, n_threads, original)
+        return
     _kernels.renorm(table, idx, max_norm, norm_type, n_threads, original)
 
 
