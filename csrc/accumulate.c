@@ -1,6 +1,7 @@
 /* Backward of lookup: per-id sums of gradient rows (owner-computes over the groups of
  * fe_group_ids), the scatter of a row-sparse gradient into a dense table, and the in-place
  * max-norm renormalisation of the rows an id list touches. */
+#include "fe_half.h"
 #include "fe_internal.h"
 
 #include <math.h>
@@ -65,6 +66,19 @@ static int64_t fe_light_bound(const int64_t *starts, int64_t n_groups, const int
 #include "accumulate_entry.h"
 #undef FE_VT
 #undef FE_VSUF_T
+
+#define FE_STORAGE_ONLY
+#define FE_VT fe_f16
+#define FE_VSUF_T f16
+#include "accumulate_entry.h"
+#undef FE_VT
+#undef FE_VSUF_T
+#define FE_VT fe_bf16
+#define FE_VSUF_T bf16
+#include "accumulate_entry.h"
+#undef FE_VT
+#undef FE_VSUF_T
+#undef FE_STORAGE_ONLY
 
 /* Dense copy of a row-sparse gradient. Phase 1 checks that indices are strictly increasing
  * and in range (a failing call writes nothing); phase 2 gives each thread a contiguous block

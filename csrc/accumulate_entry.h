@@ -1,5 +1,6 @@
 /* Entry points of accumulate.c for one value type; included with FE_VT and FE_VSUF_T. */
 
+#ifndef FE_STORAGE_ONLY /* the half types (f16, bf16) instantiate renorm only */
 /* Whole groups are owned by one chunk of the light work: chunk c of n_chunks gets about the
  * same number of gradient rows of the light groups. Every heavy group is cut into column
  * slices of whole cache lines (threads never write the same line); one task is one slice of
@@ -109,22 +110,26 @@ fe_status FE_NAME(fe_sum_groups, FE_VSUF_T)(const FE_VT *grad, int64_t n_grad, i
     return FE_OK;
 }
 
+#endif /* FE_STORAGE_ONLY */
+
 /* max-norm renormalisation of the distinct rows of ids, for one value type. */
 static double FE_NAME(fe_row_norm, FE_VSUF_T)(const FE_VT *row, int64_t dim, double p)
 {
     double acc = 0.0;
     if (p == 1.0) {
         for (int64_t j = 0; j < dim; j++)
-            acc += fabs((double)row[j]);
+            acc += fabs((double)FE_LOAD(FE_VSUF_T, row + j));
         return acc;
     }
     if (p == 2.0) {
-        for (int64_t j = 0; j < dim; j++)
-            acc += (double)row[j] * (double)row[j];
+        for (int64_t j = 0; j < dim; j++) {
+            double v = (double)FE_LOAD(FE_VSUF_T, row + j);
+            acc += v * v;
+        }
         return sqrt(acc);
     }
     for (int64_t j = 0; j < dim; j++)
-        acc += pow(fabs((double)row[j]), p);
+        acc += pow(fabs((double)FE_LOAD(FE_VSUF_T, row + j)), p);
     return pow(acc, 1.0 / p);
 }
 
@@ -150,9 +155,9 @@ static double FE_NAME(fe_row_norm, FE_VSUF_T)(const FE_VT *row, int64_t dim, dou
                     FE_VT *row = (FE_VT *)(table + (int64_t)r * row_stride);                  \
                     double norm = FE_NAME(fe_row_norm, FE_VSUF_T)(row, dim, norm_type);       \
                     if (norm > max_norm) {                                                    \
-                        FE_VT s = (FE_VT)(max_norm / (norm + 1e-7));                          \
+                        FE_CT(FE_VSUF_T) s = (FE_CT(FE_VSUF_T))(max_norm / (norm + 1e-7));    \
                         for (int64_t j = 0; j < dim; j++)                                     \
-                            row[j] *= s;                                                      \
+                            FE_STORE(FE_VSUF_T, row + j, FE_LOAD(FE_VSUF_T, row + j) * s);    \
                     }                                                                         \
                 }                                                                             \
             });                                                                               \

@@ -1,6 +1,7 @@
 /* Keras's weight constraints (MaxNorm, NonNeg, UnitNorm, MinMaxNorm) in place: on the
  * distinct rows of an id list (row constraints, the lazy path of a training step) or on a
  * whole table (rows or columns). */
+#include "fe_half.h"
 #include "fe_internal.h"
 
 #include <math.h>
@@ -44,6 +45,18 @@ static inline double fe_cons_factor(int kind, double norm, double a, double b, d
 
 #define FE_VT double
 #define FE_VSUF f64
+#include "constraint_impl.h"
+#undef FE_VT
+#undef FE_VSUF
+
+#define FE_VT fe_f16
+#define FE_VSUF f16
+#include "constraint_impl.h"
+#undef FE_VT
+#undef FE_VSUF
+
+#define FE_VT fe_bf16
+#define FE_VSUF bf16
 #include "constraint_impl.h"
 #undef FE_VT
 #undef FE_VSUF

@@ -1,6 +1,7 @@
 /* Bodies of constraint.c for one value type (FE_VT, suffix FE_VSUF). Norms are summed in
- * double; the factor is rounded once to the value type and applied in it (as Keras applies
- * its factor in the weights' dtype). */
+ * double; the factor is rounded once to the compute type FE_CT (the value type, float for
+ * the half types) and applied in it (as Keras applies its factor in the weights' dtype);
+ * values go through FE_LOAD / FE_STORE (fe_half.h). */
 
 /* One row (axis 1) in place; also the last step of a fused optimizer update (opt_step.c). */
 void FE_NAME(fe_cons_row, FE_VSUF)(FE_VT *row, int64_t dim, int kind, double a, double b,
@@ -8,24 +9,27 @@ void FE_NAME(fe_cons_row, FE_VSUF)(FE_VT *row, int64_t dim, int kind, double a, 
 {
     if (kind == FE_CONS_NONNEG) {
         for (int64_t j = 0; j < dim; j++) {
-            FE_VT v = row[j];
-            row[j] = (v > 0 || v != v) ? v : (FE_VT)0; /* maximum(w, 0): -0.0 -> +0.0, NaN kept */
+            FE_CT(FE_VSUF) v = FE_LOAD(FE_VSUF, row + j);
+            /* maximum(w, 0): -0.0 -> +0.0, NaN kept */
+            FE_STORE(FE_VSUF, row + j, (v > 0 || v != v) ? v : (FE_CT(FE_VSUF))0);
         }
         return;
     }
     double acc = 0.0;
-    for (int64_t j = 0; j < dim; j++)
-        acc += (double)row[j] * (double)row[j];
+    for (int64_t j = 0; j < dim; j++) {
+        double v = (double)FE_LOAD(FE_VSUF, row + j);
+        acc += v * v;
+    }
     double norm = sqrt(acc);
     if (kind == FE_CONS_UNITNORM) {
-        FE_VT d = (FE_VT)(FE_CONS_EPS + norm);
+        FE_CT(FE_VSUF) d = (FE_CT(FE_VSUF))(FE_CONS_EPS + norm);
         for (int64_t j = 0; j < dim; j++)
-            row[j] /= d;
+            FE_STORE(FE_VSUF, row + j, FE_LOAD(FE_VSUF, row + j) / d);
         return;
     }
-    FE_VT s = (FE_VT)fe_cons_factor(kind, norm, a, b, rate);
+    FE_CT(FE_VSUF) s = (FE_CT(FE_VSUF))fe_cons_factor(kind, norm, a, b, rate);
     for (int64_t j = 0; j < dim; j++)
-        row[j] *= s;
+        FE_STORE(FE_VSUF, row + j, FE_LOAD(FE_VSUF, row + j) * s);
 }
 
 #define FE_CONS_ROWS_ENTRY(ISUF, IDX)                                                         \
@@ -86,7 +90,7 @@ fe_status FE_NAME(fe_constrain_table, FE_VSUF)(char *table, int64_t n_rows, int6
      * bit-identical for any count. */
     int64_t n_blocks = (n_rows + FE_CONS_BLOCK - 1) / FE_CONS_BLOCK;
     double *part = (double *)fe_scratch_alloc(n_blocks * dim * 8);
-    FE_VT *fac = (FE_VT *)fe_scratch_alloc(dim * (int64_t)sizeof(FE_VT));
+    FE_CT(FE_VSUF) *fac = (FE_CT(FE_VSUF) *)fe_scratch_alloc(dim * (int64_t)sizeof(*fac));
     if (!part || !fac) {
         fe_scratch_free(part);
         fe_scratch_free(fac);
@@ -100,8 +104,10 @@ fe_status FE_NAME(fe_constrain_table, FE_VSUF)(char *table, int64_t n_rows, int6
             int64_t r1 = (k + 1) * FE_CONS_BLOCK < n_rows ? (k + 1) * FE_CONS_BLOCK : n_rows;
             for (int64_t r = k * FE_CONS_BLOCK; r < r1; r++) {
                 const FE_VT *row = (const FE_VT *)(table + r * row_stride);
-                for (int64_t j = 0; j < dim; j++)
-                    p[j] += (double)row[j] * (double)row[j];
+                for (int64_t j = 0; j < dim; j++) {
+                    double v = (double)FE_LOAD(FE_VSUF, row + j);
+                    p[j] += v * v;
+                }
             }
         }
     });
@@ -112,8 +118,9 @@ fe_status FE_NAME(fe_constrain_table, FE_VSUF)(char *table, int64_t n_rows, int6
             for (int64_t k = 1; k < n_blocks; k++)
                 s += part[k * dim + j];
             double norm = sqrt(s);
-            fac[j] = kind == FE_CONS_UNITNORM ? (FE_VT)(FE_CONS_EPS + norm)
-                                              : (FE_VT)fe_cons_factor(kind, norm, a, b, rate);
+            fac[j] = kind == FE_CONS_UNITNORM
+                         ? (FE_CT(FE_VSUF))(FE_CONS_EPS + norm)
+                         : (FE_CT(FE_VSUF))fe_cons_factor(kind, norm, a, b, rate);
         }
     });
     /* phase 2: scale (UnitNorm divides, as Keras's w / (eps + norms)) */
@@ -122,10 +129,10 @@ fe_status FE_NAME(fe_constrain_table, FE_VSUF)(char *table, int64_t n_rows, int6
             FE_VT *row = (FE_VT *)(table + r * row_stride);
             if (kind == FE_CONS_UNITNORM) {
                 for (int64_t j = 0; j < dim; j++)
-                    row[j] /= fac[j];
+                    FE_STORE(FE_VSUF, row + j, FE_LOAD(FE_VSUF, row + j) / fac[j]);
             } else {
                 for (int64_t j = 0; j < dim; j++)
-                    row[j] *= fac[j];
+                    FE_STORE(FE_VSUF, row + j, FE_LOAD(FE_VSUF, row + j) * fac[j]);
             }
         }
     });

@@ -415,4 +415,32 @@ fe_status fe_constrain_table_f64(char *table, int64_t n_rows, int64_t dim, int64
                                  int axis, int kind, double a, double b, double rate,
                                  int n_threads);
 
+/* ---- float16 / bfloat16 storage (suffixes f16, bf16; values are uint16 bit patterns) -- *
+ * The contracts above, on half tables: values are loaded as float (fe_half.h), norms are
+ * summed in double, the factor is rounded to float and applied in float, and each written
+ * value is rounded to nearest (ties to even) once. */
+#define FE_HALF_KERNELS(VSUF)                                                                 \
+    fe_status fe_renorm_i32_##VSUF(char *table, int64_t n_rows, int64_t dim,                  \
+                                   int64_t row_stride, const int32_t *ids, int64_t n_ids,     \
+                                   double max_norm, double norm_type, int n_threads,          \
+                                   int64_t *bad_pos);                                         \
+    fe_status fe_renorm_i64_##VSUF(char *table, int64_t n_rows, int64_t dim,                  \
+                                   int64_t row_stride, const int64_t *ids, int64_t n_ids,     \
+                                   double max_norm, double norm_type, int n_threads,          \
+                                   int64_t *bad_pos);                                         \
+    fe_status fe_constrain_rows_i32_##VSUF(char *table, int64_t n_rows, int64_t dim,          \
+                                           int64_t row_stride, const int32_t *ids,            \
+                                           int64_t n_ids, int kind, double a, double b,       \
+                                           double rate, int n_threads, int64_t *bad_pos);     \
+    fe_status fe_constrain_rows_i64_##VSUF(char *table, int64_t n_rows, int64_t dim,          \
+                                           int64_t row_stride, const int64_t *ids,            \
+                                           int64_t n_ids, int kind, double a, double b,       \
+                                           double rate, int n_threads, int64_t *bad_pos);     \
+    fe_status fe_constrain_table_##VSUF(char *table, int64_t n_rows, int64_t dim,             \
+                                        int64_t row_stride, int axis, int kind, double a,     \
+                                        double b, double rate, int n_threads);
+FE_HALF_KERNELS(f16)
+FE_HALF_KERNELS(bf16)
+#undef FE_HALF_KERNELS
+
 #endif /* FASTEMBED_H */

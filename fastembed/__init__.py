@@ -10,6 +10,7 @@ from fastembed._version import __version__
 from fastembed.config import from_config
 from fastembed.layer import Embedding
 from fastembed.ops import accumulate, accumulate_bag, lookup, lookup_bag, renorm_
+from fastembed.quantized import QuantizedTable, quantize
 from fastembed.sparse import RowSparseGrad
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "set_buffer_pool", "buffer_pool_info",
     # the kernels (fastembed.ops)
     "lookup", "lookup_bag", "accumulate", "accumulate_bag", "renorm_",
+    "QuantizedTable", "quantize",
     "RowSparseGrad", "Embedding", "from_config",
     "ops", "initializers", "regularizers", "constraints", "optimizers",
 ]

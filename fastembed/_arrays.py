@@ -7,6 +7,17 @@ import numpy as np
 F32, F64 = np.dtype(np.float32), np.dtype(np.float64)
 I32, I64 = np.dtype(np.int32), np.dtype(np.int64)
 VALUE_DTYPES = (F32, F64)
+F16, U16 = np.dtype(np.float16), np.dtype(np.uint16)
+
+
+def is_bfloat16(dtype):
+    """ml_dtypes.bfloat16 (JAX's NumPy dtype; fastembed does not need ml_dtypes itself)."""
+    return dtype.kind == "V" and dtype.itemsize == 2 and dtype.name == "bfloat16"
+
+
+def is_half(dtype):
+    """float16 or bfloat16: 2-byte storage, arithmetic in float32."""
+    return dtype == F16 or is_bfloat16(dtype)
 # Builtin dtypes are singletons: `dt is F32` is the cheapest test, and a 100-id call feels
 # every 50 ns (the fast paths below).
 
@@ -49,8 +60,9 @@ def _from_dlpack(x, name):
             raise TypeError(f"{name} could not be read as an array ({exc2})") from exc
 
 
-def as_table(weights, name="weights", writable=False):
-    """A 2-D float32/float64 table whose rows are each contiguous (rows may be strided).
+def as_table(weights, name="weights", writable=False, half=False):
+    """A 2-D float32/float64 table (float16/bfloat16 too with `half`) whose rows are each
+    contiguous (rows may be strided).
 
     Read-only use accepts any layout: a table whose rows are not contiguous, that is not
     aligned or not in native byte order is copied. In-place use (`writable=True`) never
@@ -59,10 +71,19 @@ def as_table(weights, name="weights", writable=False):
             and weights.ndim == 2 and weights.flags.c_contiguous and weights.flags.aligned
             and (weights.flags.writeable or not writable)):
         return weights
+    from fastembed.quantized import QuantizedTable  # here: quantized.py imports this module
+    if isinstance(weights, QuantizedTable):
+        raise TypeError(f"{name} is a QuantizedTable: it serves lookup and lookup_bag for "
+                        "inference; training and in-place updates need the float table")
     w = as_array(weights, name)
     if w.dtype not in VALUE_DTYPES:
         if w.dtype.kind == "f" and w.dtype.itemsize in (4, 8) and not w.dtype.isnative:
             pass  # big-endian float32/64: handled below
+        elif half and (is_half(w.dtype) or (w.dtype.kind == "f" and w.dtype.itemsize == 2)):
+            pass  # float16 (either byte order) or bfloat16 storage
+        elif is_half(w.dtype):
+            raise TypeError(f"{name} must be float32 or float64 here, got {w.dtype} (half "
+                            "tables work in lookup, accumulate, renorm_ and the constraints)")
         else:
             raise TypeError(f"{name} must be float32 or float64, got {w.dtype}")
     if w.ndim != 2:
@@ -258,6 +279,8 @@ def grad_rows(grad_output, ids_shape):
     """grad_output as a C-contiguous, aligned, native (n_ids, dim) float32/float64 array
     (no copy when it already is one), after checking its shape is ``ids_shape + (dim,)``."""
     g = as_array(grad_output, "grad_output")
+    if is_half(g.dtype):
+        g = np.asarray(g, np.float32)  # a half gradient sums in float32 (exact widening)
     if g.dtype.kind != "f" or g.dtype.itemsize not in (4, 8):
         raise TypeError(f"grad_output must be float32 or float64, got {g.dtype}")
     if g.ndim != len(ids_shape) + 1 or g.shape[:-1] != tuple(ids_shape):

@@ -55,7 +55,7 @@ class Constraint(_Configurable):
 
     def __call__(self, w):
         """The projected table, a new array of `w`'s dtype (Keras's ``__call__``)."""
-        table = as_table(w)
+        table = as_table(w, half=True)
         out = np.array(table, copy=True, order="C")
         self.apply_(out)
         return out

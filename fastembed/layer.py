@@ -20,6 +20,7 @@ from fastembed.config import KERAS1_ALIASES, layer_arguments, register
 from fastembed._arrays import as_array, as_ids
 from fastembed._threads import resolve as _resolve_threads
 from fastembed.ops import accumulate, lookup
+from fastembed.quantized import QuantizedTable, quantize
 from fastembed.sparse import RowSparseGrad
 
 __all__ = ["Embedding"]
@@ -301,6 +302,9 @@ class Embedding:
         """
         idx, _ = as_ids(ids)
         self._check_trailing_shape(idx.shape, "ids of shape")
+        if training and isinstance(self._embeddings, QuantizedTable):
+            raise ValueError("this layer was quantized for inference and a quantized table "
+                             "cannot be trained: train the float layer, quantize it afterwards")
         n_threads = _resolve_threads(num_threads)
         # the caller's ids, so an error names the value it was given (a huge uint64 id
         # reads as negative once viewed as int64)
@@ -433,6 +437,15 @@ class Embedding:
             result = RowSparseGrad._trusted(np.arange(self.input_dim, dtype=np.int64), full,
                                             self.input_dim)
         return result
+
+    def quantize(self, bits=8, *, num_threads=None):
+        """Replace the table by its 8- or 4-bit row-quantized form (`fastembed.quantize`),
+        for inference: calls then return float32 rows dequantized from it, `embeddings` is
+        the `QuantizedTable`, and training calls and optimizers refuse the layer."""
+        if isinstance(self._embeddings, QuantizedTable):
+            raise ValueError(f"this layer is already quantized ({self._embeddings.bits} bits)")
+        self._embeddings = quantize(self._embeddings, bits, num_threads=num_threads)
+        self._last_training = None
 
     def apply_constraint(self, rows=None, *, num_threads=None):
         """Apply `embeddings_constraint` in place: to `rows` (the ids an update touched) or,

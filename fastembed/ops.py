@@ -4,12 +4,14 @@ import operator
 
 import numpy as np
 
-from fastembed import _kernels
-from fastembed._arrays import (BAG_ACC64, BAG_MODES, as_array, as_ids, as_table, as_weights_for,
-                               bag_bounds, bag_mode, check_out)
-from fastembed._pool import empty as _empty  # large results from recycled, mapped pages
+from fastembed import _kernels, _quantized_ops
+from fastembed._arrays import (BAG_ACC64, BAG_MODES, U16, as_array, as_ids, as_table,
+                               as_weights_for, bag_bounds, bag_mode, check_out,
+                               is_bfloat16, is_half)
 from fastembed._arrays import grad_rows as _grad_rows, padding_row as _padding
+from fastembed._pool import empty as _empty  # large results from recycled, mapped pages
 from fastembed._threads import resolve as _resolve_threads
+from fastembed.quantized import QuantizedTable
 
 __all__ = ["lookup", "lookup_bag", "accumulate", "accumulate_bag", "renorm_"]
 
@@ -19,9 +21,10 @@ def lookup(weights, ids, *, out=None, num_threads=None):
 
     Parameters
     ----------
-    weights : array_like, shape (n_rows, dim), float32 or float64
+    weights : array_like, shape (n_rows, dim), float32 or float64, or QuantizedTable
         The table. Rows may be strided (used in place); a table whose rows are not each
-        contiguous, or that is misaligned or byte-swapped, is copied first.
+        contiguous, or that is misaligned or byte-swapped, is copied first. A
+        `QuantizedTable` gives float32 rows.
     ids : array_like of integers, any shape
         Row ids, each in ``[0, n_rows)``. int32 and int64 are used without a copy when
         C-contiguous; other integer dtypes are converted with a range check.
@@ -46,7 +49,9 @@ def lookup(weights, ids, *, out=None, num_threads=None):
     ValueError
         `weights` is not 2-D, or `out` has the wrong shape or layout or overlaps an input.
     """
-    table = as_table(weights)
+    if isinstance(weights, QuantizedTable):  # float32 rows, dequantized in C
+        return _quantized_ops.lookup(weights, ids, out, num_threads)
+    table = as_table(weights, half=True)
     idx, original = as_ids(ids)
     n_threads = _resolve_threads(num_threads)
     shape = idx.shape + (table.shape[1],)
@@ -54,6 +59,8 @@ def lookup(weights, ids, *, out=None, num_threads=None):
         out = dest = _empty(shape, table.dtype)
     else:  # returned as given (a torch tensor stays one); written through a view
         dest = check_out(out, shape, table.dtype, (table, idx, original, weights))
+    if table.itemsize == 2:  # float16/bfloat16: the same byte gather, through uint16 views
+        table, dest = table.view(U16), dest.view(U16)
     _kernels.lookup(table, idx, dest, n_threads, original)  # flat C-contiguous buffers
     return out
 
@@ -65,7 +72,8 @@ def lookup_bag(weights, ids, offsets=None, *, mode="sum", per_sample_weights=Non
 
     Parameters
     ----------
-    weights : array_like, shape (n_rows, dim), float32 or float64
+    weights : array_like, shape (n_rows, dim), float32 or float64, or QuantizedTable
+        A `QuantizedTable` gives float32 bags (sums in float32; no return_argmax).
     ids : array_like of integers, 1-D with `offsets`, or 2-D (each row one bag)
     offsets : array_like of integers, 1-D, optional
         Start of each bag in `ids` (``offsets[0] == 0``, non-decreasing, at most
@@ -108,6 +116,10 @@ def lookup_bag(weights, ids, offsets=None, *, mode="sum", per_sample_weights=Non
         Bad mode, malformed offsets, ids neither 1-D nor 2-D, per_sample_weights of the
         wrong shape or with "max", `out` of the wrong shape or overlapping an input.
     """
+    if isinstance(weights, QuantizedTable):  # float32 bags, rows dequantized in C
+        return _quantized_ops.lookup_bag(weights, ids, offsets, mode, per_sample_weights,
+                                         padding_idx, include_last_offset, out, return_argmax,
+                                         num_threads)
     table = as_table(weights)
     idx, original = as_ids(ids)
     code = bag_mode(mode)
@@ -236,7 +248,7 @@ def renorm_(weights, ids, max_norm, *, norm_type=2.0, num_threads=None):
         `weights` is read-only, not 2-D or its rows are not contiguous; `max_norm` not
         positive or NaN; `norm_type` not a finite positive number. Nothing is written.
     """
-    table = as_table(weights, writable=True)
+    table = as_table(weights, writable=True, half=True)
     idx, original = as_ids(ids)
     try:
         max_norm = float(max_norm)
@@ -248,6 +260,10 @@ def renorm_(weights, ids, max_norm, *, norm_type=2.0, num_threads=None):
     if not (math.isfinite(norm_type) and norm_type > 0.0):
         raise ValueError(f"norm_type must be a finite positive number, got {norm_type}")
     n_threads = _resolve_threads(num_threads)
+    if table.itemsize == 2:  # float16/bfloat16: norms in double, rows rounded back to nearest
+        _kernels.renorm_half(table.view(U16), is_bfloat16(table.dtype), idx, max_norm,
+                             norm_type, n_threads, original)
+        return
     _kernels.renorm(table, idx, max_norm, norm_type, n_threads, original)
 
 

@@ -113,7 +113,9 @@ def rows_for(kernel):
         add(f"1-D {name}", _with(name, lambda a, c: a.reshape(-1)), ValueError)
         add(f"{name} with an extra axis", _with(name, lambda a, c: a[None]), ValueError)
         add(f"int64 {name}", _with(name, lambda a, c: a.astype(np.int64)), TypeError)
-        add(f"float16 {name}", _with(name, lambda a, c: a.astype(np.float16)), TypeError)
+        # (float16 is a table dtype of lookup, accumulate, renorm_ and the constraints:
+        # tests/test_half.py; complex stands for a value dtype no kernel takes)
+        add(f"complex64 {name}", _with(name, lambda a, c: a.astype(np.complex64)), TypeError)
     # layouts of every array argument
     arrays = [k for k, v in kernel.make(np.random.default_rng(SEED)).items()
               if isinstance(v, np.ndarray)]

@@ -43,6 +43,7 @@ from fastembed.bench import layer  # noqa: F401
 from fastembed.bench import distributed  # noqa: F401  (runs with FASTEMBED_BENCH_RAY=1)
 from fastembed.bench import keras_layer  # noqa: F401
 from fastembed.bench import interop  # noqa: F401
+from fastembed.bench import quantized  # noqa: F401
 from fastembed.bench.cli import main
 from fastembed.bench.core import families, register
 

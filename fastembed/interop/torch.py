@@ -177,6 +177,26 @@ def _position_factor(ids, n_rows, padding, scale, dtype):
     return factor.unsqueeze(-1)
 
 
+def _quantize_module(module, bits):
+    """Give `module` a row-quantized copy of its weight for inference (see the modules'
+    `quantize`). The float weight stays (state_dict unchanged)."""
+    if module.max_norm is not None:
+        raise ValueError("max_norm renormalises rows in place at every lookup; a quantized "
+                         "table cannot be rewritten: quantize a module without max_norm")
+    module._fastembed_quantized = fastembed.quantize(_np(module.weight), bits)
+    return module.eval()
+
+
+def _quantized(module):
+    """The module's QuantizedTable (None if it has none); refuses a training-mode call."""
+    qt = module._fastembed_quantized
+    if qt is not None and module.training:
+        raise RuntimeError(f"this {type(module).__name__} was quantized for inference and a "
+                           "quantized table cannot be trained: call .eval(), or train the "
+                           "float module and quantize it afterwards")
+    return qt
+
+
 class _LookupFunction(torch.autograd.Function):
     """``weight[ids]`` by fastembed's lookup. `module` is a fastembed `Embedding` or an
     `_Options`: its padding_idx, scale_grad_by_freq, sparse and fused optimizer shape the
@@ -376,12 +396,22 @@ class Embedding(torch.nn.Embedding):
     drives the module."""
 
     _fastembed_optimizer = None
+    _fastembed_quantized = None
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         _own_contiguous_weight(self)
 
+    def quantize(self, bits=8):
+        """Look up from an 8- or 4-bit row-quantized copy of the weight from now on
+        (`fastembed.quantize`; float32 output), for inference: puts the module in eval mode
+        and refuses training-mode calls. Returns the module."""
+        return _quantize_module(self, bits)
+
     def forward(self, input):
+        qt = _quantized(self)
+        if qt is not None:
+            return torch.from_numpy(ops.lookup(qt, _np(input)))
         return _embedding(input, self.weight, self.max_norm, self.norm_type, self)
 
 
@@ -540,12 +570,26 @@ class EmbeddingBag(torch.nn.EmbeddingBag):
     combiner), and ``per_sample_weights`` work with "mean" and "sqrtn" as well as "sum"."""
 
     _fastembed_optimizer = None
+    _fastembed_quantized = None
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         _own_contiguous_weight(self)
 
+    def quantize(self, bits=8):
+        """Pool from an 8- or 4-bit row-quantized copy of the weight from now on
+        (`fastembed.quantize`; float32 output), for inference: puts the module in eval mode
+        and refuses training-mode calls. Returns the module."""
+        return _quantize_module(self, bits)
+
     def forward(self, input, offsets=None, per_sample_weights=None):
+        qt = _quantized(self)
+        if qt is not None:
+            return torch.from_numpy(ops.lookup_bag(
+                qt, _np(input), None if offsets is None else _np(offsets), mode=self.mode,
+                per_sample_weights=None if per_sample_weights is None else _np(per_sample_weights),
+                padding_idx=_padding(self.padding_idx, qt.shape[0]),
+                include_last_offset=self.include_last_offset))
         return _embedding_bag(input, self.weight, offsets, self.max_norm, self.norm_type,
                               per_sample_weights, self)
 
