@@ -19,7 +19,7 @@ MODES = ["sum", "mean", "sqrtn"]
 
 def by_definition(ids, offsets, grad_output, n_rows, **kwargs):
     """The unscaled reference gradient, each row divided by its id's count in `ids`."""
-    dense = reference.accumulate_bag(ids, offsets, grad_output, n_rows, **kwargs)
+    dense = reference.accumulate_bag_ref(ids, offsets, grad_output, n_rows, **kwargs)
     if isinstance(dense, tuple):
         dense = dense[0]
     counts = np.bincount(np.asarray(ids).reshape(-1), minlength=n_rows)

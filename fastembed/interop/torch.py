@@ -18,7 +18,7 @@ import contextlib
 import numpy as np
 import torch
 
-from fastembed import ops
+from fastembed import ops, quantized
 
 __all__ = ["Embedding", "EmbeddingBag", "SparseOptimizer", "embedding", "embedding_bag",
            "IndexRuntimeError", "ValueRuntimeError", "TypeRuntimeError",
@@ -183,7 +183,7 @@ def _quantize_module(module, bits):
     if module.max_norm is not None:
         raise ValueError("max_norm renormalises rows in place at every lookup; a quantized "
                          "table cannot be rewritten: quantize a module without max_norm")
-    module._fastembed_quantized = fastembed.quantize(_np(module.weight), bits)
+    module._fastembed_quantized = quantized.quantize(_np(module.weight), bits)
     return module.eval()
 
 
