@@ -22,15 +22,6 @@ int fe_bag_bounds_ok(const int64_t *bounds, int64_t n_bags, int64_t n_ids)
     return 1;
 }
 
-/* The first bag (or group) starting at or after position `pos`: bags are handed to chunks
- * by where they start, so that each chunk pools about the same number of ids however
- * unequal the bags are. */
-static int64_t fe_first_bag_from(const int64_t *bounds, int64_t n_bags, int64_t n_ids,
-                                 int64_t pos)
-{
-    return pos >= n_ids ? n_bags : fe_lower_bound(bounds, n_bags, pos);
-}
-
 #define FE_BAG_DISPATCH(VSUF2, ISUF, ARGS)                                                    \
     do {                                                                                      \
         if (acc64)                                                                            \

@@ -173,4 +173,13 @@ fe_status fe_opt_update_f64(char *table, int64_t n_rows, int64_t dim, int64_t ro
                             const int64_t *starts, double *s1, double *s2, int64_t state_row,
                             const fe_opt *o, int check_sums, int n_threads, fe_opt_fault *fault);
 
+/* The first bag (or group) starting at or after position `pos`: bags are handed to chunks
+ * by where they start, so that each chunk pools about the same number of ids however
+ * unequal the bags are (bag.c, quant.c). */
+static inline int64_t fe_first_bag_from(const int64_t *bounds, int64_t n_bags, int64_t n_ids,
+                                        int64_t pos)
+{
+    return pos >= n_ids ? n_bags : fe_lower_bound(bounds, n_bags, pos);
+}
+
 #endif /* FE_INTERNAL_H */

@@ -274,14 +274,6 @@ fe_status fe_quantize_rows(const char *table, int64_t n_rows, int64_t dim, int64
 FE_QLOOKUP_ENTRY(int32_t, i32)
 FE_QLOOKUP_ENTRY(int64_t, i64)
 
-/* Bags are handed to threads by where they start (as in bag.c), so each thread pools
- * about the same number of ids however unequal the bags. */
-static int64_t fe_qfirst_bag_from(const int64_t *bounds, int64_t n_bags, int64_t n_ids,
-                                  int64_t pos)
-{
-    return pos >= n_ids ? n_bags : fe_lower_bound(bounds, n_bags, pos);
-}
-
 #define FE_QLOOKUP_BAG_ENTRY(IDX, ISUF)                                                       \
     fe_status FE_NAME(fe_qlookup_bag, ISUF)(                                                  \
         const uint8_t *packed, int64_t n_rows, int64_t stride, int64_t dim, int bits,         \
@@ -307,8 +299,8 @@ static int64_t fe_qfirst_bag_from(const int64_t *bounds, int64_t n_bags, int64_t
         if (n_ids == 0)                                                                       \
             nt = 1; /* only empty bags: zeros */                                              \
         FE_PARALLEL_CHUNKS(nt, n_ids, {                                                       \
-            int64_t b_lo = lo == 0 ? 0 : fe_qfirst_bag_from(bounds, n_bags, n_ids, lo);       \
-            int64_t b_hi = hi >= n_ids ? n_bags : fe_qfirst_bag_from(bounds, n_bags, n_ids, hi);\
+            int64_t b_lo = lo == 0 ? 0 : fe_first_bag_from(bounds, n_bags, n_ids, lo);       \
+            int64_t b_hi = hi >= n_ids ? n_bags : fe_first_bag_from(bounds, n_bags, n_ids, hi);\
             for (int64_t c = 0; c < dim; c += FE_QBAG_BLOCK) {                                \
                 int64_t c_hi = dim - c < FE_QBAG_BLOCK ? dim : c + FE_QBAG_BLOCK;             \
                 FE_SIMD_DISPATCH(FE_NAME(fe_qbag_block, ISUF),                                \
