@@ -184,9 +184,14 @@ ERROR_CASES = [
 @pytest.mark.parametrize("name, call, fastembed_class", ERROR_CASES,
                          ids=[c[0] for c in ERROR_CASES])
 def test_exceptions_are_torchs_class_and_fastembeds(name, call, fastembed_class):
-    with pytest.raises(Exception) as theirs:
+    try:
         call(F)
-    torch_class = type(theirs.value)
+    except Exception as theirs:
+        torch_class = type(theirs)
+    else:  # torch 2.13 missed decreasing offsets once in a full-suite run (state left by an
+        # earlier test); its class when it does check is RuntimeError, as for all bad offsets
+        assert name == "bag: decreasing offsets", f"torch accepted {name}"
+        torch_class = RuntimeError
     with pytest.raises(torch_class) as ours:
         call(fet)
     assert isinstance(ours.value, fastembed_class), (name, type(ours.value).__mro__)
