@@ -1,7 +1,7 @@
 """fastembed: OpenMP-parallel C kernels for embedding lookup and training."""
-from fastembed._spin import load_kernels as _load_kernels
+from fastembed._spin import load_extension as _load_extension
 
-_load_kernels()  # first: libgomp reads its spin count when it loads  # noqa: E402
+_load_extension()  # first: libgomp reads its spin count when it loads  # noqa: E402
 from fastembed import constraints, initializers, ops, optimizers, regularizers
 from fastembed._build_info import show_config
 from fastembed._pool import buffer_pool_info, set_buffer_pool
