@@ -32,16 +32,7 @@ static int fe_opt_sums_need_check(double max_abs, int64_t n_ids, const int64_t *
 #define FE_VSUF f32
 #define FE_VMAX FLT_MAX
 #define FE_VEPS FLT_EPSILON
-#define FE_IDX int32_t
-#define FE_ISUF i32
-#include "opt_step_impl.h"
-#undef FE_IDX
-#undef FE_ISUF
-#define FE_IDX int64_t
-#define FE_ISUF i64
-#include "opt_step_impl.h"
-#undef FE_IDX
-#undef FE_ISUF
+#include "opt_step_index.h"
 #undef FE_VT
 #undef FE_VSUF
 #undef FE_VMAX
@@ -51,16 +42,7 @@ static int fe_opt_sums_need_check(double max_abs, int64_t n_ids, const int64_t *
 #define FE_VSUF f64
 #define FE_VMAX DBL_MAX
 #define FE_VEPS DBL_EPSILON
-#define FE_IDX int32_t
-#define FE_ISUF i32
-#include "opt_step_impl.h"
-#undef FE_IDX
-#undef FE_ISUF
-#define FE_IDX int64_t
-#define FE_ISUF i64
-#include "opt_step_impl.h"
-#undef FE_IDX
-#undef FE_ISUF
+#include "opt_step_index.h"
 #undef FE_VT
 #undef FE_VSUF
 #undef FE_VMAX
