@@ -1,0 +1,61 @@
+/* fe_instantiate.h: the one way a kernel body is compiled per type (no include guard).
+ *
+ * A kernel is <kernel>.c (entry points, shared helpers) and <kernel>_impl.h (the body,
+ * written once in terms of the macros below). <kernel>.c defines
+ *     FE_IMPL        "<kernel>_impl.h"
+ *     FE_EACH_VALUE  to compile the body per value type: float (f32) and double (f64),
+ *     FE_EACH_HALF   with FE_EACH_VALUE, also fe_f16 (f16) and fe_bf16 (bf16) (fe_half.h),
+ *     FE_EACH_INDEX  to compile the body per id type: int32_t (i32) and int64_t (i64),
+ * includes this header (directly, or as FE_SIMD_BODY of fe_simd_clones.h to compile it per
+ * SIMD level too), then includes "fe_instantiate_end.h" to drop the four settings.
+ *
+ * Inside the body, per value type:
+ *     FE_VT    the stored type            FE_VSUF  its suffix: f32, f64, f16, bf16
+ *     FE_CT(FE_VSUF)      the arithmetic type (fe_half.h: float for the half types)
+ *     FE_VMAX, FE_VEPS   the arithmetic type's largest finite value and epsilon
+ *     FE_LOAD(FE_VSUF, p) / FE_STORE(FE_VSUF, p, x)   (fe_half.h) convert at the memory
+ * and per id type FE_IDX, FE_ISUF (i32, i64). Symbols are named value first, then index:
+ *     fe_<kernel>_<FE_VSUF>_<FE_ISUF>, i.e. FE_NAME3(fe_<kernel>, FE_VSUF, FE_ISUF).
+ * Strides and row pitches passed between kernels are in bytes. */
+#include "fe_half.h"
+
+#include <float.h>
+
+#ifdef FE_EACH_VALUE
+#define FE_VT float
+#define FE_VSUF f32
+#define FE_VMAX FLT_MAX
+#define FE_VEPS FLT_EPSILON
+#include "fe_instantiate_index.h"
+#undef FE_VT
+#undef FE_VSUF
+#define FE_VT double
+#define FE_VSUF f64
+#undef FE_VMAX
+#undef FE_VEPS
+#define FE_VMAX DBL_MAX
+#define FE_VEPS DBL_EPSILON
+#include "fe_instantiate_index.h"
+#undef FE_VT
+#undef FE_VSUF
+#undef FE_VMAX
+#undef FE_VEPS
+#ifdef FE_EACH_HALF
+#define FE_VMAX FLT_MAX
+#define FE_VEPS FLT_EPSILON
+#define FE_VT fe_f16
+#define FE_VSUF f16
+#include "fe_instantiate_index.h"
+#undef FE_VT
+#undef FE_VSUF
+#define FE_VT fe_bf16
+#define FE_VSUF bf16
+#include "fe_instantiate_index.h"
+#undef FE_VT
+#undef FE_VSUF
+#undef FE_VMAX
+#undef FE_VEPS
+#endif
+#else
+#include "fe_instantiate_index.h"
+#endif
