@@ -1,5 +1,4 @@
-/* Body of fe_first_bad_id_<FE_ISUF>; included by check.c once per index type. */
-#include "fe_internal.h"
+/* Body of check.c (fe_instantiate.h): fe_first_bad_id_<FE_ISUF>, per index type. */
 
 /* The common all-good case is one branch-free, vectorisable pass per chunk; only a chunk
  * that holds a bad id is scanned again to locate its first one. The answer is the least

@@ -16,7 +16,15 @@
  *     FE_LOAD(FE_VSUF, p) / FE_STORE(FE_VSUF, p, x)   (fe_half.h) convert at the memory
  * and per id type FE_IDX, FE_ISUF (i32, i64). Symbols are named value first, then index:
  *     fe_<kernel>_<FE_VSUF>_<FE_ISUF>, i.e. FE_NAME3(fe_<kernel>, FE_VSUF, FE_ISUF).
- * Strides and row pitches passed between kernels are in bytes. */
+ * Strides and row pitches passed between kernels are in bytes.
+ *
+ * A .c may include this header more than once, changing the settings in between, so that
+ * each part of its body is compiled as often as it needs: e.g. the hot loops once per SIMD
+ * level (as FE_SIMD_BODY of fe_simd_clones.h), then the entry points once (lookup.c); or
+ * the per-row helpers per value type, then the entry points per value and index type
+ * (constraint.c). The body tells the passes apart by what is defined: FE_SIMD in a SIMD
+ * pass, FE_IDX in a pass per index type, or a setting of the kernel's own (group.c's
+ * FE_KEY). fe_instantiate_end.h follows the last pass. */
 #include "fe_half.h"
 
 #include <float.h>

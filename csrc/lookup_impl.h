@@ -1,5 +1,8 @@
-/* Body of the row gather for one (index type, SIMD target) pair; included by lookup.c with
- * FE_IDX, FE_ISUF (i32/i64), FE_SIMD (base/avx2/avx512) and FE_TARGET (a target attribute). */
+/* Body of lookup.c (fe_instantiate.h), per index type (FE_IDX, FE_ISUF): the row gather of
+ * one chunk of ids per SIMD level (FE_SIMD, FE_TARGET: fe_simd_clones.h), then, in the pass
+ * without FE_SIMD, the entry point fe_lookup_<FE_ISUF>. */
+
+#ifdef FE_SIMD
 
 /* Rows this far ahead are prefetched: enough to cover DRAM latency for rows of 64-512 B. */
 #define FE_PF_DIST 16
@@ -39,3 +42,32 @@ FE_TARGET static void FE_NAME3(fe_gather_chunk, FE_ISUF, FE_SIMD)(
 
 #undef FE_GATHER_ROWS
 #undef FE_PF_DIST
+
+#else /* the entry point: every id checked, then a parallel gather over chunks of ids */
+
+fe_status FE_NAME(fe_lookup, FE_ISUF)(const char *table, int64_t n_rows, int64_t row_bytes,
+                                      int64_t row_stride, const FE_IDX *ids, int64_t n_ids,
+                                      char *out, int n_threads, int64_t *bad_pos)
+{
+    if (n_rows < 0 || row_bytes < 0 || n_ids < 0)
+        return FE_ERR_VALUE;
+    if (row_bytes > 0 && n_ids > INT64_MAX / row_bytes)
+        return FE_ERR_OVERFLOW;
+    int64_t bad = FE_NAME(fe_first_bad_id, FE_ISUF)(ids, n_ids, n_rows, n_threads);
+    if (bad >= 0) {
+        *bad_pos = bad;
+        return FE_ERR_INDEX;
+    }
+    if (n_ids == 0 || row_bytes == 0)
+        return FE_OK;
+    int level = fe_simd_level();
+    int nt = fe_plan_threads(n_threads, n_ids * row_bytes);
+    int64_t grain = fe_grain(n_ids, 2 * n_ids * row_bytes, nt, 1);
+    FE_PARALLEL_DYNAMIC(nt, n_ids, grain, {
+        FE_SIMD_DISPATCH(FE_NAME(fe_gather_chunk, FE_ISUF),
+                         (table, n_rows, row_bytes, row_stride, ids, lo, hi, out));
+    });
+    return FE_OK;
+}
+
+#endif
