@@ -26,29 +26,18 @@ typedef struct {
     int64_t *offs;      /* nt * 2**dbits running offsets */
 } fe_group_ctx;
 
-#define FE_IDX int32_t
-#define FE_KEY uint32_t
-#define FE_GSUF i32_u32
-#include "group_impl.h"
-#undef FE_IDX
-#undef FE_KEY
-#undef FE_GSUF
-
-#define FE_IDX int64_t
-#define FE_KEY uint32_t
-#define FE_GSUF i64_u32
-#include "group_impl.h"
-#undef FE_IDX
-#undef FE_KEY
-#undef FE_GSUF
-
-#define FE_IDX int64_t
-#define FE_KEY uint64_t
-#define FE_GSUF i64_u64
-#include "group_impl.h"
-#undef FE_IDX
-#undef FE_KEY
-#undef FE_GSUF
+/* Clears cnt[0:wsize] and counts in it the low id bits low[s:e) of one bucket; returns how
+ * many distinct values there are (the groups the bucket holds). */
+static int64_t fe_bucket_counts(uint32_t *cnt, int64_t wsize, const uint16_t *low, int64_t s,
+                                int64_t e)
+{
+    int64_t distinct = 0;
+    for (int64_t r = 0; r < wsize; r++)
+        cnt[r] = 0;
+    for (int64_t k = s; k < e; k++)
+        distinct += (cnt[low[k]]++ == 0);
+    return distinct;
+}
 
 typedef void (*fe_group_team_fn)(fe_group_ctx *c, int t, int nt);
 
@@ -147,79 +136,25 @@ static fe_status fe_group_run(fe_group_ctx *c, fe_group_team_fn lsd, fe_group_te
     return st;
 }
 
-fe_status fe_group_ids_i32(const int32_t *ids, int64_t n_ids, int64_t n_rows, int64_t *uniq,
-                           int64_t *starts, int64_t *perm, int64_t *n_unique, int n_threads,
-                           int64_t *bad_pos)
-{
-    fe_group_ctx c;
-    c.ids = ids;
-    c.n = n_ids;
-    c.n_rows = n_rows;
-    c.uniq = uniq;
-    c.starts = starts;
-    c.perm = perm;
-    c.n_unique = 0;
-    fe_status st = fe_group_run(&c, fe_group_team_i32_u32, fe_group_team_msd_i32_u32, 4, n_threads, n_unique);
-    if (st == FE_ERR_INDEX)
-        *bad_pos = fe_first_bad_id_i32(ids, n_ids, n_rows, n_threads);
-    return st;
-}
-
-fe_status fe_group_ids_i64(const int64_t *ids, int64_t n_ids, int64_t n_rows, int64_t *uniq,
-                           int64_t *starts, int64_t *perm, int64_t *n_unique, int n_threads,
-                           int64_t *bad_pos)
-{
-    fe_group_ctx c;
-    c.ids = ids;
-    c.n = n_ids;
-    c.n_rows = n_rows;
-    c.uniq = uniq;
-    c.starts = starts;
-    c.perm = perm;
-    c.n_unique = 0;
-    fe_status st = n_rows <= ((int64_t)1 << 32)
-        ? fe_group_run(&c, fe_group_team_i64_u32, fe_group_team_msd_i64_u32, 4, n_threads, n_unique)
-        : fe_group_run(&c, fe_group_team_i64_u64, fe_group_team_msd_i64_u64, 8, n_threads, n_unique);
-    if (st == FE_ERR_INDEX)
-        *bad_pos = fe_first_bad_id_i64(ids, n_ids, n_rows, n_threads);
-    return st;
-}
+/* The LSD radix teams per index type, with 32-bit keys (every id below 2**32) and 64-bit
+ * keys; then the bucketed team and the entry points per index type. */
+#define FE_IMPL "group_impl.h"
+#define FE_EACH_INDEX
+#define FE_KEY uint32_t
+#define FE_KSUF u32
+#include "fe_instantiate.h"
+#undef FE_KEY
+#undef FE_KSUF
+#define FE_KEY uint64_t
+#define FE_KSUF u64
+#include "fe_instantiate.h"
+#undef FE_KEY
+#undef FE_KSUF
+#include "fe_instantiate.h"
+#include "fe_instantiate_end.h"
 
 int64_t fe_group_of(const int64_t *uniq, int64_t n_unique, int64_t id)
 {
     int64_t at = fe_lower_bound(uniq, n_unique, id);
     return at < n_unique && uniq[at] == id ? at : -1;
 }
-
-/* The distinct ids of ids[0..n_ids), ascending, in *uniq_out (scratch: free it with
- * fe_scratch_free; NULL when there are none) and their count in *n_unique: phase 1 of the
- * in-place kernels that touch each distinct row once (renorm_, row constraints). */
-#define FE_DISTINCT_IDS(ISUF, IDX)                                                            \
-    fe_status FE_NAME(fe_distinct_ids, ISUF)(const IDX *ids, int64_t n_ids, int64_t n_rows,   \
-                                             int64_t **uniq_out, int64_t *n_unique,           \
-                                             int n_threads, int64_t *bad_pos)                 \
-    {                                                                                         \
-        *uniq_out = NULL;                                                                     \
-        *n_unique = 0;                                                                        \
-        if (n_ids > INT64_MAX / 32)                                                           \
-            return FE_ERR_OVERFLOW;                                                           \
-        if (n_ids == 0)                                                                       \
-            return FE_OK;                                                                     \
-        int64_t *uniq = (int64_t *)fe_scratch_alloc(n_ids * 8);                               \
-        int64_t *starts = (int64_t *)fe_scratch_alloc((n_ids + 1) * 8);                       \
-        int64_t *perm = (int64_t *)fe_scratch_alloc(n_ids * 8);                               \
-        fe_status st = FE_ERR_NOMEM;                                                          \
-        if (uniq && starts && perm)                                                           \
-            st = FE_NAME(fe_group_ids, ISUF)(ids, n_ids, n_rows, uniq, starts, perm,          \
-                                             n_unique, n_threads, bad_pos);                   \
-        fe_scratch_free(starts);                                                              \
-        fe_scratch_free(perm);                                                                \
-        if (st == FE_OK)                                                                      \
-            *uniq_out = uniq;                                                                 \
-        else                                                                                  \
-            fe_scratch_free(uniq);                                                            \
-        return st;                                                                            \
-    }
-
-FE_DISTINCT_IDS(i32, int32_t)
-FE_DISTINCT_IDS(i64, int64_t)

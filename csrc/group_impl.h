@@ -1,13 +1,16 @@
-/* Body of the stable id grouping for one (id type, key type) pair; included by group.c with
- * FE_IDX (the caller's id type), FE_KEY (the radix key type: uint32_t when every id fits in
- * 32 bits, else uint64_t) and FE_GSUF (the name suffix). Every thread of the team runs
- * fe_group_team with its number t (0 <= t < nt); the phases are separated by barriers
- * (orphaned OpenMP barriers: with one thread and no parallel region they are no-ops). */
+/* Body of group.c (fe_instantiate.h), per index type (FE_IDX, FE_ISUF). In the passes with
+ * FE_KEY (the radix key type: uint32_t when every id fits in 32 bits, else uint64_t; suffix
+ * FE_KSUF) the LSD radix team; in the pass without it the bucketed team and the entry points
+ * fe_group_ids_<FE_ISUF> and fe_distinct_ids_<FE_ISUF>. Every thread of a team runs its
+ * function with its number t (0 <= t < nt); the phases are separated by barriers (orphaned
+ * OpenMP barriers: with one thread and no parallel region they are no-ops). */
+
+#ifdef FE_KEY
 
 /* One LSD radix pass over this thread's chunk [lo, hi): a histogram of the digit, then,
  * once thread 0 turned the histograms of all threads into starting offsets (digit-major,
  * thread-minor, so equal digits keep their input order), a stable scatter. */
-static void FE_NAME(fe_group_team, FE_GSUF)(fe_group_ctx *c, int t, int nt)
+static void FE_NAME3(fe_group_team, FE_ISUF, FE_KSUF)(fe_group_ctx *c, int t, int nt)
 {
     int64_t lo, hi;
     fe_chunk(c->n, nt, t, &lo, &hi);
@@ -116,11 +119,13 @@ static void FE_NAME(fe_group_team, FE_GSUF)(fe_group_ctx *c, int t, int nt)
     }
 }
 
+#else /* FE_KEY */
+
 /* The bucketed path, for n_rows up to a few times n_ids: one stable scatter of (low bits,
  * position) into buckets of 2**wbits consecutive ids, then each thread counting-sorts its
  * own whole buckets in a cache-resident count array (2**wbits <= 65536 entries) and writes
  * their groups. One pass over memory instead of one per radix digit. */
-static void FE_NAME(fe_group_team_msd, FE_GSUF)(fe_group_ctx *c, int t, int nt)
+static void FE_NAME(fe_group_team_msd, FE_ISUF)(fe_group_ctx *c, int t, int nt)
 {
     int64_t lo, hi;
     fe_chunk(c->n, nt, t, &lo, &hi);
@@ -179,15 +184,9 @@ static void FE_NAME(fe_group_team_msd, FE_GSUF)(fe_group_ctx *c, int t, int nt)
     uint32_t *cnt = c->cnt + ((int64_t)t << w);
     const int64_t wsize = (int64_t)1 << w;
     int64_t mine = 0;
-    for (int64_t b = b_lo; b < b_hi; b++) {
-        int64_t s = c->bstart[b], e = c->bstart[b + 1];
-        if (s == e)
-            continue;
-        for (int64_t r = 0; r < wsize; r++)
-            cnt[r] = 0;
-        for (int64_t k = s; k < e; k++)
-            mine += (cnt[low[k]]++ == 0);
-    }
+    for (int64_t b = b_lo; b < b_hi; b++)
+        if (c->bstart[b] < c->bstart[b + 1])
+            mine += fe_bucket_counts(cnt, wsize, low, c->bstart[b], c->bstart[b + 1]);
     c->count[t] = mine;
 #pragma omp barrier
     int64_t u = 0;
@@ -198,10 +197,7 @@ static void FE_NAME(fe_group_team_msd, FE_GSUF)(fe_group_ctx *c, int t, int nt)
         int64_t s = c->bstart[b], e = c->bstart[b + 1];
         if (s == e)
             continue;
-        for (int64_t r = 0; r < wsize; r++)
-            cnt[r] = 0;
-        for (int64_t k = s; k < e; k++)
-            cnt[low[k]]++;
+        fe_bucket_counts(cnt, wsize, low, s, e);
         /* branch-free: whether a count is zero is a coin toss for uniform ids; an empty
          * row's writes go to a dummy slot (a branch here measured 30% of the grouping) */
         int64_t run = s, dummy[2];
@@ -223,3 +219,56 @@ static void FE_NAME(fe_group_team_msd, FE_GSUF)(fe_group_ctx *c, int t, int nt)
         c->starts[u] = c->n;
     }
 }
+
+fe_status FE_NAME(fe_group_ids, FE_ISUF)(const FE_IDX *ids, int64_t n_ids, int64_t n_rows,
+                                         int64_t *uniq, int64_t *starts, int64_t *perm,
+                                         int64_t *n_unique, int n_threads, int64_t *bad_pos)
+{
+    fe_group_ctx c;
+    c.ids = ids;
+    c.n = n_ids;
+    c.n_rows = n_rows;
+    c.uniq = uniq;
+    c.starts = starts;
+    c.perm = perm;
+    c.n_unique = 0;
+    fe_status st = n_rows <= ((int64_t)1 << 32)
+        ? fe_group_run(&c, FE_NAME3(fe_group_team, FE_ISUF, u32),
+                       FE_NAME(fe_group_team_msd, FE_ISUF), 4, n_threads, n_unique)
+        : fe_group_run(&c, FE_NAME3(fe_group_team, FE_ISUF, u64),
+                       FE_NAME(fe_group_team_msd, FE_ISUF), 8, n_threads, n_unique);
+    if (st == FE_ERR_INDEX)
+        *bad_pos = FE_NAME(fe_first_bad_id, FE_ISUF)(ids, n_ids, n_rows, n_threads);
+    return st;
+}
+
+/* The distinct ids of ids[0..n_ids), ascending, in *uniq_out (scratch: free it with
+ * fe_scratch_free; NULL when there are none) and their count in *n_unique: phase 1 of the
+ * in-place kernels that touch each distinct row once (renorm_, row constraints). */
+fe_status FE_NAME(fe_distinct_ids, FE_ISUF)(const FE_IDX *ids, int64_t n_ids, int64_t n_rows,
+                                            int64_t **uniq_out, int64_t *n_unique,
+                                            int n_threads, int64_t *bad_pos)
+{
+    *uniq_out = NULL;
+    *n_unique = 0;
+    if (n_ids > INT64_MAX / 32)
+        return FE_ERR_OVERFLOW;
+    if (n_ids == 0)
+        return FE_OK;
+    int64_t *uniq = (int64_t *)fe_scratch_alloc(n_ids * 8);
+    int64_t *starts = (int64_t *)fe_scratch_alloc((n_ids + 1) * 8);
+    int64_t *perm = (int64_t *)fe_scratch_alloc(n_ids * 8);
+    fe_status st = FE_ERR_NOMEM;
+    if (uniq && starts && perm)
+        st = FE_NAME(fe_group_ids, FE_ISUF)(ids, n_ids, n_rows, uniq, starts, perm, n_unique,
+                                            n_threads, bad_pos);
+    fe_scratch_free(starts);
+    fe_scratch_free(perm);
+    if (st == FE_OK)
+        *uniq_out = uniq;
+    else
+        fe_scratch_free(uniq);
+    return st;
+}
+
+#endif /* FE_KEY */
