@@ -141,27 +141,29 @@ static inline void fe_cos_sin_turns(uint64_t k, int bits, double *c, double *s)
     memcpy(s, &sr, sizeof sr);
 }
 
-/* Box-Muller on one 64-bit draw (float32 outputs: 32 bits per uniform, |z| <= 6.66):
- *   u1 = (h >> 32) + 1) / 2**32 in (0, 1], u2 = (h mod 2**32) / 2**32 in [0, 1)
- *   z0 = sqrt(-2 log u1) cos(2 pi u2), z1 = sqrt(-2 log u1) sin(2 pi u2) */
-static inline void fe_normal_pair32(uint64_t h, double *z0, double *z1)
+/* Box-Muller on uniforms of `bits` bits, u1 = w1 / 2**bits in (0, 1] and u2 = w2 / 2**bits
+ * in [0, 1): z0 = sqrt(-2 log u1) cos(2 pi u2), z1 = sqrt(-2 log u1) sin(2 pi u2). */
+static inline void fe_box_muller(uint64_t w1, uint64_t w2, int bits, double *z0, double *z1)
 {
-    double r = sqrt(-2.0 * fe_log_scaled((h >> 32) + 1, 32));
+    double r = sqrt(-2.0 * fe_log_scaled(w1, bits));
     double c, s;
-    fe_cos_sin_turns(h & 0xFFFFFFFFULL, 32, &c, &s);
+    fe_cos_sin_turns(w2, bits, &c, &s);
     *z0 = r * c;
     *z1 = r * s;
 }
 
-/* Box-Muller on two 64-bit draws (float64 outputs: 52 bits per uniform, |z| <= 8.53):
+/* One 64-bit draw (float32 outputs: 32 bits per uniform, |z| <= 6.66):
+ *   u1 = ((h >> 32) + 1) / 2**32, u2 = (h mod 2**32) / 2**32 */
+static inline void fe_normal_pair32(uint64_t h, double *z0, double *z1)
+{
+    fe_box_muller((h >> 32) + 1, h & 0xFFFFFFFFULL, 32, z0, z1);
+}
+
+/* Two 64-bit draws (float64 outputs: 52 bits per uniform, |z| <= 8.53):
  *   u1 = ((h1 >> 12) + 1) / 2**52, u2 = (h2 >> 12) / 2**52 */
 static inline void fe_normal_pair64(uint64_t h1, uint64_t h2, double *z0, double *z1)
 {
-    double r = sqrt(-2.0 * fe_log_scaled((h1 >> 12) + 1, 52));
-    double c, s;
-    fe_cos_sin_turns(h2 >> 12, 52, &c, &s);
-    *z0 = r * c;
-    *z1 = r * s;
+    fe_box_muller((h1 >> 12) + 1, h2 >> 12, 52, z0, z1);
 }
 
 /* v, or NaN when `reject`: a bit mask, not a select, so every SIMD level vectorises it. */
@@ -185,8 +187,9 @@ static inline double fe_pick(double a, double b, uint64_t odd)
     return a;
 }
 
-#define FE_SIMD_BODY "init_impl.h"
-#include "fe_simd_clones.h"
+#define FE_IMPL "init_impl.h"
+#define FE_SIMD_BODY "fe_instantiate.h"
+#include "fe_simd_clones.h" /* the fill loops, per SIMD level */
 
 #define FE_INIT_KEYS 8       /* redraw stream keys computed once per call */
 #define FE_INIT_BLOCK 2048   /* elements filled, then scanned for redraws while in cache */
@@ -387,17 +390,6 @@ uint64_t fe_dropout_key(uint64_t base, uint64_t call)
     return fe_mix64((base ^ call) + FE_GOLDEN);
 }
 
-#define FE_DROPOUT_KEEP(ISUF, IDX)                                                            \
-    void FE_NAME(fe_dropout_keep, ISUF)(const IDX *ids, int64_t n, uint64_t key, double rate, \
-                                        uint8_t *keep, int n_threads)                        \
-    {                                                                                         \
-        int nt = fe_plan_threads(n_threads, n * (int64_t)(sizeof(IDX) + 1) * 8);              \
-        FE_PARALLEL_CHUNKS(nt, n, {                                                           \
-            for (int64_t i = lo; i < hi; i++) {                                               \
-                uint64_t z = fe_mix64((uint64_t)(int64_t)ids[i] * FE_GOLDEN + key);           \
-                keep[i] = (double)(z >> 11) * (1.0 / 9007199254740992.0) >= rate;             \
-            }                                                                                 \
-        });                                                                                   \
-    }
-FE_DROPOUT_KEEP(i32, int32_t)
-FE_DROPOUT_KEEP(i64, int64_t)
+#define FE_EACH_INDEX
+#include "fe_instantiate.h" /* fe_dropout_keep, per index type */
+#include "fe_instantiate_end.h"

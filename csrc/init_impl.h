@@ -1,6 +1,9 @@
-/* Hot loops of init.c, included once per SIMD level with FE_SIMD (name suffix) and
- * FE_TARGET (the target attribute). Each loop is straight-line per element (a counter, a
- * hash, a conversion, a store) so that the compiler vectorises it for the level's width. */
+/* Body of init.c (fe_instantiate.h): the fill loops per SIMD level (FE_SIMD, FE_TARGET:
+ * fe_simd_clones.h), each straight-line per element (a counter, a hash, a conversion, a
+ * store) so that the compiler vectorises it for the level's width; then, in the passes per
+ * index type (FE_IDX, FE_ISUF), the dropout keep decisions. */
+
+#ifdef FE_SIMD
 
 /* Uniform float32, pairs [j0, j1): out[2 (j - j0) + k] = element 2j + k. */
 FE_TARGET static void FE_NAME(fe_uniform_pairs_f32, FE_SIMD)(float *out, int64_t j0, int64_t j1,
@@ -97,3 +100,19 @@ FE_TARGET static void FE_NAME(fe_normal_at, FE_SIMD)(const int64_t *idx, int64_t
         }
     }
 }
+
+#else /* FE_SIMD */
+
+void FE_NAME(fe_dropout_keep, FE_ISUF)(const FE_IDX *ids, int64_t n, uint64_t key, double rate,
+                                       uint8_t *keep, int n_threads)
+{
+    int nt = fe_plan_threads(n_threads, n * (int64_t)(sizeof(FE_IDX) + 1) * 8);
+    FE_PARALLEL_CHUNKS(nt, n, {
+        for (int64_t i = lo; i < hi; i++) {
+            uint64_t z = fe_mix64((uint64_t)(int64_t)ids[i] * FE_GOLDEN + key);
+            keep[i] = (double)(z >> 11) * (1.0 / 9007199254740992.0) >= rate;
+        }
+    });
+}
+
+#endif /* FE_SIMD */
