@@ -1,30 +1,16 @@
 /* Backward of lookup: per-id sums of gradient rows (owner-computes over the groups of
- * fe_group_ids), the scatter of a row-sparse gradient into a dense table, and the in-place
- * max-norm renormalisation of the rows an id list touches. */
-#include "fe_half.h"
+ * fe_group_ids) and the scatter of a row-sparse gradient into a dense table. */
 #include "fe_internal.h"
 
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define FE_ACC_PF 16 /* gradient rows prefetched ahead (perm order is random in grad); 8, 16 and 32 measured the same */
 
-#define FE_VT float
-#define FE_VSUF_T f32
-#define FE_SIMD_BODY "accumulate_impl.h"
-#include "fe_simd_clones.h"
-#undef FE_VT
-#undef FE_VSUF_T
-
-#define FE_VT double
-#define FE_VSUF_T f64
-#define FE_SIMD_BODY "accumulate_impl.h"
-#include "fe_simd_clones.h"
-#undef FE_VT
-#undef FE_VSUF_T
-
-#define FE_SUM_DISPATCH(FN, VS, ARGS) FE_SIMD_DISPATCH(FE_NAME(FN, VS), ARGS);
+#define FE_IMPL "accumulate_impl.h"
+#define FE_EACH_VALUE
+#define FE_SIMD_BODY "fe_instantiate.h"
+#include "fe_simd_clones.h" /* the summing loops, per value type and SIMD level */
 
 /* Groups with at least heavy_min rows (few: at most 2 * threads of them) are summed by all
  * threads, each over a slice of the columns: with Zipf ids one id can hold 40% of the rows,
@@ -55,30 +41,8 @@ static int64_t fe_light_bound(const int64_t *starts, int64_t n_groups, const int
     return a;
 }
 
-#define FE_VT float
-#define FE_VSUF_T f32
-#include "accumulate_entry.h"
-#undef FE_VT
-#undef FE_VSUF_T
-
-#define FE_VT double
-#define FE_VSUF_T f64
-#include "accumulate_entry.h"
-#undef FE_VT
-#undef FE_VSUF_T
-
-#define FE_STORAGE_ONLY
-#define FE_VT fe_f16
-#define FE_VSUF_T f16
-#include "accumulate_entry.h"
-#undef FE_VT
-#undef FE_VSUF_T
-#define FE_VT fe_bf16
-#define FE_VSUF_T bf16
-#include "accumulate_entry.h"
-#undef FE_VT
-#undef FE_VSUF_T
-#undef FE_STORAGE_ONLY
+#include "fe_instantiate.h" /* fe_sum_groups, per value type */
+#include "fe_instantiate_end.h"
 
 /* Dense copy of a row-sparse gradient. Phase 1 checks that indices are strictly increasing
  * and in range (a failing call writes nothing); phase 2 gives each thread a contiguous block

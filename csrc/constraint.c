@@ -1,7 +1,7 @@
 /* Keras's weight constraints (MaxNorm, NonNeg, UnitNorm, MinMaxNorm) in place: on the
  * distinct rows of an id list (row constraints, the lazy path of a training step) or on a
- * whole table (rows or columns). */
-#include "fe_half.h"
+ * whole table (rows or columns); and torch's max-norm renorm of the rows an id list
+ * touches. */
 #include "fe_internal.h"
 
 #include <math.h>
@@ -37,26 +37,15 @@ static inline double fe_cons_factor(int kind, double norm, double a, double b, d
     return desired / (FE_CONS_EPS + norm);
 }
 
-#define FE_VT float
-#define FE_VSUF f32
-#include "constraint_impl.h"
-#undef FE_VT
-#undef FE_VSUF
+/* Renorm (torch.embedding_renorm_, accumulate.c's neighbour in the contract) shares the
+ * distinct-row walk of the row constraints as one more kind, internal to this file: a =
+ * max_norm, b = norm_type. */
+#define FE_CONS_RENORM (-1)
 
-#define FE_VT double
-#define FE_VSUF f64
-#include "constraint_impl.h"
-#undef FE_VT
-#undef FE_VSUF
-
-#define FE_VT fe_f16
-#define FE_VSUF f16
-#include "constraint_impl.h"
-#undef FE_VT
-#undef FE_VSUF
-
-#define FE_VT fe_bf16
-#define FE_VSUF bf16
-#include "constraint_impl.h"
-#undef FE_VT
-#undef FE_VSUF
+#define FE_IMPL "constraint_impl.h"
+#define FE_EACH_VALUE
+#define FE_EACH_HALF
+#include "fe_instantiate.h" /* per value type: one row, the whole table */
+#define FE_EACH_INDEX
+#include "fe_instantiate.h" /* per value and index type: the distinct rows of ids */
+#include "fe_instantiate_end.h"

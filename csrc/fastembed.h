@@ -163,7 +163,7 @@ int64_t fe_group_of(const int64_t *uniq, int64_t n_unique, int64_t id);
 void *fe_scratch_alloc(int64_t bytes);
 void fe_scratch_free(void *p);
 
-/* ---- accumulate.c: the backward of lookup, its dense scatter, max-norm renorm --------- *
+/* ---- accumulate.c: the backward of lookup and its dense scatter ------------------------ *
  * fe_sum_groups: per-group sums of gradient rows, given a grouping (fe_group_ids output):
  *   r = 0
  *   for g in range(n_groups):
@@ -196,29 +196,6 @@ fe_status fe_sum_groups_f64(const double *grad, int64_t n_grad, int64_t dim,
 fe_status fe_scatter_rows(const char *values, int64_t nnz, int64_t row_bytes,
                           const int64_t *indices, int64_t n_rows, char *out, int n_threads,
                           int64_t *bad_pos);
-
-/* fe_renorm: torch.embedding_renorm_ (the max_norm of an embedding lookup), in place:
- *   for r in sorted(set(ids)):
- *       norm = (sum |table[r, j]|**norm_type) ** (1 / norm_type)     # in double
- *       if norm > max_norm: table[r, :] *= (VT)(max_norm / (norm + 1e-7))
- * table:      n_rows rows of dim values, row r at table + r * row_stride bytes.
- * Bad input:  max_norm not > 0 (or NaN), norm_type not finite and > 0 -> FE_ERR_VALUE;
- *             an id outside [0, n_rows) -> FE_ERR_INDEX, *bad_pos = first such position.
- *             Two-phase: every check happens before the first write.
- * Threads:    distinct rows (fe_group_ids) split in contiguous chunks; each row is one
- *             thread's, so results are the same for any count. */
-fe_status fe_renorm_i32_f32(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
-                            const int32_t *ids, int64_t n_ids, double max_norm,
-                            double norm_type, int n_threads, int64_t *bad_pos);
-fe_status fe_renorm_i64_f32(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
-                            const int64_t *ids, int64_t n_ids, double max_norm,
-                            double norm_type, int n_threads, int64_t *bad_pos);
-fe_status fe_renorm_i32_f64(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
-                            const int32_t *ids, int64_t n_ids, double max_norm,
-                            double norm_type, int n_threads, int64_t *bad_pos);
-fe_status fe_renorm_i64_f64(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
-                            const int64_t *ids, int64_t n_ids, double max_norm,
-                            double norm_type, int n_threads, int64_t *bad_pos);
 
 /* fe_bag_grad: the table gradient of lookup_bag, over a grouping of its ids (fe_group_ids):
  *   r = 0
@@ -377,7 +354,12 @@ void fe_dropout_keep_i32(const int32_t *ids, int64_t n, uint64_t key, double rat
 void fe_dropout_keep_i64(const int64_t *ids, int64_t n, uint64_t key, double rate,
                          uint8_t *keep, int n_threads);
 
-/* ---- constraint.c: Keras's weight constraints, in place (fastembed.constraints) -------- *
+/* ---- constraint.c: Keras's weight constraints and torch's max-norm renorm, in place ---- *
+ * Every kernel here exists for float32 and float64 tables and for float16 and bfloat16
+ * storage (suffixes f16, bf16; values are uint16 bit patterns). On half tables values are
+ * loaded as float (fe_half.h), norms are summed in double, the factor is rounded to float
+ * and applied in float, and each written value is rounded to nearest (ties to even) once.
+ *
  * The projection of one vector w (a row for axis 1, a column for axis 0), eps = 1e-7:
  *   norm = sqrt(sum(w**2))                                   # in double
  *   MAXNORM:    w *= (VT)(clip(norm, 0, a) / (eps + norm))   # a = max_value
@@ -396,51 +378,84 @@ void fe_dropout_keep_i64(const int64_t *ids, int64_t n, uint64_t key, double rat
  * Threads:    distinct rows (fe_group_ids), rows or column blocks in contiguous chunks;
  *             each row or block one thread's: bit-identical for any count. */
 enum { FE_CONS_NONNEG = 0, FE_CONS_MAXNORM = 1, FE_CONS_UNITNORM = 2, FE_CONS_MINMAXNORM = 3 };
-fe_status fe_constrain_rows_i32_f32(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
-                                    const int32_t *ids, int64_t n_ids, int kind, double a,
-                                    double b, double rate, int n_threads, int64_t *bad_pos);
-fe_status fe_constrain_rows_i64_f32(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
-                                    const int64_t *ids, int64_t n_ids, int kind, double a,
-                                    double b, double rate, int n_threads, int64_t *bad_pos);
-fe_status fe_constrain_rows_i32_f64(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
-                                    const int32_t *ids, int64_t n_ids, int kind, double a,
-                                    double b, double rate, int n_threads, int64_t *bad_pos);
-fe_status fe_constrain_rows_i64_f64(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
-                                    const int64_t *ids, int64_t n_ids, int kind, double a,
-                                    double b, double rate, int n_threads, int64_t *bad_pos);
+fe_status fe_constrain_rows_f32_i32(char *table, int64_t n_rows, int64_t dim,
+                                    int64_t row_stride, const int32_t *ids, int64_t n_ids,
+                                    int kind, double a, double b, double rate, int n_threads,
+                                    int64_t *bad_pos);
+fe_status fe_constrain_rows_f32_i64(char *table, int64_t n_rows, int64_t dim,
+                                    int64_t row_stride, const int64_t *ids, int64_t n_ids,
+                                    int kind, double a, double b, double rate, int n_threads,
+                                    int64_t *bad_pos);
+fe_status fe_constrain_rows_f64_i32(char *table, int64_t n_rows, int64_t dim,
+                                    int64_t row_stride, const int32_t *ids, int64_t n_ids,
+                                    int kind, double a, double b, double rate, int n_threads,
+                                    int64_t *bad_pos);
+fe_status fe_constrain_rows_f64_i64(char *table, int64_t n_rows, int64_t dim,
+                                    int64_t row_stride, const int64_t *ids, int64_t n_ids,
+                                    int kind, double a, double b, double rate, int n_threads,
+                                    int64_t *bad_pos);
+fe_status fe_constrain_rows_f16_i32(char *table, int64_t n_rows, int64_t dim,
+                                    int64_t row_stride, const int32_t *ids, int64_t n_ids,
+                                    int kind, double a, double b, double rate, int n_threads,
+                                    int64_t *bad_pos);
+fe_status fe_constrain_rows_f16_i64(char *table, int64_t n_rows, int64_t dim,
+                                    int64_t row_stride, const int64_t *ids, int64_t n_ids,
+                                    int kind, double a, double b, double rate, int n_threads,
+                                    int64_t *bad_pos);
+fe_status fe_constrain_rows_bf16_i32(char *table, int64_t n_rows, int64_t dim,
+                                     int64_t row_stride, const int32_t *ids, int64_t n_ids,
+                                     int kind, double a, double b, double rate, int n_threads,
+                                     int64_t *bad_pos);
+fe_status fe_constrain_rows_bf16_i64(char *table, int64_t n_rows, int64_t dim,
+                                     int64_t row_stride, const int64_t *ids, int64_t n_ids,
+                                     int kind, double a, double b, double rate, int n_threads,
+                                     int64_t *bad_pos);
 fe_status fe_constrain_table_f32(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
                                  int axis, int kind, double a, double b, double rate,
                                  int n_threads);
 fe_status fe_constrain_table_f64(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
                                  int axis, int kind, double a, double b, double rate,
                                  int n_threads);
+fe_status fe_constrain_table_f16(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
+                                 int axis, int kind, double a, double b, double rate,
+                                 int n_threads);
+fe_status fe_constrain_table_bf16(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
+                                  int axis, int kind, double a, double b, double rate,
+                                  int n_threads);
 
-/* ---- float16 / bfloat16 storage (suffixes f16, bf16; values are uint16 bit patterns) -- *
- * The contracts above, on half tables: values are loaded as float (fe_half.h), norms are
- * summed in double, the factor is rounded to float and applied in float, and each written
- * value is rounded to nearest (ties to even) once. */
-#define FE_HALF_KERNELS(VSUF)                                                                 \
-    fe_status fe_renorm_i32_##VSUF(char *table, int64_t n_rows, int64_t dim,                  \
-                                   int64_t row_stride, const int32_t *ids, int64_t n_ids,     \
-                                   double max_norm, double norm_type, int n_threads,          \
-                                   int64_t *bad_pos);                                         \
-    fe_status fe_renorm_i64_##VSUF(char *table, int64_t n_rows, int64_t dim,                  \
-                                   int64_t row_stride, const int64_t *ids, int64_t n_ids,     \
-                                   double max_norm, double norm_type, int n_threads,          \
-                                   int64_t *bad_pos);                                         \
-    fe_status fe_constrain_rows_i32_##VSUF(char *table, int64_t n_rows, int64_t dim,          \
-                                           int64_t row_stride, const int32_t *ids,            \
-                                           int64_t n_ids, int kind, double a, double b,       \
-                                           double rate, int n_threads, int64_t *bad_pos);     \
-    fe_status fe_constrain_rows_i64_##VSUF(char *table, int64_t n_rows, int64_t dim,          \
-                                           int64_t row_stride, const int64_t *ids,            \
-                                           int64_t n_ids, int kind, double a, double b,       \
-                                           double rate, int n_threads, int64_t *bad_pos);     \
-    fe_status fe_constrain_table_##VSUF(char *table, int64_t n_rows, int64_t dim,             \
-                                        int64_t row_stride, int axis, int kind, double a,     \
-                                        double b, double rate, int n_threads);
-FE_HALF_KERNELS(f16)
-FE_HALF_KERNELS(bf16)
-#undef FE_HALF_KERNELS
+/* fe_renorm: torch.embedding_renorm_ (the max_norm of an embedding lookup), in place:
+ *   for r in sorted(set(ids)):
+ *       norm = (sum |table[r, j]|**norm_type) ** (1 / norm_type)     # in double
+ *       if norm > max_norm: table[r, :] *= (VT)(max_norm / (norm + 1e-7))
+ * table:      n_rows rows of dim values, row r at table + r * row_stride bytes.
+ * Bad input:  max_norm not > 0 (or NaN), norm_type not finite and > 0 -> FE_ERR_VALUE;
+ *             an id outside [0, n_rows) -> FE_ERR_INDEX, *bad_pos = first such position.
+ *             Two-phase: every check happens before the first write.
+ * Threads:    distinct rows (fe_group_ids) split in contiguous chunks; each row is one
+ *             thread's, so results are the same for any count. */
+fe_status fe_renorm_f32_i32(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
+                            const int32_t *ids, int64_t n_ids, double max_norm,
+                            double norm_type, int n_threads, int64_t *bad_pos);
+fe_status fe_renorm_f32_i64(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
+                            const int64_t *ids, int64_t n_ids, double max_norm,
+                            double norm_type, int n_threads, int64_t *bad_pos);
+fe_status fe_renorm_f64_i32(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
+                            const int32_t *ids, int64_t n_ids, double max_norm,
+                            double norm_type, int n_threads, int64_t *bad_pos);
+fe_status fe_renorm_f64_i64(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
+                            const int64_t *ids, int64_t n_ids, double max_norm,
+                            double norm_type, int n_threads, int64_t *bad_pos);
+fe_status fe_renorm_f16_i32(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
+                            const int32_t *ids, int64_t n_ids, double max_norm,
+                            double norm_type, int n_threads, int64_t *bad_pos);
+fe_status fe_renorm_f16_i64(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
+                            const int64_t *ids, int64_t n_ids, double max_norm,
+                            double norm_type, int n_threads, int64_t *bad_pos);
+fe_status fe_renorm_bf16_i32(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
+                             const int32_t *ids, int64_t n_ids, double max_norm,
+                             double norm_type, int n_threads, int64_t *bad_pos);
+fe_status fe_renorm_bf16_i64(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
+                             const int64_t *ids, int64_t n_ids, double max_norm,
+                             double norm_type, int n_threads, int64_t *bad_pos);
 
 #endif /* FASTEMBED_H */

@@ -132,20 +132,20 @@ def renorm(weights, ids, double max_norm, double norm_type, int n_threads, ids_f
     with nogil:
         if w.itemsize == 4:
             if i.itemsize == 4:
-                status = fe_renorm_i32_f32(<char *>w.buf, n_rows, dim, stride,
+                status = fe_renorm_f32_i32(<char *>w.buf, n_rows, dim, stride,
                                            <const int32_t *>i.buf, n_ids, max_norm, norm_type,
                                            n_threads, &bad_pos)
             else:
-                status = fe_renorm_i64_f32(<char *>w.buf, n_rows, dim, stride,
+                status = fe_renorm_f32_i64(<char *>w.buf, n_rows, dim, stride,
                                            <const int64_t *>i.buf, n_ids, max_norm, norm_type,
                                            n_threads, &bad_pos)
         else:
             if i.itemsize == 4:
-                status = fe_renorm_i32_f64(<char *>w.buf, n_rows, dim, stride,
+                status = fe_renorm_f64_i32(<char *>w.buf, n_rows, dim, stride,
                                            <const int32_t *>i.buf, n_ids, max_norm, norm_type,
                                            n_threads, &bad_pos)
             else:
-                status = fe_renorm_i64_f64(<char *>w.buf, n_rows, dim, stride,
+                status = fe_renorm_f64_i64(<char *>w.buf, n_rows, dim, stride,
                                            <const int64_t *>i.buf, n_ids, max_norm, norm_type,
                                            n_threads, &bad_pos)
     if status != FE_OK:

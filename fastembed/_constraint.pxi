@@ -1,30 +1,5 @@
 # constraints: Keras's MaxNorm, NonNeg, UnitNorm, MinMaxNorm in place (fe_constrain_*)
 
-cdef extern from "fastembed.h" nogil:
-    fe_status fe_constrain_rows_i32_f32(char *table, int64_t n_rows, int64_t dim,
-                                        int64_t row_stride, const int32_t *ids, int64_t n_ids,
-                                        int kind, double a, double b, double rate,
-                                        int n_threads, int64_t *bad_pos)
-    fe_status fe_constrain_rows_i64_f32(char *table, int64_t n_rows, int64_t dim,
-                                        int64_t row_stride, const int64_t *ids, int64_t n_ids,
-                                        int kind, double a, double b, double rate,
-                                        int n_threads, int64_t *bad_pos)
-    fe_status fe_constrain_rows_i32_f64(char *table, int64_t n_rows, int64_t dim,
-                                        int64_t row_stride, const int32_t *ids, int64_t n_ids,
-                                        int kind, double a, double b, double rate,
-                                        int n_threads, int64_t *bad_pos)
-    fe_status fe_constrain_rows_i64_f64(char *table, int64_t n_rows, int64_t dim,
-                                        int64_t row_stride, const int64_t *ids, int64_t n_ids,
-                                        int kind, double a, double b, double rate,
-                                        int n_threads, int64_t *bad_pos)
-    fe_status fe_constrain_table_f32(char *table, int64_t n_rows, int64_t dim,
-                                     int64_t row_stride, int axis, int kind, double a, double b,
-                                     double rate, int n_threads)
-    fe_status fe_constrain_table_f64(char *table, int64_t n_rows, int64_t dim,
-                                     int64_t row_stride, int axis, int kind, double a, double b,
-                                     double rate, int n_threads)
-
-
 def constrain_rows(weights, ids, int kind, double a, double b, double rate, int n_threads,
                    ids_for_errors):
     """Project in place the distinct rows of the C-contiguous int32/int64 `ids` in the
@@ -41,20 +16,20 @@ def constrain_rows(weights, ids, int kind, double a, double b, double rate, int 
     with nogil:
         if w.itemsize == 4:
             if i.itemsize == 4:
-                status = fe_constrain_rows_i32_f32(<char *>w.buf, n_rows, dim, stride,
+                status = fe_constrain_rows_f32_i32(<char *>w.buf, n_rows, dim, stride,
                                                    <const int32_t *>i.buf, n_ids, kind, a, b,
                                                    rate, n_threads, &bad_pos)
             else:
-                status = fe_constrain_rows_i64_f32(<char *>w.buf, n_rows, dim, stride,
+                status = fe_constrain_rows_f32_i64(<char *>w.buf, n_rows, dim, stride,
                                                    <const int64_t *>i.buf, n_ids, kind, a, b,
                                                    rate, n_threads, &bad_pos)
         else:
             if i.itemsize == 4:
-                status = fe_constrain_rows_i32_f64(<char *>w.buf, n_rows, dim, stride,
+                status = fe_constrain_rows_f64_i32(<char *>w.buf, n_rows, dim, stride,
                                                    <const int32_t *>i.buf, n_ids, kind, a, b,
                                                    rate, n_threads, &bad_pos)
             else:
-                status = fe_constrain_rows_i64_f64(<char *>w.buf, n_rows, dim, stride,
+                status = fe_constrain_rows_f64_i64(<char *>w.buf, n_rows, dim, stride,
                                                    <const int64_t *>i.buf, n_ids, kind, a, b,
                                                    rate, n_threads, &bad_pos)
     if status != FE_OK:
@@ -80,14 +55,3 @@ def constrain_table(weights, int axis, int kind, double a, double b, double rate
                                             rate, n_threads)
     if status != FE_OK:
         raise_status(status, 0, None, n_rows)
-
-
-cdef extern from "fastembed.h" nogil:
-    enum:
-        FE_CONS_NONNEG
-        FE_CONS_MAXNORM
-        FE_CONS_UNITNORM
-        FE_CONS_MINMAXNORM
-
-CONS_NONNEG, CONS_MAXNORM, CONS_UNITNORM, CONS_MINMAXNORM = (
-    FE_CONS_NONNEG, FE_CONS_MAXNORM, FE_CONS_UNITNORM, FE_CONS_MINMAXNORM)

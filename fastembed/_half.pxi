@@ -2,43 +2,6 @@
 # The Python layer passes the table as a uint16 view (NumPy cannot export bfloat16 through
 # the buffer protocol) and says which half type it holds.
 
-cdef extern from "fastembed.h" nogil:
-    fe_status fe_renorm_i32_f16(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
-                                const int32_t *ids, int64_t n_ids, double max_norm,
-                                double norm_type, int n_threads, int64_t *bad_pos)
-    fe_status fe_renorm_i64_f16(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
-                                const int64_t *ids, int64_t n_ids, double max_norm,
-                                double norm_type, int n_threads, int64_t *bad_pos)
-    fe_status fe_renorm_i32_bf16(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
-                                 const int32_t *ids, int64_t n_ids, double max_norm,
-                                 double norm_type, int n_threads, int64_t *bad_pos)
-    fe_status fe_renorm_i64_bf16(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
-                                 const int64_t *ids, int64_t n_ids, double max_norm,
-                                 double norm_type, int n_threads, int64_t *bad_pos)
-    fe_status fe_constrain_rows_i32_f16(char *table, int64_t n_rows, int64_t dim,
-                                        int64_t row_stride, const int32_t *ids, int64_t n_ids,
-                                        int kind, double a, double b, double rate,
-                                        int n_threads, int64_t *bad_pos)
-    fe_status fe_constrain_rows_i64_f16(char *table, int64_t n_rows, int64_t dim,
-                                        int64_t row_stride, const int64_t *ids, int64_t n_ids,
-                                        int kind, double a, double b, double rate,
-                                        int n_threads, int64_t *bad_pos)
-    fe_status fe_constrain_rows_i32_bf16(char *table, int64_t n_rows, int64_t dim,
-                                         int64_t row_stride, const int32_t *ids, int64_t n_ids,
-                                         int kind, double a, double b, double rate,
-                                         int n_threads, int64_t *bad_pos)
-    fe_status fe_constrain_rows_i64_bf16(char *table, int64_t n_rows, int64_t dim,
-                                         int64_t row_stride, const int64_t *ids, int64_t n_ids,
-                                         int kind, double a, double b, double rate,
-                                         int n_threads, int64_t *bad_pos)
-    fe_status fe_constrain_table_f16(char *table, int64_t n_rows, int64_t dim,
-                                     int64_t row_stride, int axis, int kind, double a, double b,
-                                     double rate, int n_threads)
-    fe_status fe_constrain_table_bf16(char *table, int64_t n_rows, int64_t dim,
-                                      int64_t row_stride, int axis, int kind, double a,
-                                      double b, double rate, int n_threads)
-
-
 cdef Py_buffer *_half_table(Buffers bufs, weights) except NULL:
     cdef Py_buffer *w = bufs.get(weights, True)
     if w.ndim != 2 or w.itemsize != 2:
@@ -58,16 +21,16 @@ def renorm_half(weights, bint bf16, ids, double max_norm, double norm_type, int 
     cdef fe_status status
     with nogil:
         if bf16 and i.itemsize == 4:
-            status = fe_renorm_i32_bf16(t, n_rows, dim, stride, <const int32_t *>i.buf, n_ids,
+            status = fe_renorm_bf16_i32(t, n_rows, dim, stride, <const int32_t *>i.buf, n_ids,
                                         max_norm, norm_type, n_threads, &bad_pos)
         elif bf16:
-            status = fe_renorm_i64_bf16(t, n_rows, dim, stride, <const int64_t *>i.buf, n_ids,
+            status = fe_renorm_bf16_i64(t, n_rows, dim, stride, <const int64_t *>i.buf, n_ids,
                                         max_norm, norm_type, n_threads, &bad_pos)
         elif i.itemsize == 4:
-            status = fe_renorm_i32_f16(t, n_rows, dim, stride, <const int32_t *>i.buf, n_ids,
+            status = fe_renorm_f16_i32(t, n_rows, dim, stride, <const int32_t *>i.buf, n_ids,
                                        max_norm, norm_type, n_threads, &bad_pos)
         else:
-            status = fe_renorm_i64_f16(t, n_rows, dim, stride, <const int64_t *>i.buf, n_ids,
+            status = fe_renorm_f16_i64(t, n_rows, dim, stride, <const int64_t *>i.buf, n_ids,
                                        max_norm, norm_type, n_threads, &bad_pos)
     if status != FE_OK:
         raise_status(status, bad_pos, ids_for_errors, n_rows)
@@ -85,16 +48,16 @@ def constrain_rows_half(weights, bint bf16, ids, int kind, double a, double b, d
     cdef fe_status status
     with nogil:
         if bf16 and i.itemsize == 4:
-            status = fe_constrain_rows_i32_bf16(t, n_rows, dim, stride, <const int32_t *>i.buf,
+            status = fe_constrain_rows_bf16_i32(t, n_rows, dim, stride, <const int32_t *>i.buf,
                                                 n_ids, kind, a, b, rate, n_threads, &bad_pos)
         elif bf16:
-            status = fe_constrain_rows_i64_bf16(t, n_rows, dim, stride, <const int64_t *>i.buf,
+            status = fe_constrain_rows_bf16_i64(t, n_rows, dim, stride, <const int64_t *>i.buf,
                                                 n_ids, kind, a, b, rate, n_threads, &bad_pos)
         elif i.itemsize == 4:
-            status = fe_constrain_rows_i32_f16(t, n_rows, dim, stride, <const int32_t *>i.buf,
+            status = fe_constrain_rows_f16_i32(t, n_rows, dim, stride, <const int32_t *>i.buf,
                                                n_ids, kind, a, b, rate, n_threads, &bad_pos)
         else:
-            status = fe_constrain_rows_i64_f16(t, n_rows, dim, stride, <const int64_t *>i.buf,
+            status = fe_constrain_rows_f16_i64(t, n_rows, dim, stride, <const int64_t *>i.buf,
                                                n_ids, kind, a, b, rate, n_threads, &bad_pos)
     if status != FE_OK:
         raise_status(status, bad_pos, ids_for_errors, n_rows, name="rows")

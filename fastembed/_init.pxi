@@ -1,14 +1,5 @@
 # initializers: counter-based random fills (fe_init_fill)
 
-from libc.stdint cimport uint8_t, uint64_t
-
-cdef extern from "fastembed.h" nogil:
-    fe_status fe_init_fill_f32(float *out, int64_t n, int kind, double a, double b,
-                               uint64_t seed, int n_threads)
-    fe_status fe_init_fill_f64(double *out, int64_t n, int kind, double a, double b,
-                               uint64_t seed, int n_threads)
-
-
 def init_fill(out, int kind, double a, double b, uint64_t seed, int n_threads):
     """Fill the writable C-contiguous float32/float64 `out` (every element): kind 0 uniform
     in [a, b), 1 normal (mean a, stddev b), 2 the same truncated at 2 stddev, 3 constant a. Element i
@@ -24,23 +15,6 @@ def init_fill(out, int kind, double a, double b, uint64_t seed, int n_threads):
             status = fe_init_fill_f64(<double *>o.buf, n, kind, a, b, seed, n_threads)
     if status != FE_OK:
         raise_status(status, 0, None, 0)
-
-
-cdef extern from "fastembed.h" nogil:
-    enum:
-        FE_INIT_UNIFORM
-        FE_INIT_NORMAL
-        FE_INIT_TRUNCATED
-        FE_INIT_CONSTANT
-    uint64_t fe_dropout_base(uint64_t seed)
-    uint64_t fe_dropout_key(uint64_t base, uint64_t call)
-    void fe_dropout_keep_i32(const int32_t *ids, int64_t n, uint64_t key, double rate,
-                             uint8_t *keep, int n_threads)
-    void fe_dropout_keep_i64(const int64_t *ids, int64_t n, uint64_t key, double rate,
-                             uint8_t *keep, int n_threads)
-
-INIT_UNIFORM, INIT_NORMAL, INIT_TRUNCATED, INIT_CONSTANT = (
-    FE_INIT_UNIFORM, FE_INIT_NORMAL, FE_INIT_TRUNCATED, FE_INIT_CONSTANT)
 
 
 def dropout_base(uint64_t seed):

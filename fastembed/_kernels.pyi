@@ -9,6 +9,17 @@ from numpy.typing import NDArray
 
 Array = NDArray[Any]
 
+OK: int
+ERR_INDEX: int
+ERR_VALUE: int
+ERR_OVERFLOW: int
+ERR_NOMEM: int
+ERR_NONFINITE: int
+BAG_SUM: int
+BAG_MEAN: int
+BAG_MAX: int
+BAG_SQRTN: int
+BAG_ACC64: int
 CONS_NONNEG: int
 CONS_MAXNORM: int
 CONS_UNITNORM: int

@@ -1,10 +1,6 @@
 # sparse optimizer steps: one call into C each (fe_opt_step, fe_opt_apply), which groups,
 # checks, updates the rows and their state and applies the row constraint
 
-OPT_SGD, OPT_ADAGRAD, OPT_ROWWISE_ADAGRAD, OPT_ADAM, OPT_FTRL = (
-    FE_OPT_SGD, FE_OPT_ADAGRAD, FE_OPT_ROWWISE_ADAGRAD, FE_OPT_ADAM, FE_OPT_FTRL)
-
-
 cdef int _fill_opt(fe_opt *o, int kind, hyper, cons, bint allow_nonfinite) except -1:
     """The fe_opt fields: `hyper` is (nesterov, decoupled, lr, momentum, eps, beta1, beta2,
     alpha, lr_power, ftrl_l1, ftrl_l2, l2_shrinkage, weight_decay, l1, l2, eps_in_sqrt) (fastembed's
