@@ -4,6 +4,8 @@ import math
 
 import numpy as np
 
+from fastembed import _kernels
+
 F32, F64 = np.dtype(np.float32), np.dtype(np.float64)
 I32, I64 = np.dtype(np.int32), np.dtype(np.int64)
 VALUE_DTYPES = (F32, F64)
@@ -168,8 +170,9 @@ def check_out(out, shape, dtype, inputs, name="out"):
     return out
 
 
-BAG_MODES = {"sum": 0, "mean": 1, "max": 2, "sqrtn": 3}  # csrc/fastembed.h FE_BAG_*
-BAG_ACC64 = 0x100  # FE_BAG_ACC64, or'ed into a mode: float32 bags summed in double
+BAG_MODES = {"sum": _kernels.BAG_SUM, "mean": _kernels.BAG_MEAN, "max": _kernels.BAG_MAX,
+             "sqrtn": _kernels.BAG_SQRTN}
+BAG_ACC64 = _kernels.BAG_ACC64  # or'ed into a mode: float32 bags summed in double
 
 
 def bag_mode(mode):
