@@ -26,6 +26,15 @@ typedef struct {
     int64_t *offs;      /* nt * 2**dbits running offsets */
 } fe_group_ctx;
 
+/* Whether any thread of the team saw a bad id. */
+static int fe_any_bad(const int *bad, int nt)
+{
+    int any = 0;
+    for (int t = 0; t < nt; t++)
+        any |= bad[t];
+    return any;
+}
+
 /* Clears cnt[0:wsize] and counts in it the low id bits low[s:e) of one bucket; returns how
  * many distinct values there are (the groups the bucket holds). */
 static int64_t fe_bucket_counts(uint32_t *cnt, int64_t wsize, const uint16_t *low, int64_t s,

@@ -42,10 +42,7 @@ static void FE_NAME3(fe_group_team, FE_ISUF, FE_KSUF)(fe_group_ctx *c, int t, in
         }
 #pragma omp barrier
         if (t == 0) {
-            int any_bad = 0;
-            for (int tt = 0; tt < nt; tt++)
-                any_bad |= c->bad[tt];
-            c->stop = any_bad;
+            c->stop = fe_any_bad(c->bad, nt);
             /* a pass whose digit is the same for every id would not move anything */
             int64_t off = 0, single = 0;
             for (int64_t b = 0; b < nb; b++) {
@@ -149,10 +146,7 @@ static void FE_NAME(fe_group_team_msd, FE_ISUF)(fe_group_ctx *c, int t, int nt)
     c->bad[t] = any_bad != 0;
 #pragma omp barrier
     if (t == 0) {
-        int stop = 0;
-        for (int tt = 0; tt < nt; tt++)
-            stop |= c->bad[tt];
-        c->stop = stop;
+        c->stop = fe_any_bad(c->bad, nt);
         int64_t off = 0;
         for (int64_t b = 0; b < nb; b++) {
             c->bstart[b] = off;

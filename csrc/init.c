@@ -99,6 +99,24 @@ static inline double fe_log_scaled(uint64_t w, int bits)
 
 #define FE_TWO_PI 6.283185307179586476925286766559
 
+/* c[0] y**(n-1) + c[1] y**(n-2) + ... + c[n-1], by Horner's rule (the loop is unrolled). */
+static inline double fe_horner(const double *c, int n, double y)
+{
+    double p = c[0];
+    for (int k = 1; k < n; k++)
+        p = p * y + c[k];
+    return p;
+}
+
+/* sin x = x - x**3 (1/3! - x**2/5! + ...) and cos x = 1 - x**2 (1/2! - x**2/4! + ...): the
+ * coefficients of the brackets in -x**2, highest power first (1/15! and 1/16! lead). */
+static const double fe_sin_coef[7] = {
+    1.0 / 1307674368000.0, 1.0 / 6227020800.0, 1.0 / 39916800.0, 1.0 / 362880.0,
+    1.0 / 5040.0,          1.0 / 120.0,        1.0 / 6.0};
+static const double fe_cos_coef[8] = {
+    1.0 / 20922789888000.0, 1.0 / 87178291200.0, 1.0 / 479001600.0, 1.0 / 3628800.0,
+    1.0 / 40320.0,          1.0 / 720.0,         1.0 / 24.0,        0.5};
+
 /* cos and sin of the angle 2 pi k 2**-bits, 0 <= k < 2**bits, 3 <= bits <= 52: the turn is
  * split into the nearest quarter q and a rest in [-1/8, 1/8) of a turn, exactly, with
  * integer ops; Taylor polynomials on |x| <= pi/4 (to x**15 and x**16: error < 1e-16). */
@@ -110,23 +128,8 @@ static inline void fe_cos_sin_turns(uint64_t k, int bits, double *c, double *s)
     uint64_t rest = v & ((1ULL << (bits - 2)) - 1); /* rest - eighth in [-1/8, 1/8) turns */
     double x = (fe_u52_to_double(rest) - (double)eighth) * (FE_TWO_PI / (double)(1ULL << bits));
     double x2 = x * x;
-    double sp = 1.0 / 1307674368000.0; /* 1 / 15! */
-    sp = sp * -x2 + 1.0 / 6227020800.0;
-    sp = sp * -x2 + 1.0 / 39916800.0;
-    sp = sp * -x2 + 1.0 / 362880.0;
-    sp = sp * -x2 + 1.0 / 5040.0;
-    sp = sp * -x2 + 1.0 / 120.0;
-    sp = sp * -x2 + 1.0 / 6.0;
-    double sx = x - x * x2 * sp; /* sin x, the alternating series folded */
-    double cp = 1.0 / 20922789888000.0; /* 1 / 16! */
-    cp = cp * -x2 + 1.0 / 87178291200.0;
-    cp = cp * -x2 + 1.0 / 479001600.0;
-    cp = cp * -x2 + 1.0 / 3628800.0;
-    cp = cp * -x2 + 1.0 / 40320.0;
-    cp = cp * -x2 + 1.0 / 720.0;
-    cp = cp * -x2 + 1.0 / 24.0;
-    cp = cp * -x2 + 0.5;
-    double cx = 1.0 - x2 * cp;
+    double sx = x - x * x2 * fe_horner(fe_sin_coef, 7, -x2); /* the alternating series folded */
+    double cx = 1.0 - x2 * fe_horner(fe_cos_coef, 8, -x2);
     /* rotate by q quarter turns with bit masks, not branches (the loops stay vectorisable
      * on every SIMD level): swap cos and sin for odd q, flip cos's sign for q = 1, 2 and
      * sin's for q = 2, 3 */
@@ -174,6 +177,19 @@ static inline double fe_nan_if(double v, int reject)
     b = (b & ~m) | (0x7FF8000000000000ULL & m);
     memcpy(&v, &b, sizeof v);
     return v;
+}
+
+/* v clamped into [lo, hi] (upper bound first): a + (b - a) u can round up to b. */
+static inline float fe_clampf(float v, float lo, float hi)
+{
+    v = v > hi ? hi : v;
+    return v < lo ? lo : v;
+}
+
+static inline double fe_clamp(double v, double lo, double hi)
+{
+    v = v > hi ? hi : v;
+    return v < lo ? lo : v;
 }
 
 /* a for odd == 0, b for odd == 1, by bit mask. */

@@ -16,13 +16,9 @@ FE_TARGET static void FE_NAME(fe_uniform_pairs_f32, FE_SIMD)(float *out, int64_t
         /* 24 random bits each: every float32 in [0, 1) step 2**-24, exactly */
         double u0 = (double)(int32_t)(uint32_t)(h >> 40) * 0x1p-24;
         double u1 = (double)(int32_t)((uint32_t)h >> 8) * 0x1p-24;
-        float v0 = (float)(lo + width * u0);
-        float v1 = (float)(lo + width * u1);
         /* rounding to float32 may reach maxval: keep every value in [minval, maxval) */
-        v0 = v0 > fmax ? fmax : v0;
-        v1 = v1 > fmax ? fmax : v1;
-        out[2 * k] = v0 < fmin ? fmin : v0;
-        out[2 * k + 1] = v1 < fmin ? fmin : v1;
+        out[2 * k] = fe_clampf((float)(lo + width * u0), fmin, fmax);
+        out[2 * k + 1] = fe_clampf((float)(lo + width * u1), fmin, fmax);
     }
 }
 
@@ -31,14 +27,8 @@ FE_TARGET static void FE_NAME(fe_uniform_f64, FE_SIMD)(double *out, int64_t i0, 
                                                       uint64_t key, double lo, double width,
                                                       double dmin, double dmax)
 {
-    int64_t n = i1 - i0;
-    for (int64_t k = 0; k < n; k++) {
-        uint64_t h = fe_draw(key, (uint64_t)(i0 + k));
-        double u = fe_unit52(h); /* [0, 1) step 2**-52 */
-        double v = lo + width * u;
-        v = v > dmax ? dmax : v;
-        out[k] = v < dmin ? dmin : v;
-    }
+    for (int64_t i = i0; i < i1; i++) /* u: [0, 1) step 2**-52 */
+        out[i - i0] = fe_clamp(lo + width * fe_unit52(fe_draw(key, (uint64_t)i)), dmin, dmax);
 }
 
 /* Normal pairs [j0, j1) by Box-Muller; with `truncate`, a draw with |z| > 2 is stored as
