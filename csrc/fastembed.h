@@ -255,8 +255,8 @@ fe_status fe_bag_dots_f64_i64(const char *table, int64_t n_rows, int64_t dim, in
  *   values[k] the gradient of rows[k] (a RowSparseGrad), no grouping, no padding.
  * Rules (Keras's formulas): SGD (momentum, nesterov), Adagrad, RowwiseAdagrad (one
  * accumulator per row, += mean(g^2), as FBGEMM), Adam (lazy; alpha = lr * sqrt(1 - b2^t) /
- * (1 - b1^t) given), FTRL (s1 accumulator, s2 linear). State rows are state_row elements
- * apart (dim, or 1 for RowwiseAdagrad), C-contiguous; table rows row_stride BYTES apart.
+ * (1 - b1^t) given), FTRL (s1 accumulator, s2 linear). State rows (dim values, or 1 for
+ * RowwiseAdagrad) are state_stride bytes apart, table rows row_stride bytes apart.
  * grad: n_ids (values: n_touched) rows of dim values, C-contiguous.
  * Bad input, all checked before the first write (two-phase):
  *   an id outside [0, n_rows) (step) or rows not strictly increasing or out of range
@@ -287,27 +287,27 @@ typedef struct {
 } fe_opt_fault;
 fe_status fe_opt_step_f32_i32(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
                               const int32_t *ids, int64_t n_ids, const float *grad,
-                              int64_t padding_idx, float *s1, float *s2, int64_t state_row,
+                              int64_t padding_idx, float *s1, float *s2, int64_t state_stride,
                               const fe_opt *o, int n_threads, fe_opt_fault *fault);
 fe_status fe_opt_step_f32_i64(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
                               const int64_t *ids, int64_t n_ids, const float *grad,
-                              int64_t padding_idx, float *s1, float *s2, int64_t state_row,
+                              int64_t padding_idx, float *s1, float *s2, int64_t state_stride,
                               const fe_opt *o, int n_threads, fe_opt_fault *fault);
 fe_status fe_opt_step_f64_i32(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
                               const int32_t *ids, int64_t n_ids, const double *grad,
-                              int64_t padding_idx, double *s1, double *s2, int64_t state_row,
+                              int64_t padding_idx, double *s1, double *s2, int64_t state_stride,
                               const fe_opt *o, int n_threads, fe_opt_fault *fault);
 fe_status fe_opt_step_f64_i64(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
                               const int64_t *ids, int64_t n_ids, const double *grad,
-                              int64_t padding_idx, double *s1, double *s2, int64_t state_row,
+                              int64_t padding_idx, double *s1, double *s2, int64_t state_stride,
                               const fe_opt *o, int n_threads, fe_opt_fault *fault);
 fe_status fe_opt_apply_f32_i64(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
                                const int64_t *rows, int64_t n_touched, const float *values,
-                               float *s1, float *s2, int64_t state_row, const fe_opt *o,
+                               float *s1, float *s2, int64_t state_stride, const fe_opt *o,
                                int n_threads, fe_opt_fault *fault);
 fe_status fe_opt_apply_f64_i64(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
                                const int64_t *rows, int64_t n_touched, const double *values,
-                               double *s1, double *s2, int64_t state_row, const fe_opt *o,
+                               double *s1, double *s2, int64_t state_stride, const fe_opt *o,
                                int n_threads, fe_opt_fault *fault);
 /* The first position of a NaN or infinity in x[0:n] (any thread count: the lowest), or -1;
  * in the same pass, *max_abs (if not NULL) = max |x[i]| (0 for n == 0; meaningful only when

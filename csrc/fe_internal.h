@@ -165,12 +165,12 @@ void fe_cons_row_f64(double *row, int64_t dim, int kind, double a, double b, dou
 fe_status fe_opt_update_f32(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
                             const int64_t *rows, int64_t n_groups, int64_t skip_group,
                             const float *grad, int64_t n_grad, const int64_t *perm,
-                            const int64_t *starts, float *s1, float *s2, int64_t state_row,
+                            const int64_t *starts, float *s1, float *s2, int64_t state_stride,
                             const fe_opt *o, int check_sums, int n_threads, fe_opt_fault *fault);
 fe_status fe_opt_update_f64(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
                             const int64_t *rows, int64_t n_groups, int64_t skip_group,
                             const double *grad, int64_t n_grad, const int64_t *perm,
-                            const int64_t *starts, double *s1, double *s2, int64_t state_row,
+                            const int64_t *starts, double *s1, double *s2, int64_t state_stride,
                             const fe_opt *o, int check_sums, int n_threads, fe_opt_fault *fault);
 
 /* The first bag (or group) starting at or after position `pos`: bags are handed to chunks

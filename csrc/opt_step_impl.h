@@ -6,7 +6,7 @@ fe_status FE_NAME3(fe_opt_step, FE_VSUF, FE_ISUF)(char *table, int64_t n_rows, i
                                                   int64_t row_stride, const FE_IDX *ids,
                                                   int64_t n_ids, const FE_VT *grad,
                                                   int64_t padding_idx, FE_VT *s1, FE_VT *s2,
-                                                  int64_t state_row, const fe_opt *o,
+                                                  int64_t state_stride, const fe_opt *o,
                                                   int n_threads, fe_opt_fault *fault)
 {
     fault->pos = fault->row = -1;
@@ -42,7 +42,7 @@ fe_status FE_NAME3(fe_opt_step, FE_VSUF, FE_ISUF)(char *table, int64_t n_rows, i
     if (st == FE_OK) {
         int64_t skip = padding_idx >= 0 ? fe_group_of(uniq, n_unique, padding_idx) : -1;
         st = FE_NAME(fe_opt_update, FE_VSUF)(table, n_rows, dim, row_stride, uniq, n_unique,
-                                             skip, grad, n_ids, perm, starts, s1, s2, state_row,
+                                             skip, grad, n_ids, perm, starts, s1, s2, state_stride,
                                              o, check_sums, n_threads, fault);
     }
     fe_scratch_free(uniq);

@@ -104,11 +104,12 @@ static inline void FE_NAME(fe_opt_group_sum, FE_VSUF)(FE_VT *restrict sum, const
 fe_status FE_NAME(fe_opt_update, FE_VSUF)(
     char *table, int64_t n_rows, int64_t dim, int64_t row_stride, const int64_t *rows,
     int64_t n_groups, int64_t skip_group, const FE_VT *grad, int64_t n_grad, const int64_t *perm,
-    const int64_t *starts, FE_VT *s1, FE_VT *s2, int64_t state_row, const fe_opt *o,
+    const int64_t *starts, FE_VT *s1, FE_VT *s2, int64_t state_stride, const fe_opt *o,
     int check_sums, int n_threads, fe_opt_fault *fault)
 {
-    if (n_rows < 0 || dim < 0 || n_groups < 0 || row_stride % (int64_t)sizeof(FE_VT) != 0)
-        return FE_ERR_VALUE; /* row_stride may be negative */
+    if (n_rows < 0 || dim < 0 || n_groups < 0 || row_stride % (int64_t)sizeof(FE_VT) != 0
+        || state_stride % (int64_t)sizeof(FE_VT) != 0)
+        return FE_ERR_VALUE; /* the strides may be negative */
     if (o->kind < FE_OPT_SGD || o->kind > FE_OPT_FTRL)
         return FE_ERR_VALUE;
     if (o->cons_kind >= 0 && !fe_cons_params_ok(o->cons_kind, o->cons_a, o->cons_b, o->cons_rate))
@@ -180,9 +181,9 @@ fe_status FE_NAME(fe_opt_update, FE_VSUF)(
                 int64_t ahead = rows[grp + FE_OPT_PF_ROWS];
                 fe_opt_prefetch_row(table + ahead * row_stride, row_bytes);
                 if (s1)
-                    fe_opt_prefetch_row(s1 + ahead * state_row, state_row * (int64_t)sizeof(FE_VT));
+                    fe_opt_prefetch_row((char *)s1 + ahead * state_stride, state_stride);
                 if (s2)
-                    fe_opt_prefetch_row(s2 + ahead * state_row, state_row * (int64_t)sizeof(FE_VT));
+                    fe_opt_prefetch_row((char *)s2 + ahead * state_stride, state_stride);
             }
             if (perm) { /* fused: the row's gradient summed as accumulate sums it */
                 FE_NAME(fe_opt_group_sum, FE_VSUF)(sum, grad, dim, perm, starts[grp],
@@ -193,8 +194,10 @@ fe_status FE_NAME(fe_opt_update, FE_VSUF)(
             }
             int64_t row = rows[grp];
             FE_VT *w = (FE_VT *)(table + row * row_stride);
-            FE_NAME(fe_opt_row, FE_VSUF)(w, g, gb, s1 ? s1 + row * state_row : NULL,
-                                         s2 ? s2 + row * state_row : NULL, dim, o);
+            FE_NAME(fe_opt_row, FE_VSUF)(w, g, gb,
+                                         s1 ? (FE_VT *)((char *)s1 + row * state_stride) : NULL,
+                                         s2 ? (FE_VT *)((char *)s2 + row * state_stride) : NULL,
+                                         dim, o);
             if (o->cons_kind >= 0) /* the row constraint while the row is in cache */
                 FE_NAME(fe_cons_row, FE_VSUF)(w, dim, o->cons_kind, o->cons_a, o->cons_b,
                                               o->cons_rate);
@@ -208,7 +211,7 @@ fe_status FE_NAME(fe_opt_update, FE_VSUF)(
 fe_status FE_NAME3(fe_opt_apply, FE_VSUF, i64)(char *table, int64_t n_rows, int64_t dim,
                                                int64_t row_stride, const int64_t *rows,
                                                int64_t n_touched, const FE_VT *values,
-                                               FE_VT *s1, FE_VT *s2, int64_t state_row,
+                                               FE_VT *s1, FE_VT *s2, int64_t state_stride,
                                                const fe_opt *o, int n_threads,
                                                fe_opt_fault *fault)
 {
@@ -227,7 +230,7 @@ fe_status FE_NAME3(fe_opt_apply, FE_VSUF, i64)(char *table, int64_t n_rows, int6
         }
     }
     return FE_NAME(fe_opt_update, FE_VSUF)(table, n_rows, dim, row_stride, rows, n_touched, -1,
-                                           values, n_touched, NULL, NULL, s1, s2, state_row, o,
+                                           values, n_touched, NULL, NULL, s1, s2, state_stride, o,
                                            0, n_threads, fault);
 }
 

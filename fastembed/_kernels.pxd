@@ -127,27 +127,27 @@ cdef extern from "fastembed.h" nogil:
         int64_t pos, row, count
     fe_status fe_opt_step_f32_i32(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
                                   const int32_t *ids, int64_t n_ids, const float *grad,
-                                  int64_t padding_idx, float *s1, float *s2, int64_t state_row,
+                                  int64_t padding_idx, float *s1, float *s2, int64_t state_stride,
                                   const fe_opt *o, int n_threads, fe_opt_fault *fault)
     fe_status fe_opt_step_f32_i64(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
                                   const int64_t *ids, int64_t n_ids, const float *grad,
-                                  int64_t padding_idx, float *s1, float *s2, int64_t state_row,
+                                  int64_t padding_idx, float *s1, float *s2, int64_t state_stride,
                                   const fe_opt *o, int n_threads, fe_opt_fault *fault)
     fe_status fe_opt_step_f64_i32(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
                                   const int32_t *ids, int64_t n_ids, const double *grad,
-                                  int64_t padding_idx, double *s1, double *s2, int64_t state_row,
+                                  int64_t padding_idx, double *s1, double *s2, int64_t state_stride,
                                   const fe_opt *o, int n_threads, fe_opt_fault *fault)
     fe_status fe_opt_step_f64_i64(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
                                   const int64_t *ids, int64_t n_ids, const double *grad,
-                                  int64_t padding_idx, double *s1, double *s2, int64_t state_row,
+                                  int64_t padding_idx, double *s1, double *s2, int64_t state_stride,
                                   const fe_opt *o, int n_threads, fe_opt_fault *fault)
     fe_status fe_opt_apply_f32_i64(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
                                    const int64_t *rows, int64_t n_touched, const float *values,
-                                   float *s1, float *s2, int64_t state_row, const fe_opt *o,
+                                   float *s1, float *s2, int64_t state_stride, const fe_opt *o,
                                    int n_threads, fe_opt_fault *fault)
     fe_status fe_opt_apply_f64_i64(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
                                    const int64_t *rows, int64_t n_touched, const double *values,
-                                   double *s1, double *s2, int64_t state_row, const fe_opt *o,
+                                   double *s1, double *s2, int64_t state_stride, const fe_opt *o,
                                    int n_threads, fe_opt_fault *fault)
 
     enum:

@@ -56,6 +56,7 @@ def opt_step(table, ids, grad, int64_t padding_idx, s1, s2, int64_t state_row, i
         raise ValueError("opt_step: inconsistent buffers (internal error)")
     cdef void *p1 = _state_ptr(bufs, s1, w, state_row)
     cdef void *p2 = _state_ptr(bufs, s2, w, state_row)
+    cdef int64_t state_stride = state_row * w.itemsize  # C takes strides in bytes
     cdef fe_opt o
     cdef fe_opt_fault f
     _fill_opt(&o, kind, hyper, cons, allow_nonfinite)
@@ -66,24 +67,24 @@ def opt_step(table, ids, grad, int64_t padding_idx, s1, s2, int64_t state_row, i
             if i.itemsize == 4:
                 status = fe_opt_step_f32_i32(<char *>w.buf, n_rows, dim, stride,
                                              <const int32_t *>i.buf, n_ids, <const float *>g.buf,
-                                             padding_idx, <float *>p1, <float *>p2, state_row,
+                                             padding_idx, <float *>p1, <float *>p2, state_stride,
                                              &o, n_threads, &f)
             else:
                 status = fe_opt_step_f32_i64(<char *>w.buf, n_rows, dim, stride,
                                              <const int64_t *>i.buf, n_ids, <const float *>g.buf,
-                                             padding_idx, <float *>p1, <float *>p2, state_row,
+                                             padding_idx, <float *>p1, <float *>p2, state_stride,
                                              &o, n_threads, &f)
         else:
             if i.itemsize == 4:
                 status = fe_opt_step_f64_i32(<char *>w.buf, n_rows, dim, stride,
                                              <const int32_t *>i.buf, n_ids,
                                              <const double *>g.buf, padding_idx, <double *>p1,
-                                             <double *>p2, state_row, &o, n_threads, &f)
+                                             <double *>p2, state_stride, &o, n_threads, &f)
             else:
                 status = fe_opt_step_f64_i64(<char *>w.buf, n_rows, dim, stride,
                                              <const int64_t *>i.buf, n_ids,
                                              <const double *>g.buf, padding_idx, <double *>p1,
-                                             <double *>p2, state_row, &o, n_threads, &f)
+                                             <double *>p2, state_stride, &o, n_threads, &f)
     if status != FE_OK:
         _raise_opt(status, &f, grad, ids_for_errors, n_rows, "ids")
 
@@ -102,6 +103,7 @@ def opt_apply(table, indices, values, s1, s2, int64_t state_row, int kind, hyper
         raise ValueError("opt_apply: inconsistent buffers (internal error)")
     cdef void *p1 = _state_ptr(bufs, s1, w, state_row)
     cdef void *p2 = _state_ptr(bufs, s2, w, state_row)
+    cdef int64_t state_stride = state_row * w.itemsize  # C takes strides in bytes
     cdef fe_opt o
     cdef fe_opt_fault f
     _fill_opt(&o, kind, hyper, cons, allow_nonfinite)
@@ -112,11 +114,11 @@ def opt_apply(table, indices, values, s1, s2, int64_t state_row, int kind, hyper
             status = fe_opt_apply_f32_i64(<char *>w.buf, n_rows, dim, stride,
                                           <const int64_t *>r.buf, n_touched,
                                           <const float *>g.buf, <float *>p1, <float *>p2,
-                                          state_row, &o, n_threads, &f)
+                                          state_stride, &o, n_threads, &f)
         else:
             status = fe_opt_apply_f64_i64(<char *>w.buf, n_rows, dim, stride,
                                           <const int64_t *>r.buf, n_touched,
                                           <const double *>g.buf, <double *>p1, <double *>p2,
-                                          state_row, &o, n_threads, &f)
+                                          state_stride, &o, n_threads, &f)
     if status != FE_OK:
         _raise_opt(status, &f, values, indices, n_rows, "indices")
