@@ -37,9 +37,8 @@ static inline double fe_cons_factor(int kind, double norm, double a, double b, d
     return desired / (FE_CONS_EPS + norm);
 }
 
-/* Renorm (torch.embedding_renorm_, accumulate.c's neighbour in the contract) shares the
- * distinct-row walk of the row constraints as one more kind, internal to this file: a =
- * max_norm, b = norm_type. */
+/* Renorm (torch.embedding_renorm_) shares the distinct-row walk of the row constraints as
+ * one more kind, internal to this file: a = max_norm, b = norm_type. */
 #define FE_CONS_RENORM (-1)
 
 #define FE_IMPL "constraint_impl.h"
