@@ -93,11 +93,54 @@ def _torch_run(layer, table, ids, training):
     return out
 
 
+class _JaxSparseStep:
+    """The lookup and the fused update of a layer trained by its `sparse_optimizer` on jax
+    (`fastembed.interop.jax.trained_lookup`'s `run`: hashable by identity, one per layer)."""
+
+    def __init__(self, layer):
+        self.layer = layer
+        self.address = None  # of the table buffer the optimizer's state is bound to
+        self.traced = lambda: None  # a weak reference to the table tracer last looked up
+
+    def forward(self, table, ids):
+        import fastembed.interop.jax as fej
+        layer = self.layer
+        if layer._bag:
+            return fej.lookup_bag(table, ids, mode=layer.mode, padding_idx=layer.padding_idx)
+        return fej.lookup(table, ids)
+
+    def update(self, table, ids, grad_output):
+        layer, opt = self.layer, self.layer.sparse_optimizer
+        address = table.__array_interface__["data"][0]
+        if self.address is not None and address != self.address:
+            opt.rebind(self.address, table)  # set_weights / load gave JAX a new buffer
+        self.address = address
+        if layer._bag:
+            grad = fastembed.accumulate_bag(
+                ids, None, grad_output, table.shape[0], mode=layer.mode,
+                padding_idx=layer.padding_idx, weights=table if layer.mode == "max" else None)
+            opt.apply(table, grad)
+        else:
+            opt.step(table, ids.reshape(-1), grad_output.reshape(-1, table.shape[1]))
+
+
 def _jax_run(layer, table, ids, training):
     import jax.numpy as jnp
     import fastembed.interop.jax as fej
     if jnp.issubdtype(ids.dtype, jnp.floating):
         ids = _int_ids_jax(ids)
+    if training and layer.trainable and layer.sparse_optimizer is not None:
+        import weakref
+        import jax
+        run = layer._jax_sparse = layer._jax_sparse or _JaxSparseStep(layer)
+        if isinstance(table, jax.core.Tracer):
+            # a second call in one traced step would add a second "gradient" (a whole table)
+            if run.traced() is table:
+                raise ValueError(f"layer {layer.name!r} with sparse_optimizer is called more "
+                                 "than once in one training step; on jax it must be called "
+                                 "once (share ids by concatenating them)")
+            run.traced = weakref.ref(table)
+        return fej.trained_lookup(table, ids, run)
     if layer._bag:
         return fej.lookup_bag(table, ids, mode=layer.mode, padding_idx=layer.padding_idx)
     return fej.lookup(table, ids)
@@ -212,16 +255,17 @@ class _Table(keras.layers.Layer):
             if not hasattr(sparse_optimizer, "step"):
                 raise TypeError("sparse_optimizer must be a fastembed.optimizers instance, got "
                                 f"{type(sparse_optimizer).__name__}")
-            if keras.backend.backend() != "torch":
-                raise ValueError("sparse_optimizer runs on the torch backend only (this Keras "
-                                 f"uses {keras.backend.backend()!r}); leave it None to train "
-                                 "the table with the model's Keras optimizer")
+            if keras.backend.backend() not in ("torch", "jax"):
+                raise ValueError("sparse_optimizer runs on the torch and jax backends only "
+                                 f"(this Keras uses {keras.backend.backend()!r}); leave it None "
+                                 "to train the table with the model's Keras optimizer")
             if self.embeddings_regularizer is not None or self.embeddings_constraint is not None:
                 raise ValueError("with sparse_optimizer the table is not in Keras's optimizer: "
                                  "an embeddings_regularizer or embeddings_constraint would not "
                                  "be applied; use the fastembed optimizer's weight_decay, or "
                                  "leave sparse_optimizer None")
         self.sparse_optimizer = sparse_optimizer
+        self._jax_sparse = None
         if weights is not None:
             w = np.asarray(weights[0] if isinstance(weights, (list, tuple)) else weights)
             if w.shape != (self.input_dim, self.output_dim):
@@ -236,7 +280,13 @@ class _Table(keras.layers.Layer):
         self.embeddings = self.add_weight(
             shape=(self.input_dim, self.output_dim), initializer=self.embeddings_initializer,
             name="embeddings", regularizer=self.embeddings_regularizer,
-            constraint=self.embeddings_constraint, trainable=self.sparse_optimizer is None)
+            constraint=self.embeddings_constraint,
+            trainable=self.sparse_optimizer is None or keras.backend.backend() == "jax")
+        if self.sparse_optimizer is not None and keras.backend.backend() == "jax":
+            # Keras's jax trainer takes new values only from what the step returns: the
+            # backward hands the updated table back as the "gradient", and Keras's optimizer
+            # assigns it as it is (no slots, clipping or decay for it; see Embedding)
+            self.embeddings.overwrite_with_gradient = True
         if self._initial_weights is not None:
             self.embeddings.assign(self._initial_weights)
             self._initial_weights = None
