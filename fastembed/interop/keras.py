@@ -18,10 +18,15 @@ Keras's own. What runs the lookup depends on the backend Keras was imported with
   Tested with tensorflow-cpu 2.21.0; CI does not install tensorflow;
 - numpy: inference (Keras cannot train on it).
 
-``sparse_optimizer=`` (torch backend) takes a `fastembed.optimizers` instance: the table
-is then updated by that optimizer's fused sparse step inside the backward pass (only the
-rows the batch touched), and is no longer among the model's trainable weights, so Keras's
-optimizer leaves it alone. See `Embedding` for what that gives up.
+``sparse_optimizer=`` (torch and jax backends) takes a `fastembed.optimizers` instance: the
+table is then updated by that optimizer's fused sparse step inside the backward pass (only
+the rows the batch touched), and Keras's optimizer leaves it alone. On torch the table
+leaves the model's trainable weights. On jax, whose trainer keeps no state but what the
+jitted step returns, it stays trainable with ``overwrite_with_gradient`` set: the backward
+updates the table's buffer in place (``jax.experimental.buffer_callback`` aliasing its
+operand to its output, so no copy) and hands the updated table back as its "gradient",
+which Keras's optimizer assigns as it is (the mechanism Keras uses for float8 scales: no
+slots, clipping or decay for it). See `Embedding` for what that gives up.
 """
 import numbers
 
@@ -334,15 +339,24 @@ class Embedding(_Table):
     dropout : float in [0, 1), default 0.0
         Keras 1: in a training call each row of the table is dropped with this probability
         (the same rows in every sample), kept rows scaled by 1 / (1 - dropout).
-    sparse_optimizer : a `fastembed.optimizers` instance, optional (torch backend)
+    sparse_optimizer : a `fastembed.optimizers` instance, optional (torch and jax backends)
         Train the table with this optimizer's fused sparse step inside the backward pass,
         instead of with the model's Keras optimizer. Faster for large tables (only the rows
-        a batch touched are read and written); it gives up: the table is not among the
-        model's trainable weights (Keras's optimizer, its learning-rate schedule, gradient
-        clipping and loss scaling do not apply to it; the model needs another trainable
-        weight for Keras to run a backward at all); fastembed's Adam is lazy (untouched
-        rows' moments do not decay) and counts its own steps; no embeddings_regularizer or
-        embeddings_constraint; the optimizer's state is not saved with the model.
+        a batch touched are read and written); it gives up: the table is not in Keras's
+        optimizer (its learning-rate schedule, gradient clipping, weight decay, EMA,
+        gradient accumulation and loss scaling do not apply to it; with loss scaling or
+        ``gradient_accumulation_steps`` the update would be wrong, so use neither);
+        fastembed's Adam is lazy (untouched rows' moments do not decay) and counts its own
+        steps; no embeddings_regularizer or embeddings_constraint; the optimizer's state is
+        not saved with the model (a loaded model has no sparse_optimizer). On torch the
+        table leaves the model's trainable weights (the model needs another trainable weight
+        for Keras to run a backward at all). On jax it stays among them, flagged
+        ``overwrite_with_gradient``: the backward is a side effect inside the jitted step
+        (a host callback updating the table's buffer in place, once per step) whose
+        "gradient" is the updated table, so a ``jax.grad`` of this layer's training call
+        taken by hand returns the table, not a gradient; the layer must be called once per
+        training step (a second call raises ValueError) and its table read by no other
+        layer.
     seed : int, optional
         Seeds the initializer (when given by name) and the dropout draws.
     init, W_regularizer, W_constraint
