@@ -29,6 +29,7 @@ which Keras's optimizer assigns as it is (the mechanism Keras uses for float8 sc
 slots, clipping or decay for it). See `Embedding` for what that gives up.
 """
 import numbers
+import weakref
 
 import keras
 import numpy as np
@@ -135,7 +136,6 @@ def _jax_run(layer, table, ids, training):
     if jnp.issubdtype(ids.dtype, jnp.floating):
         ids = _int_ids_jax(ids)
     if training and layer.trainable and layer.sparse_optimizer is not None:
-        import weakref
         import jax
         run = layer._jax_sparse = layer._jax_sparse or _JaxSparseStep(layer)
         if isinstance(table, jax.core.Tracer):
