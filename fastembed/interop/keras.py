@@ -344,8 +344,9 @@ class Embedding(_Table):
         instead of with the model's Keras optimizer. Faster for large tables (only the rows
         a batch touched are read and written); it gives up: the table is not in Keras's
         optimizer (its learning-rate schedule, gradient clipping, weight decay, EMA,
-        gradient accumulation and loss scaling do not apply to it; with loss scaling or
-        ``gradient_accumulation_steps`` the update would be wrong, so use neither);
+        gradient accumulation and loss scaling do not apply to it: do not combine it with
+        loss scaling, which would scale its gradient, or ``gradient_accumulation_steps``,
+        which it does not follow);
         fastembed's Adam is lazy (untouched rows' moments do not decay) and counts its own
         steps; no embeddings_regularizer or embeddings_constraint; the optimizer's state is
         not saved with the model (a loaded model has no sparse_optimizer). On torch the
