@@ -130,6 +130,19 @@ class Optimizer:
     def _slot_shape(self, table):
         return (table.shape[0],) if self.row_state else table.shape
 
+    def rebind(self, old_address, table):
+        """Move the state bound to the table that lived at data address `old_address` (its
+        ``__array_interface__["data"][0]``) to `table`, of the same shape and dtype, for a
+        framework that moves a table to a new buffer when it is assigned (JAX does): the
+        state is bound to a table's memory. Nothing happens when no state is bound there."""
+        table = as_table(table, "weights", writable=True)
+        new = self._key(table)
+        old = (int(old_address),) + new[1:]
+        if old != new and old in self._state:
+            if new in self._state:
+                raise ValueError("the table at the new address already has its own state")
+            self._state[new] = self._state.pop(old)
+
     def get_config(self):
         cfg = {"learning_rate": self.learning_rate, "weight_decay": self.weight_decay or None,
                "decoupled_weight_decay": self.decoupled_weight_decay,

@@ -18,7 +18,8 @@ from fastembed.interop import keras as fek  # noqa: E402
 
 BACKEND = keras.backend.backend()
 trains = pytest.mark.skipif(BACKEND == "numpy", reason="Keras cannot train on numpy")
-torch_only = pytest.mark.skipif(BACKEND != "torch", reason="sparse_optimizer is torch-only")
+sparse = pytest.mark.skipif(BACKEND not in ("torch", "jax"),
+                            reason="sparse_optimizer runs on torch and jax")
 RTOL, ATOL = 1e-5, 1e-6  # float32 sums in another order (scatter-add vs fastembed's grouping)
 
 
@@ -397,9 +398,14 @@ def test_training_step_runs_fastembed_kernels(bag, monkeypatch):
     assert set(np.flatnonzero(changed)) == set(np.unique(x))
 
 
-# ---- the sparse optimizer (torch) ------------------------------------------------------------
+# ---- the sparse optimizer (torch, jax) --------------------------------------------------------
 
-@torch_only
+def _sparse_layer(bag, opt, n=50, d=8):
+    return fek.EmbeddingBag(n, d, sparse_optimizer=opt) if bag \
+        else fek.Embedding(n, d, sparse_optimizer=opt)
+
+
+@sparse
 @pytest.mark.parametrize("bag", [False, True])
 def test_sparse_optimizer_equals_sgd(bag):
     """Plain SGD updates only the rows with a gradient, so fastembed's sparse SGD inside the
@@ -407,13 +413,15 @@ def test_sparse_optimizer_equals_sgd(bag):
     w = table()
     x, y = ids_and_targets()
     traces = []
-    for sparse in (True, False):
-        kwargs = {"sparse_optimizer": fastembed.optimizers.SGD(0.5)} if sparse else {}
-        layer = fek.EmbeddingBag(50, 8, **kwargs) if bag else fek.Embedding(50, 8, **kwargs)
+    for sparse_step in (True, False):
+        layer = _sparse_layer(bag, fastembed.optimizers.SGD(0.5) if sparse_step else None)
         model = pooled_model(layer)
         layer.set_weights([w])
         model.compile(keras.optimizers.SGD(0.5), "mse")
-        assert (len(model.trainable_weights) == 2) == sparse
+        # torch: the table leaves the trainable weights; jax: it stays, flagged so that
+        # Keras's optimizer assigns the table the backward hands back
+        n_trainable = 2 if sparse_step and BACKEND == "torch" else 3
+        assert len(model.trainable_weights) == n_trainable
         trace = []
         for i in range(0, 24, 8):
             trace.append(float(model.train_on_batch(x[i:i + 8], y[i:i + 8])))
@@ -425,19 +433,75 @@ def test_sparse_optimizer_equals_sgd(bag):
     assert traces[0][-3] < traces[0][0] or not np.array_equal(traces[0][1], w)
 
 
-@torch_only
+def _lazy_adam(w, m, v, rows, grad, t, lr, b1=0.9, b2=0.999, eps=1e-7):
+    """The NumPy oracle of fastembed's Adam: Keras's formula on the touched rows only."""
+    m[rows] = b1 * m[rows] + (1 - b1) * grad[rows]
+    v[rows] = b2 * v[rows] + (1 - b2) * grad[rows] ** 2
+    w[rows] -= lr * np.sqrt(1 - b2 ** t) / (1 - b1 ** t) * m[rows] / (np.sqrt(v[rows]) + eps)
+
+
+@sparse
+@pytest.mark.parametrize("bag", [False, True])
+def test_sparse_adam_step_by_step(bag, tmp_path):
+    """fastembed's Adam inside the backward, against a NumPy lazy Adam on the analytic
+    gradient (Dense frozen by a zero learning rate: d loss / d row = 2 (pred - y) / (B L)),
+    one update per step, surviving set_weights (JAX moves the table to a new buffer), and
+    the trained table saved and loaded with the model."""
+    w, (x, y) = table(), ids_and_targets()
+    opt = fastembed.optimizers.Adam(0.05)
+    layer = _sparse_layer(bag, opt)
+    model = pooled_model(layer)
+    layer.set_weights([w])
+    model.compile(keras.optimizers.SGD(0.0), "mse")
+    want, m, v = w.astype(np.float64), np.zeros(w.shape), np.zeros(w.shape)
+    for t in range(1, 5):
+        xb, yb = x[8 * t - 8:8 * t], y[8 * t - 8:8 * t]
+        loss = float(model.train_on_batch(xb, yb))
+        pred = want[xb].mean(axis=1).sum(axis=1, keepdims=True)
+        grad = np.zeros(w.shape)
+        np.add.at(grad, xb, np.broadcast_to((2 * (pred - yb) / xb.size)[:, :, None], xb.shape + (8,)))
+        _lazy_adam(want, m, v, np.unique(xb), grad, t, 0.05)
+        got = layer.get_weights()[0]
+        np.testing.assert_allclose(loss, np.mean((pred - yb) ** 2), rtol=RTOL)
+        np.testing.assert_allclose(got, want, rtol=RTOL, atol=ATOL)
+        untouched = np.setdiff1d(np.arange(50), x[:8 * t])
+        assert np.array_equal(got[untouched], w[untouched])
+        assert opt.iterations == t  # one update per step
+        if t == 2:
+            layer.set_weights([got.copy()])  # a new buffer on jax: the moments must follow
+    path = str(tmp_path / "sparse.keras")
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    assert np.array_equal(loaded.layers[1].get_weights()[0], layer.get_weights()[0])
+    assert np.array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0, shuffle=False)  # four steps
+    assert opt.iterations == 8
+
+
+@sparse
 def test_sparse_optimizer_refusals():
     with pytest.raises(ValueError, match="regularizer"):
         fek.Embedding(5, 2, sparse_optimizer=fastembed.optimizers.Adam(),
                       embeddings_regularizer="l2")
     with pytest.raises(TypeError, match="sparse_optimizer"):
         fek.Embedding(5, 2, sparse_optimizer=keras.optimizers.Adam())
+    if BACKEND == "jax":  # a second call would hand Keras a second table as the "gradient"
+        layer = fek.Embedding(50, 8, sparse_optimizer=fastembed.optimizers.SGD(0.1))
+        inputs = keras.Input((5,), dtype="int32")
+        pooled = keras.layers.GlobalAveragePooling1D()(layer(inputs) + layer(inputs))
+        model = keras.Model(inputs, keras.layers.Dense(1)(pooled))
+        model.compile("sgd", "mse")
+        before = layer.get_weights()[0]
+        x, y = ids_and_targets(8)
+        with pytest.raises(ValueError, match="more than once"):
+            model.train_on_batch(x, y)
+        assert np.array_equal(layer.get_weights()[0], before)
 
 
 def test_sparse_optimizer_other_backends():
-    if BACKEND == "torch":
+    if BACKEND in ("torch", "jax"):
         pytest.skip("supported here")
-    with pytest.raises(ValueError, match="torch"):
+    with pytest.raises(ValueError, match="torch and jax"):
         fek.Embedding(5, 2, sparse_optimizer=fastembed.optimizers.Adam())
 
 

@@ -62,3 +62,38 @@ def test_lookup_bag_with_offsets(table):
     got = fij.lookup_bag(table, ids, offsets, mode="sum")
     want = jnp.stack([table[1] + table[2], jnp.zeros(5), table[3] + table[4] + table[5]])
     np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+class _SGDRun:
+    """A `trained_lookup` run: lookup forward, SGD(0.5) on the touched rows backward."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def forward(self, w, ids):
+        return fij.lookup(w, ids)
+
+    def update(self, table, ids, grad_output):
+        self.calls += 1
+        np.subtract.at(table, ids.reshape(-1), 0.5 * grad_output.reshape(-1, table.shape[1]))
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_trained_lookup_hands_back_the_updated_table(table, rng, jit):
+    """The cotangent is the table after the host update, run once per backward; the
+    caller's (undonated) array is left as it was."""
+    ids = jnp.asarray(np.r_[rng.integers(0, 30, 12), [4, 4]].astype(np.int32))
+    before = np.asarray(table).copy()
+    run = _SGDRun()
+
+    def step(w):
+        return jax.grad(lambda w: jnp.sum(fij.trained_lookup(w, ids, run) ** 2))(w)
+
+    got = (jax.jit(step) if jit else step)(table)
+    want = before.copy()
+    np.subtract.at(want, np.asarray(ids), 0.5 * 2 * before[np.asarray(ids)])
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+    assert run.calls == 1
+    assert np.array_equal(np.asarray(table), before)
+    np.testing.assert_array_equal(fij.trained_lookup(table, ids, run), before[np.asarray(ids)])
+    assert run.calls == 1  # no backward, no update

@@ -578,3 +578,21 @@ def test_a_subclass_keeps_its_rule(rng):
     O.Adam(0.1).step(b, ids, g)
     np.testing.assert_array_equal(a, b)
     assert MyAdam.rule == O.Adam.rule != O.SGD.rule
+
+
+def test_rebind_moves_a_tables_state_to_its_new_buffer(rng):
+    # JAX gives an assigned variable a new buffer: the moments must follow the table there
+    w = rng.standard_normal((10, 4))
+    ids, g = rng.integers(0, 10, 6), rng.standard_normal((6, 4))
+    moved, kept = O.Adam(0.1), O.Adam(0.1)
+    same = w.copy()
+    moved.step(w, ids, g)
+    kept.step(same, ids, g)  # the same history, on a buffer that stays
+    new = w.copy()
+    moved.rebind(w.__array_interface__["data"][0], new)
+    moved.step(new, ids, g)
+    kept.step(same, ids, g)
+    assert new.tobytes() == same.tobytes()
+    assert len(moved.get_state()["slots"]) == 1
+    moved.rebind(12345, new)  # nothing bound there: nothing happens
+    assert len(moved.get_state()["slots"]) == 1

@@ -5,7 +5,7 @@ Dense(1), mse, Adam, 4096 examples per step. Two families, on the backend this p
 Keras runs on (Keras picks it once, at import: KERAS_BACKEND):
 
 - "keras train step": one ``train_on_batch``. fastembed's layer with Keras's Adam (dense
-  update of the whole table, as Keras's own layer), and on torch with
+  update of the whole table, as Keras's own layer), and with
   ``sparse_optimizer=fastembed.optimizers.Adam`` (lazy: the touched rows only); against
   Keras's Embedding with Keras's Adam. Steps differ (lazy vs dense Adam), so the check is
   a finite loss, not equality.
@@ -79,7 +79,7 @@ def _model(kind, d):
 def _kinds():
     keras = _keras()
     kinds = ["fastembed", "keras"]
-    if keras is not None and keras.backend.backend() == "torch":
+    if keras is not None and keras.backend.backend() in ("torch", "jax"):
         kinds.insert(0, "fastembed sparse")
     return kinds
 

@@ -98,6 +98,47 @@ def _bag_bwd(mode, padding_idx, include_last_offset, res, g):
 _bag.defvjp(_bag_fwd, _bag_bwd)
 
 
+# ---- training the table inside the backward (fastembed.interop.keras's sparse_optimizer) ------
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
+def _trained(weights, ids, run):
+    return _trained_fwd(weights, ids, run)[0]
+
+
+def _trained_fwd(weights, ids, run):
+    return run.forward(weights, ids), (weights, ids)
+
+
+def _trained_bwd(run, res, g):
+    weights, ids = res
+
+    def call(ctx, out, w, i, go):
+        run.update(np.asarray(out), np.asarray(i), np.asarray(go))
+
+    # the output is the operand's own buffer (input_output_aliases): the update writes the
+    # touched rows in place, and XLA hands that buffer on with no copy of the table
+    new = _buffer_callback(call, jax.ShapeDtypeStruct(weights.shape, weights.dtype),
+                           has_side_effect=True, input_output_aliases={0: 0})(weights, ids, g)
+    return new, None
+
+
+_trained.defvjp(_trained_fwd, _trained_bwd)
+
+
+def trained_lookup(weights, ids, run):
+    """``run.forward(weights, ids)`` whose cotangent for `weights` is not a gradient but the
+    table after ``run.update(table, ids, grad_output)`` updated it in place, on the host,
+    once per backward (a side effect: it runs exactly when JAX runs this backward).
+
+    For a trainer that overwrites the variable with its "gradient" (Keras's
+    ``overwrite_with_gradient``); `run` is hashable (a static argument) and its ``forward``
+    is one of this module's functions. Needs ``jax.experimental.buffer_callback``."""
+    if _buffer_callback is None:
+        raise NotImplementedError("training inside the backward needs "
+                                  "jax.experimental.buffer_callback (JAX >= 0.7)")
+    return _trained(weights, ids, run)
+
+
 def lookup_bag(weights, ids, offsets=None, *, mode="sum", padding_idx=None,
                include_last_offset=False):
     """Pooled lookup by `fastembed.lookup_bag` (modes "sum", "mean", "max", "sqrtn"; 2-D

@@ -18,12 +18,18 @@ Keras's own. What runs the lookup depends on the backend Keras was imported with
   Tested with tensorflow-cpu 2.21.0; CI does not install tensorflow;
 - numpy: inference (Keras cannot train on it).
 
-``sparse_optimizer=`` (torch backend) takes a `fastembed.optimizers` instance: the table
-is then updated by that optimizer's fused sparse step inside the backward pass (only the
-rows the batch touched), and is no longer among the model's trainable weights, so Keras's
-optimizer leaves it alone. See `Embedding` for what that gives up.
+``sparse_optimizer=`` (torch and jax backends) takes a `fastembed.optimizers` instance: the
+table is then updated by that optimizer's fused sparse step inside the backward pass (only
+the rows the batch touched), and Keras's optimizer leaves it alone. On torch the table
+leaves the model's trainable weights. On jax, whose trainer keeps no state but what the
+jitted step returns, it stays trainable with ``overwrite_with_gradient`` set: the backward
+updates the table's buffer in place (``jax.experimental.buffer_callback`` aliasing its
+operand to its output, so no copy) and hands the updated table back as its "gradient",
+which Keras's optimizer assigns as it is (the mechanism Keras uses for float8 scales: no
+slots, clipping or decay for it). See `Embedding` for what that gives up.
 """
 import numbers
+import weakref
 
 import keras
 import numpy as np
@@ -93,11 +99,53 @@ def _torch_run(layer, table, ids, training):
     return out
 
 
+class _JaxSparseStep:
+    """The lookup and the fused update of a layer trained by its `sparse_optimizer` on jax
+    (`fastembed.interop.jax.trained_lookup`'s `run`: hashable by identity, one per layer)."""
+
+    def __init__(self, layer):
+        self.layer = layer
+        self.address = None  # of the table buffer the optimizer's state is bound to
+        self.traced = lambda: None  # a weak reference to the table tracer last looked up
+
+    def forward(self, table, ids):
+        import fastembed.interop.jax as fej
+        layer = self.layer
+        if layer._bag:
+            return fej.lookup_bag(table, ids, mode=layer.mode, padding_idx=layer.padding_idx)
+        return fej.lookup(table, ids)
+
+    def update(self, table, ids, grad_output):
+        layer, opt = self.layer, self.layer.sparse_optimizer
+        address = table.__array_interface__["data"][0]
+        if self.address is not None and address != self.address:
+            opt.rebind(self.address, table)  # set_weights / load gave JAX a new buffer
+        self.address = address
+        if layer._bag:
+            grad = fastembed.accumulate_bag(
+                ids, None, grad_output, table.shape[0], mode=layer.mode,
+                padding_idx=layer.padding_idx, weights=table if layer.mode == "max" else None)
+            opt.apply(table, grad)
+        else:
+            opt.step(table, ids.reshape(-1), grad_output.reshape(-1, table.shape[1]))
+
+
 def _jax_run(layer, table, ids, training):
     import jax.numpy as jnp
     import fastembed.interop.jax as fej
     if jnp.issubdtype(ids.dtype, jnp.floating):
         ids = _int_ids_jax(ids)
+    if training and layer.trainable and layer.sparse_optimizer is not None:
+        import jax
+        run = layer._jax_sparse = layer._jax_sparse or _JaxSparseStep(layer)
+        if isinstance(table, jax.core.Tracer):
+            # a second call in one traced step would add a second "gradient" (a whole table)
+            if run.traced() is table:
+                raise ValueError(f"layer {layer.name!r} with sparse_optimizer is called more "
+                                 "than once in one training step; on jax it must be called "
+                                 "once (share ids by concatenating them)")
+            run.traced = weakref.ref(table)
+        return fej.trained_lookup(table, ids, run)
     if layer._bag:
         return fej.lookup_bag(table, ids, mode=layer.mode, padding_idx=layer.padding_idx)
     return fej.lookup(table, ids)
@@ -212,16 +260,17 @@ class _Table(keras.layers.Layer):
             if not hasattr(sparse_optimizer, "step"):
                 raise TypeError("sparse_optimizer must be a fastembed.optimizers instance, got "
                                 f"{type(sparse_optimizer).__name__}")
-            if keras.backend.backend() != "torch":
-                raise ValueError("sparse_optimizer runs on the torch backend only (this Keras "
-                                 f"uses {keras.backend.backend()!r}); leave it None to train "
-                                 "the table with the model's Keras optimizer")
+            if keras.backend.backend() not in ("torch", "jax"):
+                raise ValueError("sparse_optimizer runs on the torch and jax backends only "
+                                 f"(this Keras uses {keras.backend.backend()!r}); leave it None "
+                                 "to train the table with the model's Keras optimizer")
             if self.embeddings_regularizer is not None or self.embeddings_constraint is not None:
                 raise ValueError("with sparse_optimizer the table is not in Keras's optimizer: "
                                  "an embeddings_regularizer or embeddings_constraint would not "
                                  "be applied; use the fastembed optimizer's weight_decay, or "
                                  "leave sparse_optimizer None")
         self.sparse_optimizer = sparse_optimizer
+        self._jax_sparse = None
         if weights is not None:
             w = np.asarray(weights[0] if isinstance(weights, (list, tuple)) else weights)
             if w.shape != (self.input_dim, self.output_dim):
@@ -236,7 +285,13 @@ class _Table(keras.layers.Layer):
         self.embeddings = self.add_weight(
             shape=(self.input_dim, self.output_dim), initializer=self.embeddings_initializer,
             name="embeddings", regularizer=self.embeddings_regularizer,
-            constraint=self.embeddings_constraint, trainable=self.sparse_optimizer is None)
+            constraint=self.embeddings_constraint,
+            trainable=self.sparse_optimizer is None or keras.backend.backend() == "jax")
+        if self.sparse_optimizer is not None and keras.backend.backend() == "jax":
+            # Keras's jax trainer takes new values only from what the step returns: the
+            # backward hands the updated table back as the "gradient", and Keras's optimizer
+            # assigns it as it is (no slots, clipping or decay for it; see Embedding)
+            self.embeddings.overwrite_with_gradient = True
         if self._initial_weights is not None:
             self.embeddings.assign(self._initial_weights)
             self._initial_weights = None
@@ -284,15 +339,25 @@ class Embedding(_Table):
     dropout : float in [0, 1), default 0.0
         Keras 1: in a training call each row of the table is dropped with this probability
         (the same rows in every sample), kept rows scaled by 1 / (1 - dropout).
-    sparse_optimizer : a `fastembed.optimizers` instance, optional (torch backend)
+    sparse_optimizer : a `fastembed.optimizers` instance, optional (torch and jax backends)
         Train the table with this optimizer's fused sparse step inside the backward pass,
         instead of with the model's Keras optimizer. Faster for large tables (only the rows
-        a batch touched are read and written); it gives up: the table is not among the
-        model's trainable weights (Keras's optimizer, its learning-rate schedule, gradient
-        clipping and loss scaling do not apply to it; the model needs another trainable
-        weight for Keras to run a backward at all); fastembed's Adam is lazy (untouched
-        rows' moments do not decay) and counts its own steps; no embeddings_regularizer or
-        embeddings_constraint; the optimizer's state is not saved with the model.
+        a batch touched are read and written); it gives up: the table is not in Keras's
+        optimizer (its learning-rate schedule, gradient clipping, weight decay, EMA,
+        gradient accumulation and loss scaling do not apply to it: do not combine it with
+        loss scaling, which would scale its gradient, or ``gradient_accumulation_steps``,
+        which it does not follow);
+        fastembed's Adam is lazy (untouched rows' moments do not decay) and counts its own
+        steps; no embeddings_regularizer or embeddings_constraint; the optimizer's state is
+        not saved with the model (a loaded model has no sparse_optimizer). On torch the
+        table leaves the model's trainable weights (the model needs another trainable weight
+        for Keras to run a backward at all). On jax it stays among them, flagged
+        ``overwrite_with_gradient``: the backward is a side effect inside the jitted step
+        (a host callback updating the table's buffer in place, once per step) whose
+        "gradient" is the updated table, so a ``jax.grad`` of this layer's training call
+        taken by hand returns the table, not a gradient; the layer must be called once per
+        training step (a second call raises ValueError) and its table read by no other
+        layer.
     seed : int, optional
         Seeds the initializer (when given by name) and the dropout draws.
     init, W_regularizer, W_constraint
