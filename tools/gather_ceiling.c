@@ -20,6 +20,8 @@
  *   /tmp/gather_ceiling [rounds=15] [n_rows=1000000] [row_bytes=256] [n_ids=1000000] [huge=1]
  * huge=1 advises transparent huge pages on every buffer, as NumPy does for its large arrays
  * (the THP mode here is "madvise"); huge=0 leaves 4 KB pages (every random row a TLB miss).
+ * As a library for tools/gather_peers.py:
+ *   gcc -O3 -march=native -fopenmp -shared -fPIC tools/gather_ceiling.c -o /tmp/gather_ceiling.so
  * It prints one line per (threads, variant): median wall ms, GB/s and GB/s / copy GB/s, then
  * the same from on-CPU time (per round the largest CLOCK_THREAD_CPUTIME_ID of the team's
  * threads): on a loaded machine the wall figures include time the threads sat descheduled,
@@ -122,7 +124,7 @@ static void gather(int nt, int pf, int nt_store, int hint)
                                         _mm512_loadu_si512((const void *)(s + b * 64)));
             } else {
                 for (int64_t b = 0; b < lines; b++)
-                    _mm512_store_si512((void *)(d + b * 64),
+                    _mm512_storeu_si512((void *)(d + b * 64),
                                        _mm512_loadu_si512((const void *)(s + b * 64)));
             }
         }
@@ -130,6 +132,15 @@ static void gather(int nt, int pf, int nt_store, int hint)
             _mm_sfence();
         cpu_used[omp_get_thread_num()] = thread_cpu() - c0;
     }
+}
+
+/* For tools/gather_peers.py (ctypes, built with -shared -fPIC): one gather of `n` rows of
+ * the caller's table into its out, timed there beside fastembed in the same process. */
+void gather_ceiling_call(char *tab, int64_t rows, int64_t rb, int64_t *id, int64_t n,
+                         char *o, int nt, int pf, int nt_store)
+{
+    table = tab, n_rows = rows, row_bytes = rb, ids = id, n_ids = n, out = o;
+    gather(nt, pf, nt_store, 0);
 }
 
 enum { MAXV = 20 };

@@ -12,6 +12,8 @@ same gather written directly in C.
     /work/devenv/bin/python tools/gather_peers.py [rounds] [--alloc]
 
 --alloc adds the allocating calls (fastembed.lookup, np.take, F.embedding) beside out=.
+With GATHER_CEILING_SO naming tools/gather_ceiling.c built as a library (its header says
+how), the probe's best C loop (ordinary stores, prefetch 16 rows ahead) runs beside them.
 """
 import os
 import sys
@@ -38,7 +40,9 @@ def main():
     rng = np.random.default_rng(0)
     w = rng.random((n_rows, dim), dtype=np.float32)
     ids = rng.integers(0, n_rows, n_ids, dtype=np.int64)
-    out = np.full((n_ids, dim), 1.0, np.float32)
+    raw = np.full(n_ids * dim + 16, 1.0, np.float32)  # out on a 64-byte line: the C probe's
+    skip = (-raw.ctypes.data % 64) // 4              # streaming stores need it
+    out = raw[skip:skip + n_ids * dim].reshape(n_ids, dim)
     moved = 2 * n_ids * dim * 4 + ids.nbytes
     src = np.ones(n_rows * dim, np.float32)
     dst = np.full(n_rows * dim, 2.0, np.float32)
@@ -65,6 +69,18 @@ def main():
             torch.set_num_threads(t)
             torch.index_select(wt, 0, it, out=ot)
         variants["torch.index_select(out=)"] = (index_select, moved)
+    lib = os.environ.get("GATHER_CEILING_SO")
+    if lib:
+        import ctypes
+        so = ctypes.CDLL(lib)
+        p = ctypes.c_void_p
+        i64 = ctypes.c_int64
+        so.gather_ceiling_call.argtypes = [p, i64, i64, p, i64, p, ctypes.c_int, ctypes.c_int,
+                                           ctypes.c_int]
+        args = (w.ctypes.data, n_rows, dim * 4, ids.ctypes.data, n_ids, out.ctypes.data)
+        for nt_store in (0, 1):
+            variants[f"C probe loop, pf16{', NT stores' if nt_store else ''}"] = (
+                lambda t, s=nt_store: so.gather_ceiling_call(*args, t, 16, s), moved)
     if alloc:
         variants["fastembed.lookup"] = (lambda t: fastembed.lookup(w, ids, num_threads=t), moved)
         variants["np.take [1 thr]"] = (lambda t: np.take(w, ids, axis=0), moved)
