@@ -21,6 +21,7 @@ import scipy.sparse as sp  # noqa: E402
 import fastembed  # noqa: E402
 from fastembed import _kernels  # noqa: E402  (a probe: times the grouping alone)
 from fastembed.bench.core import make_ids  # noqa: E402
+from gather_peers import bench_copy  # noqa: E402  (tools/, this script's directory)
 
 
 def main():
@@ -34,22 +35,12 @@ def main():
     moved = ids.nbytes + grad.nbytes + nnz * (8 + dim * 4)
     table = rng.random((n_rows, dim), dtype=np.float32)
     out = np.ones((n_ids, dim), np.float32)
-    src = np.ones(n_rows * dim, np.float32)
-    dst = np.full(n_rows * dim, 2.0, np.float32)
-    from concurrent.futures import ThreadPoolExecutor
-    pool = ThreadPoolExecutor(2)
-
-    def copy(t):
-        if t == 1:
-            np.copyto(dst, src)
-            return
-        b = np.linspace(0, src.size, t + 1).astype(np.int64)
-        list(pool.map(lambda k: np.copyto(dst[b[k]:b[k + 1]], src[b[k]:b[k + 1]]), range(t)))
+    copy, copy_bytes, pool = bench_copy(n_rows * dim)
 
     ones = np.ones(n_ids, np.float32)
     indptr = np.arange(n_ids + 1, dtype=np.int64)
     variants = {
-        "copy": (copy, 2 * src.nbytes, None),
+        "copy": (copy, copy_bytes, None),
         "accumulate": (lambda t: fastembed.accumulate(ids, grad, n_rows, num_threads=t),
                        moved, None),
         "  group_ids alone": (lambda t: _kernels.group_ids(ids, n_rows, t, ids), moved, None),
@@ -72,8 +63,8 @@ def main():
                 cpu[name].append(time.process_time() - c0)
         print(f"{dist}, {threads} thread(s), {rounds} rounds, load {os.getloadavg()[0]:.1f}, "
               f"accumulate bytes {moved / 1e6:.0f} MB")
-        cw = 2 * src.nbytes / np.median(wall["copy"]) / 1e9
-        cc = 2 * src.nbytes / (np.median(cpu["copy"]) / threads) / 1e9
+        cw = copy_bytes / np.median(wall["copy"]) / 1e9
+        cc = copy_bytes / (np.median(cpu["copy"]) / threads) / 1e9
         acc_w, acc_c = np.median(wall["accumulate"]), np.median(cpu["accumulate"]) / threads
         for name, (_, nbytes, used) in variants.items():
             mw = np.median(wall[name])

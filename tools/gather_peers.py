@@ -32,6 +32,23 @@ except ImportError:
 from concurrent.futures import ThreadPoolExecutor  # noqa: E402
 
 
+def bench_copy(n):
+    """The bench's copy (fastembed/bench/runner.py measure_copy) of two written float32
+    buffers of n values, as (call(threads), bytes counted, thread pool to shut down)."""
+    src = np.ones(n, np.float32)
+    dst = np.full(n, 2.0, np.float32)
+    pool = ThreadPoolExecutor(2)
+
+    def copy(threads):
+        if threads == 1:
+            np.copyto(dst, src)
+            return
+        b = np.linspace(0, n, threads + 1).astype(np.int64)
+        list(pool.map(lambda k: np.copyto(dst[b[k]:b[k + 1]], src[b[k]:b[k + 1]]),
+                      range(threads)))
+    return copy, 2 * src.nbytes, pool
+
+
 def main():
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     rounds = int(args[0]) if args else 9
@@ -44,19 +61,7 @@ def main():
     skip = (-raw.ctypes.data % 64) // 4              # streaming stores need it
     out = raw[skip:skip + n_ids * dim].reshape(n_ids, dim)
     moved = 2 * n_ids * dim * 4 + ids.nbytes
-    src = np.ones(n_rows * dim, np.float32)
-    dst = np.full(n_rows * dim, 2.0, np.float32)
-    copy_bytes = 2 * src.nbytes
-    pool = ThreadPoolExecutor(2)
-
-    def copy(threads):
-        if threads == 1:
-            np.copyto(dst, src)
-            return
-        b = np.linspace(0, src.size, threads + 1).astype(np.int64)
-        list(pool.map(lambda k: np.copyto(dst[b[k]:b[k + 1]], src[b[k]:b[k + 1]]),
-                      range(threads)))
-
+    copy, copy_bytes, pool = bench_copy(n_rows * dim)
     variants = {"copy (np.copyto, the bench's)": (copy, copy_bytes)}
     variants["fastembed.lookup(out=)"] = (
         lambda t: fastembed.lookup(w, ids, out=out, num_threads=t), moved)
