@@ -36,12 +36,13 @@ def group_ids(ids, int64_t n_rows, int n_threads, ids_for_errors):
 
 
 def accumulate(ids, grad, int64_t n_rows, int64_t padding_idx, bint scale_by_count,
-               int n_threads, ids_for_errors):
+               int n_threads, ids_for_errors, out=None):
     """Row-sparse gradient of lookup: (indices, values) with indices the sorted distinct ids
     (minus `padding_idx` when >= 0) and values[r] the sum, in input order, of the rows of the
     C-contiguous (len(ids), dim) float32/float64 `grad` at the positions of indices[r].
     The grouping lives in C scratch memory (huge-page advised), never in NumPy arrays: only
-    the two results are allocated here."""
+    the two results are allocated here, or they are the leading rows of `out`, a checked
+    (indices, values) pair of (len(ids),) int64 and (len(ids), dim) buffers."""
     cdef Buffers bufs = Buffers()
     cdef Py_buffer *i = bufs.get(ids, False)
     cdef Py_buffer *g = bufs.get(grad, False)
@@ -69,8 +70,12 @@ def accumulate(ids, grad, int64_t n_rows, int64_t padding_idx, bint scale_by_cou
             raise_status(status, bad_pos, ids_for_errors, n_rows)
         if padding_idx >= 0:
             skip = fe_group_of(uniq, n_unique, padding_idx)
-        indices = _pool_empty((n_unique - (skip >= 0),), _np.int64)
-        values = _pool_empty((n_unique - (skip >= 0), dim), grad.dtype)
+        if out is None:
+            indices = _pool_empty((n_unique - (skip >= 0),), _np.int64)
+            values = _pool_empty((n_unique - (skip >= 0), dim), grad.dtype)
+        else:
+            indices = out[0][:n_unique - (skip >= 0)]
+            values = out[1][:n_unique - (skip >= 0)]
         o = bufs.get(indices, True)
         v = bufs.get(values, True)
         out_idx = <int64_t *>o.buf

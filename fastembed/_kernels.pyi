@@ -62,7 +62,8 @@ def bag_dots(weights: Array, ids: Array, bag_of: Array, grad: Array, dots: Array
 
 # backward, renorm
 def accumulate(ids: Array, grad: Array, n_rows: int, padding_idx: int, scale_by_count: bool,
-               n_threads: int, ids_for_errors: Array) -> Tuple[Array, Array]: ...
+               n_threads: int, ids_for_errors: Array,
+               out: Optional[Tuple[Array, Array]] = ...) -> Tuple[Array, Array]: ...
 def scatter_rows(values: Array, indices: Array, n_rows: int, out: Array,
                  n_threads: int) -> None: ...
 def renorm(weights: Array, ids: Array, max_norm: float, norm_type: float, n_threads: int,

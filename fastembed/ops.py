@@ -162,7 +162,7 @@ def _n_rows_arg(n_rows):
 
 
 def accumulate(ids, grad_output, n_rows, *, padding_idx=None, scale_grad_by_freq=False,
-               num_threads=None):
+               out=None, num_threads=None):
     """The gradient of `lookup` with respect to the table, as a row-sparse gradient.
 
     For every distinct id, the sum of the `grad_output` rows at its positions, added in
@@ -184,6 +184,12 @@ def accumulate(ids, grad_output, n_rows, *, padding_idx=None, scale_grad_by_freq
     scale_grad_by_freq : bool, default False
         Divide each row's sum by the number of times its id occurs in `ids` (PyTorch's
         ``scale_grad_by_freq``; the division follows the in-order sum).
+    out : (ndarray, ndarray), optional
+        Buffers for the result, of as many rows as there are ids (an upper bound of nnz):
+        indices int64 of shape ``(ids.size,)`` and values of shape ``(ids.size, dim)`` and
+        grad_output's dtype, C-contiguous, writable, sharing no memory with each other or
+        the inputs. The result's ``indices`` and ``values`` are views of their first nnz
+        rows; the rest is left as it was, and so is everything when the call raises.
     num_threads : int, optional
         Threads for this call; default `fastembed.get_num_threads()`.
 
@@ -199,8 +205,8 @@ def accumulate(ids, grad_output, n_rows, *, padding_idx=None, scale_grad_by_freq
     TypeError
         `ids` is not an integer array or `grad_output` not float32/float64.
     ValueError
-        `grad_output`'s shape is not ``ids.shape + (dim,)``, ``n_rows < 1``, or
-        `padding_idx` is outside ``[-n_rows, n_rows)``.
+        `grad_output`'s shape is not ``ids.shape + (dim,)``, ``n_rows < 1``,
+        `padding_idx` is outside ``[-n_rows, n_rows)``, or `out` is not such a pair.
     """
     from fastembed.sparse import RowSparseGrad
 
@@ -209,9 +215,21 @@ def accumulate(ids, grad_output, n_rows, *, padding_idx=None, scale_grad_by_freq
     grad = _grad_rows(grad_output, idx.shape)
     pad = _padding(padding_idx, n)
     n_threads = _resolve_threads(num_threads)
+    if out is not None:
+        out = _accumulate_out(out, idx.size, grad, (idx, original, grad_output))
     indices, values = _kernels.accumulate(idx, grad, n, pad, bool(scale_grad_by_freq),
-                                          n_threads, original)
+                                          n_threads, original, out)
     return RowSparseGrad._trusted(indices, values, n)
+
+
+def _accumulate_out(out, n, grad, inputs):
+    """`accumulate`'s out=: an (indices, values) pair of n-row buffers, checked."""
+    if not isinstance(out, (tuple, list)) or len(out) != 2:
+        raise ValueError("out must be a pair (indices, values) of arrays")
+    indices = check_out(out[0], (n,), np.int64, inputs + (grad,), name="out[0] (indices)")
+    values = check_out(out[1], (n, grad.shape[1]), grad.dtype, inputs + (grad, indices),
+                       name="out[1] (values)")
+    return indices, values
 
 
 def renorm_(weights, ids, max_norm, *, norm_type=2.0, num_threads=None):

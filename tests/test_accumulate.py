@@ -167,6 +167,60 @@ def test_big_n_rows_small_input(rng):
                                               0.0 + grad[3]]))
 
 
+@pytest.mark.parametrize("vdt", VALUE_DTYPES)
+@pytest.mark.parametrize("padding_idx", [None, 3])
+def test_out_gives_views_of_its_leading_rows(rng, vdt, padding_idx):
+    ids = rng.integers(0, 30, (50, 4))
+    grad = rng.standard_normal((50, 4, 7)).astype(vdt)
+    want = fastembed.accumulate(ids, grad, 30, padding_idx=padding_idx)
+    out_i, out_v = np.full(200, -7, np.int64), np.full((200, 7), 9, vdt)
+    got = fastembed.accumulate(ids, grad, 30, padding_idx=padding_idx, out=(out_i, out_v))
+    nnz = want.indices.size
+    assert np.shares_memory(got.indices, out_i) and np.shares_memory(got.values, out_v)
+    assert bits(got.indices) == bits(want.indices) and bits(got.values) == bits(want.values)
+    assert (out_i[nnz:] == -7).all() and (out_v[nnz:] == 9).all()  # the rest untouched
+
+
+def test_out_thread_count_agnostic(rng):
+    ids = make_ids(rng, "zipf", 200_000, 50_000)
+    grad = rng.standard_normal((200_000, 32)).astype(np.float32)
+    bufs = [(np.empty(200_000, np.int64), np.empty((200_000, 32), np.float32)) for _ in "ab"]
+    one = fastembed.accumulate(ids, grad, 50_000, out=bufs[0], num_threads=1)
+    two = fastembed.accumulate(ids, grad, 50_000, out=bufs[1], num_threads=2)
+    assert bits(one.indices) == bits(two.indices) and bits(one.values) == bits(two.values)
+    assert bits(one.to_dense()) == bits(add_at(ids, grad, 50_000))
+
+
+def test_bad_out_raises_and_changes_nothing(rng):
+    ids = rng.integers(0, 10, (4, 5))
+    grad = rng.standard_normal((4, 5, 3)).astype(np.float32)
+    oi, ov = np.zeros(20, np.int64), np.zeros((20, 3), np.float32)
+    bad_id = ids.copy()
+    bad_id[2, 2] = 10
+    cases = [
+        ((bad_id, grad), (oi, ov), IndexError, r"ids\[2, 2\] = 10"),  # out left as it was
+        ((ids, grad), (oi[:19], ov), ValueError, "shape"),
+        ((ids, grad), (oi, ov[:, :2]), ValueError, "shape"),
+        ((ids, grad), (oi.astype(np.int32), ov), TypeError, "int64"),
+        ((ids, grad), (oi, ov.astype(np.float64)), TypeError, "float32"),
+        ((ids, grad), (oi, np.asfortranarray(np.zeros((20, 3), np.float32))), ValueError,
+         "C-contiguous"),
+        ((ids, grad), (oi, grad.reshape(20, 3)), ValueError, "overlaps"),
+        ((ids, grad), (ids.reshape(20), ov), ValueError, "overlaps"),  # ids are int64 here
+    ]
+    cases.append(((ids, grad), (oi,), ValueError, "pair"))
+    cases.append(((ids, grad), "no", ValueError, "pair"))
+    ro = ov.copy()
+    ro.flags.writeable = False
+    cases.append(((ids, grad), (oi, ro), ValueError, "read-only"))
+    for (i, g), out, exc, match in cases:
+        arrays = [i, g, oi, ov]
+        before = snapshot(*arrays)
+        with pytest.raises(exc, match=match):
+            fastembed.accumulate(i, g, 10, out=out)
+        assert_unchanged(before, *arrays)
+
+
 # ---- bad input ----------------------------------------------------------------------------
 
 def _bad_accumulate_cases(rng):

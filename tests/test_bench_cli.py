@@ -371,3 +371,19 @@ def test_busy_run_is_reported(tmp_path, capsys):
     assert rc == 0 and doc["busy"] == 1
     assert "--busy 1" in capsys.readouterr().out
     assert main(TINY + ["--busy", "-1"]) == 2
+
+
+def test_self_ratio_marked_noisy_when_a_time_it_divides_is_noisy():
+    def row(threads, variant, median, iqr):
+        return {"kernel": "k", "case": "c", "library": "fastembed", "status": "ok",
+                "threads": threads, "threads_used": threads, "variant": variant,
+                "median_s": median, "iqr_s": iqr}
+    doc = {"threads": [1, 2], "ratios": {"k": {"c": [["alloc / out=", "a", "o"]]}},
+           "results": [row(1, "a", 1.0, 0.1), row(1, "o", 1.0, 0.1),
+                       row(2, "a", 0.6, 0.1), row(2, "o", 2.0, 1.5)]}
+    rows = {(t, label): (x, noisy) for _, t, label, x, noisy in report._self_ratio_rows(doc, "k")}
+    assert rows[(1, "alloc / out=")] == (1.0, False)
+    assert rows[(2, "alloc / out=")] == (pytest.approx(0.3), True)
+    assert rows[(2, "a: 2 thr / 1 thr")] == (pytest.approx(0.6), False)
+    assert rows[(2, "o: 2 thr / 1 thr")] == (2.0, True)
+    assert [r[:4] for r in report._self_ratio_rows(doc, "k")] == report.self_ratios(doc, "k")

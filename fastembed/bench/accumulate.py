@@ -8,7 +8,7 @@ import scipy.sparse as sp
 import fastembed
 from fastembed.bench import peers
 from fastembed.bench.core import (DTYPE_NAMES, Case, Impl, Timed, close, make_ids,
-                                  random_table, register, short)
+                                  random_table, register, short, written_empty)
 
 # (n_rows, dim, n_ids, dtype, id distribution)
 SHAPES = {
@@ -72,7 +72,8 @@ def _case(n_rows, dim, n_ids, dtype, dist):
         ids = make_ids(rng, dist, n_ids, n_rows)
         grad = random_table(rng, n_ids, dim, dtype) - 0.5
         return {"ids": ids, "grad_output": grad, "n_rows": n_rows,
-                "unique": np.unique(ids)}
+                "unique": np.unique(ids),
+                "out": (written_empty((n_ids,), np.int64), written_empty((n_ids, dim), dtype))}
 
     def moved(d):  # ids and grad_output read, one (index, row) per distinct id written
         nnz = d["unique"].size
@@ -88,12 +89,14 @@ def _case(n_rows, dim, n_ids, dtype, dist):
         bytes_moved=moved,
         impls=_impls(),
         compare=sparse_close,
+        ratios=[("allocating / out=", "accumulate", "accumulate(out=)")],
     )
 
 
 def _impls():
     impls = [
         Impl("fastembed", "accumulate", _fastembed, threaded=True),
+        Impl("fastembed", "accumulate(out=)", _fastembed_out, threaded=True),
         Impl("numpy", "np.unique + np.add.at",
              lambda d, t: Timed(lambda: numpy_unique_add_at(d["ids"], d["grad_output"]))),
         Impl("numpy", "argsort + np.add.reduceat",
@@ -112,6 +115,12 @@ def _impls():
 def _fastembed(d, threads):
     ids, grad, n_rows = d["ids"], d["grad_output"], d["n_rows"]
     return Timed(lambda: fastembed.accumulate(ids, grad, n_rows, num_threads=threads),
+                 output=rows_of)
+
+
+def _fastembed_out(d, threads):
+    ids, grad, n_rows, out = d["ids"], d["grad_output"], d["n_rows"], d["out"]
+    return Timed(lambda: fastembed.accumulate(ids, grad, n_rows, out=out, num_threads=threads),
                  output=rows_of)
 
 

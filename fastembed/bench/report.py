@@ -72,10 +72,24 @@ def self_ratios(doc, kernel):
     declares (`Case.ratios`: e.g. allocating / out=, fused / accumulate+apply), and for
     every fastembed variant timed at several thread counts, its time at each count above
     1 / its time at 1 thread ("N thr / 1 thr": above 1, more threads were slower)."""
+    return [row[:4] for row in _self_ratio_rows(doc, kernel)]
+
+
+# A timed row whose interquartile range is above this fraction of its median is noisy: a
+# ratio that uses it says little (a loaded machine, or too few rounds).
+NOISY_IQR = 0.5
+
+
+def _self_ratio_rows(doc, kernel):
+    """self_ratios, each with a fifth item: True when a row it divides is noisy."""
     med = {}
     for r in doc["results"]:
         if r["kernel"] == kernel and r["library"] == "fastembed" and r["status"] == "ok":
             med[(r["case"], r["threads"], r["variant"])] = r
+
+    def noisy(*rows):
+        return any(r.get("iqr_s", 0) > NOISY_IQR * r["median_s"] for r in rows)
+
     out = []
     declared = doc.get("ratios", {}).get(kernel, {})
     cases = list(dict.fromkeys(c for c, _, _ in med))
@@ -83,13 +97,14 @@ def self_ratios(doc, kernel):
         for threads in doc["threads"]:
             for label, a, b in declared.get(case, []):
                 if (case, threads, a) in med and (case, threads, b) in med:
-                    out.append((case, threads, label, med[(case, threads, a)]["median_s"]
-                                / med[(case, threads, b)]["median_s"]))
+                    ra, rb = med[(case, threads, a)], med[(case, threads, b)]
+                    out.append((case, threads, label, ra["median_s"] / rb["median_s"],
+                                noisy(ra, rb)))
             for variant in dict.fromkeys(v for c, t, v in med if c == case):
                 one, more = med.get((case, 1, variant)), med.get((case, threads, variant))
                 if threads > 1 and one and more and more["threads_used"] == threads:
                     out.append((case, threads, f"{variant}: {threads} thr / 1 thr",
-                                more["median_s"] / one["median_s"]))
+                                more["median_s"] / one["median_s"], noisy(one, more)))
     return out
 
 
@@ -176,15 +191,16 @@ def tables(doc):
                 lines.append(f"{case:<{cw}} {threads:>3} {gbps:7.2f} {fr} " + " ".join(
                     f"{_ratio(ratios[lib]) if lib in ratios else '-':>10}" for lib in libs))
             lines.append("")
-        selfr = self_ratios(doc, kernel)
+        selfr = _self_ratio_rows(doc, kernel)
         if selfr:
             cw = max(len(c) for c, *_ in selfr)
-            lw = max(len(label) for _, _, label, _ in selfr)
+            lw = max(len(label) for _, _, label, *_ in selfr)
             title = f"{kernel}: fastembed against itself (time / time)"
             lines += [title, "-" * len(title),
                       f"{'case':<{cw}} {'thr':>3} {'ratio':<{lw}} {'value':>7}"]
-            for case, threads, label, x in selfr:
-                lines.append(f"{case:<{cw}} {threads:>3} {label:<{lw}} {x:7.2f}")
+            for case, threads, label, x, noisy in selfr:
+                lines.append(f"{case:<{cw}} {threads:>3} {label:<{lw}} {x:7.2f}"
+                             + (" (noisy)" if noisy else ""))
             lines.append("")
     lines.append("vs LIB = LIB's median / fastembed's (above 1: fastembed is faster).")
     lines.append("GB/s = bytes a kernel must move (inputs read + outputs written) / median time;"
@@ -194,6 +210,8 @@ def tables(doc):
                  " peak+MB = peak memory beyond inputs and output;")
     lines.append("[1 thr] = the library runs this on one thread, [own thr] = on the threads it"
                  " chose at start-up (both timed once, shown at every thread count).")
+    lines.append(f"(noisy) = a time the ratio divides has an interquartile range above "
+                 f"{NOISY_IQR:.0%} of its median: within noise, re-take it.")
     return "\n".join(lines)
 
 
@@ -311,12 +329,12 @@ def markdown(doc):
                 out.append(f"| {case} | {threads} | {gbps:.1f} | {fr} | " + " | ".join(
                     _ratio(ratios[lib]) if lib in ratios else "-" for lib in libs) + " |")
             out.append("")
-        selfr = self_ratios(doc, kernel)
+        selfr = _self_ratio_rows(doc, kernel)
         if selfr:
             out += ["#### fastembed against itself (time / time)", "",
                     "| case | threads | ratio | value |", "|---|---:|---|---:|"]
-            out += [f"| {case} | {threads} | {label} | {x:.2f} |"
-                    for case, threads, label, x in selfr]
+            out += [f"| {case} | {threads} | {label} | {x:.2f}{' (noisy)' if noisy else ''} |"
+                    for case, threads, label, x, noisy in selfr]
             out.append("")
         for threads in doc["threads"]:
             rows = [r for r in doc["results"] if r["kernel"] == kernel and r["threads"] == threads]
