@@ -19,6 +19,7 @@ import numpy as np
 from fastembed import _ops_init as rng
 from fastembed._arrays import F32, F64
 from fastembed._threads import resolve as _resolve_threads
+from fastembed._validate import integer, real
 
 __all__ = ["Initializer", "RandomUniform", "RandomNormal", "TruncatedNormal", "Zeros", "Ones",
            "Constant", "VarianceScaling", "GlorotUniform", "GlorotNormal", "HeUniform",
@@ -65,15 +66,6 @@ def _dtype(dtype):
     return dt
 
 
-def _real(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
-    return value
-
-
 def _plain(value):
     """NumPy scalars as Python ones, so that get_config() stays JSON-serialisable; ints stay
     ints (Keras keeps the arguments as given)."""
@@ -84,9 +76,7 @@ def _seed(seed):
     """The user's seed as given (for get_config) and the 64-bit key the generator uses."""
     if seed is None:
         return secrets.randbits(64)
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise TypeError(f"seed must be an int or None, got {type(seed).__name__}")
-    return int(seed) & 0xFFFFFFFFFFFFFFFF  # negative seeds are valid, as in Keras
+    return integer(seed, "seed") & 0xFFFFFFFFFFFFFFFF  # negative seeds are valid, as in Keras
 
 
 def compute_fans(shape, input_axes=None, output_axes=None):
@@ -170,7 +160,7 @@ class RandomUniform(_Seeded):
     """Uniform draws in ``[minval, maxval)``."""
 
     def __init__(self, minval=-0.05, maxval=0.05, seed=None):
-        lo, hi = _real(minval, "minval"), _real(maxval, "maxval")
+        lo, hi = real(minval, "minval"), real(maxval, "maxval")
         if not lo < hi:
             raise ValueError(f"minval must be less than maxval, got minval={minval}, "
                              f"maxval={maxval}")
@@ -192,9 +182,8 @@ class RandomNormal(_Seeded):
     """Normal draws with `mean` and `stddev`."""
 
     def __init__(self, mean=0.0, stddev=0.05, seed=None):
-        _real(mean, "mean")
-        if _real(stddev, "stddev") < 0:
-            raise ValueError(f"stddev must be >= 0, got {stddev}")
+        real(mean, "mean")
+        real(stddev, "stddev", low=0)
         super().__init__(seed)
         self.mean, self.stddev = _plain(mean), _plain(stddev)
 
@@ -231,7 +220,7 @@ class Constant(Initializer):
     """Every element `value` (a scalar)."""
 
     def __init__(self, value=0.0):
-        _real(value, "value")
+        real(value, "value")
         self.value = _plain(value)
 
     def __call__(self, shape, dtype="float32", *, num_threads=None):
@@ -253,8 +242,7 @@ class VarianceScaling(_Seeded):
 
     def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None,
                  input_axes=None, output_axes=None):
-        if _real(scale, "scale") <= 0.0:
-            raise ValueError(f"scale must be a positive number, got {scale}")
+        real(scale, "scale", low=0, low_open=True)
         if mode not in _MODES:
             raise ValueError(f"mode must be one of {_MODES}, got {mode!r}")
         if not isinstance(distribution, str):
@@ -338,7 +326,7 @@ class Orthogonal(_Seeded):
     treated as (prod(shape[:-1]), shape[-1])."""
 
     def __init__(self, gain=1.0, seed=None):
-        _real(gain, "gain")
+        real(gain, "gain")
         super().__init__(seed)
         self.gain = _plain(gain)
 

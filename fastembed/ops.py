@@ -1,7 +1,4 @@
 """The functional kernels: argument policy here, the work in C (fastembed._kernels)."""
-import math
-import operator
-
 import numpy as np
 
 from fastembed import _kernels, _quantized_ops
@@ -11,6 +8,7 @@ from fastembed._arrays import (BAG_ACC64, BAG_MODES, U16, as_array, as_ids, as_t
 from fastembed._arrays import grad_rows as _grad_rows, padding_row as _padding
 from fastembed._pool import empty as _empty  # large results from recycled, mapped pages
 from fastembed._threads import resolve as _resolve_threads
+from fastembed._validate import integer, real
 from fastembed.quantized import QuantizedTable
 
 __all__ = ["lookup", "lookup_bag", "accumulate", "accumulate_bag", "renorm_"]
@@ -152,13 +150,7 @@ def lookup_bag(weights, ids, offsets=None, *, mode="sum", per_sample_weights=Non
 
 
 def _n_rows_arg(n_rows):
-    try:
-        n = operator.index(n_rows)
-    except TypeError:
-        raise TypeError(f"n_rows must be an integer, got {type(n_rows).__name__}") from None
-    if n < 1:
-        raise ValueError(f"n_rows must be >= 1, got {n}")
-    return n
+    return integer(n_rows, "n_rows", low=1)
 
 
 def accumulate(ids, grad_output, n_rows, *, padding_idx=None, scale_grad_by_freq=False,
@@ -250,15 +242,8 @@ def renorm_(weights, ids, max_norm, *, norm_type=2.0, num_threads=None):
     """
     table = as_table(weights, writable=True, half=True)
     idx, original = as_ids(ids)
-    try:
-        max_norm = float(max_norm)
-        norm_type = float(norm_type)
-    except (TypeError, ValueError):
-        raise TypeError("max_norm and norm_type must be real numbers") from None
-    if not max_norm > 0.0:
-        raise ValueError(f"max_norm must be positive, got {max_norm}")
-    if not (math.isfinite(norm_type) and norm_type > 0.0):
-        raise ValueError(f"norm_type must be a finite positive number, got {norm_type}")
+    max_norm = real(max_norm, "max_norm", low=0.0, low_open=True, finite=False)
+    norm_type = real(norm_type, "norm_type", low=0.0, low_open=True)
     n_threads = _resolve_threads(num_threads)
     if table.itemsize == 2:  # float16/bfloat16: norms in double, rows rounded back to nearest
         _kernels.renorm_half(table.view(U16), is_bfloat16(table.dtype), idx, max_norm,

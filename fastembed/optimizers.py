@@ -37,23 +37,10 @@ import numpy as np
 
 from fastembed import _ops_optim as rules
 from fastembed._arrays import as_table
+from fastembed._validate import real as _number  # TypeError / ValueError, one rule
 from fastembed.sparse import RowSparseGrad
 
 __all__ = ["SGD", "Adagrad", "RowwiseAdagrad", "Adam", "FTRL", "Optimizer"]
-
-
-def _number(value, name, *, low=None, high=None, low_open=False, high_open=False):
-    """A finite float within [low, high] (open ends where asked); ValueError otherwise."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name} must be a real number, got {value!r}")
-    v = float(value)
-    if not math.isfinite(v):
-        raise ValueError(f"{name} must be finite, got {v}")
-    if low is not None and (v < low or (low_open and v == low)):
-        raise ValueError(f"{name} must be {'>' if low_open else '>='} {low}, got {v}")
-    if high is not None and (v > high or (high_open and v == high)):
-        raise ValueError(f"{name} must be {'<' if high_open else '<='} {high}, got {v}")
-    return v
 
 
 _TABLE_LOCKS = {}              # root buffer address -> its lock (use_locking=True)

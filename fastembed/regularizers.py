@@ -5,10 +5,9 @@
 ``gradient(x)``, ``l1 * sign(x) + 2 * l2 * x``: what `Embedding.backward` adds in "exact"
 mode and what the sparse optimizers add on the touched rows in "lazy" mode.
 """
-import math
-import numbers
-
 import numpy as np
+
+from fastembed._validate import real
 
 __all__ = ["Regularizer", "L1", "L2", "L1L2", "l1", "l2", "l1_l2", "get", "serialize",
            "deserialize"]
@@ -16,16 +15,6 @@ __all__ = ["Regularizer", "L1", "L2", "L1L2", "l1", "l2", "l1_l2", "get", "seria
 # Sums over a large table run in float64 over blocks of this many elements, so a float32
 # table of any size is summed accurately without a float64 copy of the whole table.
 _BLOCK = 1 << 16
-
-
-def _factor(value, name):
-    """A finite, non-negative float; ValueError naming the argument otherwise (Keras's check)."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name} must be a non-negative float, got {value!r}")
-    v = float(value)
-    if not (math.isfinite(v) and v >= 0.0):
-        raise ValueError(f"{name} must be a non-negative float, got {v}")
-    return v
 
 
 def _float_array(x):
@@ -92,8 +81,8 @@ class L1L2(Regularizer):
     """
 
     def __init__(self, l1=0.0, l2=0.0):
-        self.l1 = _factor(0.0 if l1 is None else l1, "l1")
-        self.l2 = _factor(0.0 if l2 is None else l2, "l2")
+        self.l1 = real(0.0 if l1 is None else l1, "l1", low=0.0)
+        self.l2 = real(0.0 if l2 is None else l2, "l2", low=0.0)
 
     def __call__(self, x):
         """The penalty, a scalar of `x`'s float dtype (summed in float64)."""

@@ -1,12 +1,11 @@
 """Row-sparse gradients: the result of `fastembed.accumulate` and the input of the sparse
 optimizers."""
-import operator
-
 import numpy as np
 
 from fastembed import _kernels
 from fastembed._arrays import I64, as_array, check_out
 from fastembed._threads import resolve as _resolve_threads
+from fastembed._validate import integer
 
 __all__ = ["RowSparseGrad"]
 
@@ -57,12 +56,7 @@ class RowSparseGrad:
     __slots__ = ("indices", "values", "n_rows")
 
     def __init__(self, indices, values, n_rows):
-        try:
-            n_rows = operator.index(n_rows)
-        except TypeError:
-            raise TypeError(f"n_rows must be an integer, got {type(n_rows).__name__}") from None
-        if n_rows < 0:
-            raise ValueError(f"n_rows must be >= 0, got {n_rows}")
+        n_rows = integer(n_rows, "n_rows", low=0)
         idx = as_array(indices, "indices")
         if idx.size == 0 and idx.dtype.kind == "f":
             idx = idx.astype(np.int64)
