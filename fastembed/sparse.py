@@ -4,6 +4,7 @@ import numpy as np
 
 from fastembed import _kernels
 from fastembed._arrays import I64, as_array, check_out
+from fastembed._errors import index_error
 from fastembed._threads import resolve as _resolve_threads
 from fastembed._validate import integer
 
@@ -72,8 +73,7 @@ class RowSparseGrad:
             bad = np.flatnonzero((idx < 0) | (idx >= n_rows))
             if bad.size:
                 k = int(bad[0])
-                raise IndexError(f"indices[{k}] = {int(idx[k])} is out of range for a table of "
-                                 f"{n_rows} rows (valid: 0 <= index < {n_rows})")
+                raise index_error("indices", idx, k, n_rows)
             steps = np.flatnonzero(np.diff(idx) <= 0)
             if steps.size:
                 k = int(steps[0]) + 1
