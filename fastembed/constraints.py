@@ -17,9 +17,9 @@ import numpy as np
 from fastembed import _ops_constraint as kernel
 from fastembed._arrays import as_table
 from fastembed._validate import integer, real
-from fastembed.initializers import _Configurable, _from_dict, _lookup, _plain
+from fastembed._registry import Configurable, Registry, plain as _plain
 
-__all__ = ["Constraint", "MaxNorm", "NonNeg", "UnitNorm", "MinMaxNorm", "get", "serialize"]
+__all__ = ["Constraint", "MaxNorm", "NonNeg", "UnitNorm", "MinMaxNorm", "get", "serialize", "deserialize"]
 
 EPSILON = 1e-7  # keras.backend.epsilon()
 
@@ -34,7 +34,7 @@ def _axis(axis):
     return int(axis)
 
 
-class Constraint(_Configurable):
+class Constraint(Configurable):
     """Base class: ``c(w) -> ndarray`` and ``c.apply_(w, rows=None, *, num_threads=None)``."""
 
     axis = None
@@ -157,6 +157,7 @@ _CLASSES = (MaxNorm, NonNeg, UnitNorm, MinMaxNorm)
 _NAMES = {"max_norm": MaxNorm, "non_neg": NonNeg, "unit_norm": UnitNorm,
           "min_max_norm": MinMaxNorm}
 _NAMES.update({cls.__name__: cls for cls in _CLASSES})
+_REGISTRY = Registry("constraint", Constraint, _NAMES)
 
 
 def get(identifier):
@@ -166,24 +167,15 @@ def get(identifier):
     defaults; ``{"class_name": ..., "config": {...}}`` the instance it describes; an
     instance or any callable is returned as it is. Unknown names raise ValueError (listing
     the valid ones), other kinds of identifier TypeError."""
-    if identifier is None:
-        return None
-    if isinstance(identifier, str):
-        return _lookup(identifier, "constraint", _NAMES)()
-    if isinstance(identifier, dict):
-        return _from_dict(identifier, "constraint", _NAMES)
-    if isinstance(identifier, type) and issubclass(identifier, Constraint):
-        return identifier()  # a class: its defaults, as Keras does
-    if isinstance(identifier, Constraint) or callable(identifier):
-        return identifier
-    raise TypeError(f"cannot interpret {type(identifier).__name__} {identifier!r} as a "
-                    "constraint: pass a name, a dict, a Constraint or a callable")
+    return _REGISTRY.get(identifier)
 
 
 def serialize(constraint):
     """Keras 3's serialized form: ``{"module": "keras.constraints", "class_name": ...,
-    "config": ..., "registered_name": None}``."""
-    if not isinstance(constraint, Constraint):
-        raise TypeError(f"serialize needs a fastembed Constraint, got {type(constraint).__name__}")
-    return {"module": "keras.constraints", "class_name": type(constraint).__name__,
-            "config": constraint.get_config(), "registered_name": None}
+    "config": ..., "registered_name": None}``; None for None."""
+    return _REGISTRY.serialize(constraint)
+
+
+def deserialize(config):
+    """A constraint from a name or Keras's serialized dict (see `get`)."""
+    return _REGISTRY.deserialize(config)

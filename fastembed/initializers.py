@@ -18,13 +18,14 @@ import numpy as np
 
 from fastembed import _ops_init as rng
 from fastembed._arrays import F32, F64
+from fastembed._registry import Configurable, Registry, plain as _plain
 from fastembed._threads import resolve as _resolve_threads
 from fastembed._validate import integer, real
 
 __all__ = ["Initializer", "RandomUniform", "RandomNormal", "TruncatedNormal", "Zeros", "Ones",
            "Constant", "VarianceScaling", "GlorotUniform", "GlorotNormal", "HeUniform",
            "HeNormal", "LecunUniform", "LecunNormal", "Orthogonal", "get", "serialize",
-           "compute_fans"]
+           "deserialize", "compute_fans"]
 
 # Keras's stddev correction for a standard normal truncated at +-2 stddev: the stddev of
 # that truncated distribution (scipy.stats.truncnorm.std(a=-2, b=2)).
@@ -64,12 +65,6 @@ def _dtype(dtype):
     if dt not in (F32, F64):
         raise TypeError(f"dtype must be float32 or float64, got {dt}")
     return dt
-
-
-def _plain(value):
-    """NumPy scalars as Python ones, so that get_config() stays JSON-serialisable; ints stay
-    ints (Keras keeps the arguments as given)."""
-    return value.item() if isinstance(value, np.generic) else value
 
 
 def _seed(seed):
@@ -124,23 +119,7 @@ _fill = rng.fill  # (kind, shape, dtype, a, b, key, num_threads): one call into 
 
 
 # ---------------------------------------------------------------------------- classes
-class _Configurable:
-    """Keras's config protocol, shared by initializers and constraints: get_config() holds
-    the constructor's arguments, from_config(cfg) calls the constructor with them."""
-
-    def get_config(self):
-        return {}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
-
-
-class Initializer(_Configurable):
+class Initializer(Configurable):
     """Base class: ``init(shape, dtype="float32", *, num_threads=None) -> ndarray``."""
 
     def __call__(self, shape, dtype="float32", *, num_threads=None):
@@ -369,23 +348,12 @@ _NAMES = {
 _NAMES.update({cls.__name__: cls for cls in _CLASSES})
 
 
-def _lookup(name, kind, names):
-    try:
-        return names[name]
-    except KeyError:
-        valid = ", ".join(sorted(names))
-        raise ValueError(f"unknown {kind} {name!r}; valid names: {valid}") from None
+def _make(factory, seed=None):
+    """A named initializer: built with `seed` when its class takes one."""
+    return factory(seed=seed) if issubclass(factory, _Seeded) else factory()
 
 
-def _from_dict(identifier, kind, names):
-    if "class_name" not in identifier:
-        raise ValueError(f"a {kind} dict needs a 'class_name' key (Keras's serialized form), "
-                         f"got keys {sorted(identifier)}")
-    cls = _lookup(identifier["class_name"], kind, names)
-    config = identifier.get("config") or {}
-    if not isinstance(config, dict):
-        raise TypeError(f"a {kind} dict's 'config' must be a dict, got {type(config).__name__}")
-    return cls.from_config(dict(config))
+_REGISTRY = Registry("initializer", Initializer, _NAMES, make=_make)
 
 
 def get(identifier, seed=None):
@@ -409,26 +377,15 @@ def get(identifier, seed=None):
     TypeError
         Any other kind of identifier.
     """
-    if identifier is None:
-        return None
-    if isinstance(identifier, str):
-        cls = _lookup(identifier, "initializer", _NAMES)
-        return cls(seed=seed) if issubclass(cls, _Seeded) else cls()
-    if isinstance(identifier, dict):
-        return _from_dict(identifier, "initializer", _NAMES)
-    if isinstance(identifier, type) and issubclass(identifier, Initializer):
-        return identifier(seed=seed) if issubclass(identifier, _Seeded) else identifier()
-    if isinstance(identifier, Initializer) or callable(identifier):
-        return identifier
-    raise TypeError(f"cannot interpret {type(identifier).__name__} {identifier!r} as an "
-                    "initializer: pass a name, a dict, an Initializer or a callable")
+    return _REGISTRY.get(identifier, seed=seed)
 
 
 def serialize(initializer):
     """Keras 3's serialized form: ``{"module": "keras.initializers", "class_name": ...,
-    "config": ..., "registered_name": None}`` (JSON-serialisable)."""
-    if not isinstance(initializer, Initializer):
-        raise TypeError(f"serialize needs a fastembed Initializer, "
-                        f"got {type(initializer).__name__}")
-    return {"module": "keras.initializers", "class_name": type(initializer).__name__,
-            "config": initializer.get_config(), "registered_name": None}
+    "config": ..., "registered_name": None}`` (JSON-serialisable); None for None."""
+    return _REGISTRY.serialize(initializer)
+
+
+def deserialize(config):
+    """An initializer from a name or Keras's serialized dict (see `get`)."""
+    return _REGISTRY.deserialize(config)

@@ -444,8 +444,7 @@ class Embedding:
             "embeddings_initializer": initializers.serialize(self.embeddings_initializer),
             "embeddings_regularizer": regularizers.serialize(self.embeddings_regularizer),
             "activity_regularizer": regularizers.serialize(self.activity_regularizer),
-            "embeddings_constraint": None if constraint is None
-            else constraints.serialize(constraint),
+            "embeddings_constraint": constraints.serialize(constraint),
             "mask_zero": self.mask_zero,
             "quantization_config": None,
             "input_length": None if self.input_length is None else (
