@@ -7,13 +7,10 @@ Keras 1 arguments `weights` and `dropout` and names `init`, `W_regularizer`,
 table's row-sparse gradient for the last training call.
 """
 import itertools
-import json
-import os
-import tempfile
 
 import numpy as np
 
-from fastembed import _ops_init as rng
+from fastembed import _ops_init as rng, _savefile
 from fastembed import constraints, initializers, regularizers
 from fastembed.config import KERAS1_ALIASES, layer_arguments, register
 from fastembed._arrays import as_array, as_ids
@@ -466,48 +463,16 @@ class Embedding:
         """Write config (JSON) and table to one ``.npz`` file at `path` (used as given),
         atomically: a temporary file in the same directory, flushed to disk, then renamed
         over `path`. A crash mid-save leaves the old file (or none) in place."""
-        path = os.fspath(path)
-        meta = {"format": _SAVE_FORMAT, "version": _SAVE_VERSION, "config": self.get_config(),
-                "dropout_calls": self._dropout_calls}
-        directory = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.",
-                                   suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, meta=np.array(json.dumps(meta)), embeddings=self._embeddings)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
-            raise
-        try:  # make the rename itself durable (best effort: not every system allows it)
-            dir_fd = os.open(directory, os.O_RDONLY)
-        except OSError:
-            return
-        try:
-            os.fsync(dir_fd)
-        except OSError:
-            pass
-        finally:
-            os.close(dir_fd)
+        _savefile.save(path, _SAVE_FORMAT, _SAVE_VERSION,
+                       {"config": self.get_config(), "dropout_calls": self._dropout_calls},
+                       {"embeddings": self._embeddings})
 
     @classmethod
     def load(cls, path):
-        """A layer from a file written by `save` (read with ``allow_pickle=False``)."""
-        with np.load(os.fspath(path), allow_pickle=False) as f:
-            if "meta" not in f.files or "embeddings" not in f.files:
-                raise ValueError(f"{path} is not a saved fastembed Embedding "
-                                 f"(arrays {sorted(f.files)})")
-            meta = json.loads(str(f["meta"]))
-            table = f["embeddings"]
-        if meta.get("format") != _SAVE_FORMAT or meta.get("version") != _SAVE_VERSION:
-            raise ValueError(f"{path} is not a saved fastembed Embedding of version "
-                             f"{_SAVE_VERSION} (format {meta.get('format')!r}, version "
-                             f"{meta.get('version')!r})")
+        """A layer from a file written by `save` (read with ``allow_pickle=False``); ValueError
+        for another kind of file or another format version."""
+        meta, arrays = _savefile.load(path, _SAVE_FORMAT, _SAVE_VERSION, required=("embeddings",))
+        table = arrays["embeddings"]
         kwargs = layer_arguments(meta["config"], expected="Embedding")
         layer = cls(**kwargs, weights=[table])
         layer._dropout_calls = int(meta.get("dropout_calls", 0))
