@@ -2,7 +2,7 @@
 import numpy as np
 
 from fastembed import _kernels, _quantized_ops
-from fastembed._arrays import (BAG_ACC64, BAG_MODES, U16, as_array, as_ids, as_table,
+from fastembed._arrays import (BAG_ACC64, BAG_MODES, U16, as_array, as_float, as_ids, as_table,
                                as_weights_for, bag_bounds, bag_mode, check_out,
                                is_bfloat16, is_half)
 from fastembed._arrays import grad_rows as _grad_rows, padding_row as _padding
@@ -299,14 +299,10 @@ def accumulate_bag(ids, offsets, grad_output, n_rows, *, mode="sum", per_sample_
     bounds = bag_bounds(idx, offsets, include_last_offset)
     n = _n_rows_arg(n_rows)
     n_bags = bounds.shape[0] - 1
-    grad = as_array(grad_output, "grad_output")
-    if grad.dtype.kind != "f" or grad.dtype.itemsize not in (4, 8):
-        raise TypeError(f"grad_output must be float32 or float64, got {grad.dtype}")
+    grad = as_float(grad_output, "grad_output")
     if grad.ndim != 2 or grad.shape[0] != n_bags:
         raise ValueError(f"grad_output must have shape (n_bags, dim) = ({n_bags}, dim), "
                          f"got {grad.shape}")
-    if not (grad.dtype.isnative and grad.flags.c_contiguous and grad.flags.aligned):
-        grad = np.array(grad, dtype=grad.dtype.newbyteorder("="), order="C", copy=True)
     dim = grad.shape[1]
     if scale_grad_by_freq and code == BAG_MODES["max"]:
         raise ValueError('scale_grad_by_freq is not supported with mode="max"')
@@ -345,10 +341,7 @@ def accumulate_bag(ids, offsets, grad_output, n_rows, *, mode="sum", per_sample_
             if code == BAG_MODES["sqrtn"]:
                 norm = np.sqrt(norm)
             scale = w / norm[bag_of]
-    skip = -1
-    if pad >= 0:
-        at = int(np.searchsorted(uniq, pad))
-        skip = at if at < uniq.shape[0] and uniq[at] == pad else -1
+    skip = _kernels.group_of(uniq, pad) if pad >= 0 else -1  # fe_group_of, as accumulate
     indices = uniq if skip < 0 else np.delete(uniq, skip)
     values = np.empty((indices.shape[0], dim), grad.dtype)
     _kernels.bag_grad(grad, bag_of[perm], None if scale is None else scale[perm], argmax, perm,

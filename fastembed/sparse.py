@@ -3,25 +3,12 @@ optimizers."""
 import numpy as np
 
 from fastembed import _kernels
-from fastembed._arrays import I64, as_array, check_out
+from fastembed._arrays import I64, as_array, as_float, check_out
 from fastembed._errors import index_error
 from fastembed._threads import resolve as _resolve_threads
 from fastembed._validate import integer
 
 __all__ = ["RowSparseGrad"]
-
-
-def _c_values(values, name="values"):
-    """`values` as a C-contiguous, aligned, native float32/float64 (nnz, dim) array (no copy
-    when it already is one)."""
-    v = as_array(values, name)
-    if v.dtype.kind != "f" or v.dtype.itemsize not in (4, 8):
-        raise TypeError(f"{name} must be float32 or float64, got {v.dtype}")
-    if v.ndim != 2:
-        raise ValueError(f"{name} must be 2-D (nnz, dim), got shape {v.shape}")
-    if not (v.dtype.isnative and v.flags.c_contiguous and v.flags.aligned):
-        v = np.array(v, dtype=v.dtype.newbyteorder("="), order="C", copy=True)
-    return v
 
 
 class RowSparseGrad:
@@ -65,7 +52,7 @@ class RowSparseGrad:
             raise TypeError(f"indices must be an integer array, got dtype {idx.dtype}")
         if idx.ndim != 1:
             raise ValueError(f"indices must be 1-D, got shape {idx.shape}")
-        vals = _c_values(values)
+        vals = as_float(values, "values", ndim=2)  # (nnz, dim)
         if vals.shape[0] != idx.shape[0]:
             raise ValueError(f"values has {vals.shape[0]} rows but there are {idx.shape[0]} "
                              "indices")
