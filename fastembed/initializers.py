@@ -41,18 +41,7 @@ def _shape(shape):
     except TypeError:
         raise TypeError(f"shape must be an int or a tuple of ints, "
                         f"got {type(shape).__name__}") from None
-    out = []
-    for d in dims:
-        if isinstance(d, bool):
-            raise TypeError(f"shape must hold ints, got {shape!r}")
-        try:
-            d = operator.index(d)
-        except TypeError:
-            raise TypeError(f"shape must hold ints, got {shape!r}") from None
-        if d < 0:
-            raise ValueError(f"shape must hold non-negative sizes, got {shape!r}")
-        out.append(d)
-    return tuple(out)
+    return tuple(integer(d, "shape", low=0) for d in dims)
 
 
 def _dtype(dtype):
@@ -279,23 +268,19 @@ def _variance_scaling_preset(name, scale, mode, distribution, doc):
                                            "__doc__": doc, "__module__": __name__})
 
 
-GlorotUniform = _variance_scaling_preset(
-    "GlorotUniform", 1.0, "fan_avg", "uniform",
-    "Uniform in [-limit, limit), limit = sqrt(6 / (fan_in + fan_out)).")
-GlorotNormal = _variance_scaling_preset(
-    "GlorotNormal", 1.0, "fan_avg", "truncated_normal",
-    "Truncated normal, stddev = sqrt(2 / (fan_in + fan_out)) (after truncation).")
-HeUniform = _variance_scaling_preset(
-    "HeUniform", 2.0, "fan_in", "uniform", "Uniform in [-limit, limit), limit = sqrt(6 / fan_in).")
-HeNormal = _variance_scaling_preset(
-    "HeNormal", 2.0, "fan_in", "truncated_normal",
-    "Truncated normal, stddev = sqrt(2 / fan_in) (after truncation).")
-LecunUniform = _variance_scaling_preset(
-    "LecunUniform", 1.0, "fan_in", "uniform",
-    "Uniform in [-limit, limit), limit = sqrt(3 / fan_in).")
-LecunNormal = _variance_scaling_preset(
-    "LecunNormal", 1.0, "fan_in", "truncated_normal",
-    "Truncated normal, stddev = sqrt(1 / fan_in) (after truncation).")
+# family: (scale, mode, the uniform's limit, the truncated normal's stddev after truncation)
+_PRESET_FAMILIES = {
+    "Glorot": (1.0, "fan_avg", "sqrt(6 / (fan_in + fan_out))", "sqrt(2 / (fan_in + fan_out))"),
+    "He": (2.0, "fan_in", "sqrt(6 / fan_in)", "sqrt(2 / fan_in)"),
+    "Lecun": (1.0, "fan_in", "sqrt(3 / fan_in)", "sqrt(1 / fan_in)"),
+}
+GlorotUniform, GlorotNormal, HeUniform, HeNormal, LecunUniform, LecunNormal = (
+    _variance_scaling_preset(family + kind, scale, mode, distribution, doc)
+    for family, (scale, mode, limit, stddev) in _PRESET_FAMILIES.items()
+    for kind, distribution, doc in (
+        ("Uniform", "uniform", f"Uniform in [-limit, limit), limit = {limit}."),
+        ("Normal", "truncated_normal", f"Truncated normal, stddev = {stddev} (after truncation)."),
+    ))
 
 
 class Orthogonal(_Seeded):

@@ -118,6 +118,8 @@ INT_ARGUMENTS = [
     (lambda v: constraints.MaxNorm(axis=v), "axis"),
     (lambda v: RowSparseGrad(np.array([0]), np.ones((1, 2)), v), "n_rows"),
     (lambda v: fastembed.accumulate(np.array([0]), np.ones((1, 2)), v), "n_rows"),
+    (lambda v: fastembed.lookup(np.ones((2, 2)), np.array([0]), num_threads=v), "num_threads"),
+    (lambda v: initializers.Zeros()((2, v)), "shape"),
 ]
 
 
@@ -136,3 +138,16 @@ def test_initializer_seed_is_any_integer():
     for bad in (1.0, "1", True):
         with pytest.raises(TypeError, match="seed"):
             initializers.RandomUniform(seed=bad)
+
+
+def test_set_num_threads_follows_the_rule():
+    try:
+        for bad in (1.0, "1", True):
+            with pytest.raises(TypeError, match="n must be an integer"):
+                fastembed.set_num_threads(bad)
+        with pytest.raises(ValueError, match="n must be >= 1"):
+            fastembed.set_num_threads(0)
+        fastembed.set_num_threads(np.int64(1))
+        assert fastembed.get_num_threads() == 1
+    finally:
+        fastembed.set_num_threads(None)
