@@ -1,6 +1,7 @@
 """Argument policy shared by every public function: which inputs are accepted as they are,
 which are converted (and how), and how ``out=`` is checked. One place for each check."""
 import math
+import sys
 
 import numpy as np
 
@@ -71,8 +72,8 @@ def as_table(weights, name="weights", writable=False, half=False):
             and weights.ndim == 2 and weights.flags.c_contiguous and weights.flags.aligned
             and (weights.flags.writeable or not writable)):
         return weights
-    from fastembed.quantized import QuantizedTable  # here: quantized.py imports this module
-    if isinstance(weights, QuantizedTable):
+    quantized = sys.modules.get("fastembed.quantized")  # not imported: it imports this module
+    if quantized is not None and isinstance(weights, quantized.QuantizedTable):
         raise TypeError(f"{name} is a QuantizedTable: it serves lookup and lookup_bag for "
                         "inference; training and in-place updates need the float table")
     w = as_array(weights, name)
