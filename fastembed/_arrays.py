@@ -280,7 +280,7 @@ def as_float(x, name, ndim=None):
     """`x` as a C-contiguous, aligned, native float32/float64 array (no copy when it already
     is one): THE normalisation of a float input (gradients, sparse values). TypeError for
     another dtype; ValueError if `ndim` is given and `x` has another rank."""
-    v = as_array(x, name)
+    v = x if type(x) is np.ndarray else as_array(x, name)
     if v.dtype.kind != "f" or v.dtype.itemsize not in (4, 8):
         raise TypeError(f"{name} must be float32 or float64, got {v.dtype}")
     if ndim is not None and v.ndim != ndim:

@@ -53,6 +53,8 @@ if hasattr(os, "register_at_fork"):
 
 
 def _check_count(n, name):
+    if type(n) is int and n >= 1:  # the common case, without a call (every op runs this)
+        return n
     return integer(n, name, low=1)  # (None is handled by the callers)
 
 

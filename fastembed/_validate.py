@@ -55,11 +55,13 @@ def real(value, name, *, low=None, high=None, low_open=False, high_open=False, f
 def integer(value, name, *, low=None, high=None):
     """`value` as a Python int, checked: TypeError if not an integer (bool and floats are
     not), ValueError if outside ``[low, high]``."""
-    if isinstance(value, _BOOLS) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {_type_name(value)} {value!r}")
-    v = int(value)
-    _bounds(v, name, low, high, False, False)
-    return v
+    if type(value) is not int:  # (the common case skips the ABC checks: a hot path)
+        if isinstance(value, _BOOLS) or not isinstance(value, numbers.Integral):
+            raise TypeError(f"{name} must be an integer, got {_type_name(value)} {value!r}")
+        value = int(value)
+    if (low is not None and value < low) or (high is not None and value > high):
+        _bounds(value, name, low, high, False, False)
+    return value
 
 
 def flag(value, name):

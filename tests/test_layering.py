@@ -20,6 +20,24 @@ def _is_ops_layer(module):
     return module in OPS_LAYER or module.startswith("fastembed._ops_")
 
 
+# The floors above C (docs/architecture.md). A module imports from its own floor and the
+# floors below, never from above. Floor 3 also holds the value types the ops take
+# (sparse.RowSparseGrad, quantized.QuantizedTable) and the helpers that import no C.
+PUBLIC = {"fastembed.layer", "fastembed.initializers", "fastembed.constraints",
+          "fastembed.regularizers", "fastembed.optimizers", "fastembed.config"}
+TOP = ("fastembed.interop", "fastembed.distributed", "fastembed.bench")
+
+
+def floor(module):
+    if module == "fastembed._kernels":
+        return 2
+    if module in PUBLIC:
+        return 4
+    if module in ("fastembed", "fastembed.__main__") or module.startswith(TOP):
+        return 5
+    return 3
+
+
 def _modules():
     """{dotted name: path} of every Python module of the package."""
     out = {}
@@ -78,6 +96,12 @@ def test_only_the_ops_layer_imports_the_extension():
     crossing = sorted(name for name, deps in GRAPH.items()
                       if EXTENSION in deps and not _is_ops_layer(name))
     assert crossing == [], f"modules importing {EXTENSION} outside the ops layer: {crossing}"
+
+
+def test_imports_go_down_the_floors():
+    upward = sorted(f"{name} (floor {floor(name)}) imports {dep} (floor {floor(dep)})"
+                    for name, deps in GRAPH.items() for dep in deps if floor(dep) > floor(name))
+    assert upward == []
 
 
 def _cycle_from(start):
