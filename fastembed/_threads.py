@@ -8,7 +8,6 @@ child forked after OpenMP started (GNU libgomp would hang there).
 """
 import functools
 import math
-import operator
 import os
 
 from fastembed import _kernels

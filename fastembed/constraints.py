@@ -19,7 +19,8 @@ from fastembed._arrays import as_table
 from fastembed._validate import integer, real
 from fastembed._registry import Configurable, Registry, plain as _plain
 
-__all__ = ["Constraint", "MaxNorm", "NonNeg", "UnitNorm", "MinMaxNorm", "get", "serialize", "deserialize"]
+__all__ = ["Constraint", "MaxNorm", "NonNeg", "UnitNorm", "MinMaxNorm", "get", "serialize",
+           "deserialize"]
 
 EPSILON = 1e-7  # keras.backend.epsilon()
 

@@ -4,7 +4,7 @@ import numpy as np
 from fastembed import _kernels, _quantized_ops
 from fastembed._arrays import (BAG_ACC64, BAG_MODES, U16, as_array, as_float, as_ids, as_table,
                                as_weights_for, bag_bounds, bag_mode, check_out,
-                               is_bfloat16, is_half)
+                               is_bfloat16)
 from fastembed._arrays import grad_rows as _grad_rows, padding_row as _padding
 from fastembed._pool import empty as _empty  # large results from recycled, mapped pages
 from fastembed._threads import resolve as _resolve_threads
