@@ -155,3 +155,14 @@ def renorm(weights, ids, double max_norm, double norm_type, int n_threads, ids_f
                                            n_threads, &bad_pos)
     if status != FE_OK:
         raise_status(status, bad_pos, ids_for_errors, n_rows)
+
+
+def group_of(uniq, int64_t id):
+    """fe_group_of: the position of `id` in the sorted distinct int64 `uniq` (group_ids's
+    first result), or -1: THE padding-row search (accumulate, the bags' gradient, the
+    optimizer step all use it)."""
+    cdef Buffers bufs = Buffers()
+    cdef Py_buffer *u = bufs.get(uniq, False)
+    if u.itemsize != 8 or not PyBuffer_IsContiguous(u, b'C'):
+        raise ValueError("group_of: uniq must be C-contiguous int64 (internal error)")
+    return fe_group_of(<const int64_t *>u.buf, u.len // 8, id)

@@ -1,6 +1,7 @@
 """Argument policy shared by every public function: which inputs are accepted as they are,
 which are converted (and how), and how ``out=`` is checked. One place for each check."""
 import math
+import sys
 
 import numpy as np
 
@@ -73,8 +74,8 @@ def as_table(weights, name="weights", writable=False, half=False):
             and weights.ndim == 2 and weights.flags.c_contiguous and weights.flags.aligned
             and (weights.flags.writeable or not writable)):
         return weights
-    from fastembed.quantized import QuantizedTable  # here: quantized.py imports this module
-    if isinstance(weights, QuantizedTable):
+    quantized = sys.modules.get("fastembed.quantized")  # not imported: it imports this module
+    if quantized is not None and isinstance(weights, quantized.QuantizedTable):
         raise TypeError(f"{name} is a QuantizedTable: it serves lookup and lookup_bag for "
                         "inference; training and in-place updates need the float table")
     w = as_array(weights, name)
@@ -278,17 +279,28 @@ def padding_row(padding_idx, n_rows):
     return p + n_rows if p < 0 else p
 
 
+def as_float(x, name, ndim=None):
+    """`x` as a C-contiguous, aligned, native float32/float64 array (no copy when it already
+    is one): THE normalisation of a float input (gradients, sparse values). TypeError for
+    another dtype; ValueError if `ndim` is given and `x` has another rank."""
+    v = x if type(x) is np.ndarray else as_array(x, name)
+    if v.dtype.kind != "f" or v.dtype.itemsize not in (4, 8):
+        raise TypeError(f"{name} must be float32 or float64, got {v.dtype}")
+    if ndim is not None and v.ndim != ndim:
+        raise ValueError(f"{name} must be {ndim}-D, got shape {v.shape}")
+    if not (v.dtype.isnative and v.flags.c_contiguous and v.flags.aligned):
+        v = np.array(v, dtype=v.dtype.newbyteorder("="), order="C", copy=True)
+    return v
+
+
 def grad_rows(grad_output, ids_shape):
     """grad_output as a C-contiguous, aligned, native (n_ids, dim) float32/float64 array
     (no copy when it already is one), after checking its shape is ``ids_shape + (dim,)``."""
     g = as_array(grad_output, "grad_output")
     if is_half(g.dtype):
         g = np.asarray(g, np.float32)  # a half gradient sums in float32 (exact widening)
-    if g.dtype.kind != "f" or g.dtype.itemsize not in (4, 8):
-        raise TypeError(f"grad_output must be float32 or float64, got {g.dtype}")
+    g = as_float(g, "grad_output")
     if g.ndim != len(ids_shape) + 1 or g.shape[:-1] != tuple(ids_shape):
         raise ValueError(f"grad_output must have shape ids.shape + (dim,) = "
                          f"{tuple(ids_shape) + ('dim',)}, got {g.shape}")
-    if not (g.dtype.isnative and g.flags.c_contiguous and g.flags.aligned):
-        g = np.array(g, dtype=g.dtype.newbyteorder("="), order="C", copy=True)
     return g.reshape(math.prod(ids_shape), g.shape[-1])

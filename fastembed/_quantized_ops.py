@@ -5,7 +5,7 @@ import numpy as np
 
 from fastembed import _kernels
 from fastembed._arrays import (BAG_MODES, as_array, as_ids, as_weights_for, bag_bounds,
-                               bag_mode, check_out)
+                               bag_mode, check_out, padding_row)
 from fastembed._errors import FE_ERR_NONFINITE, FE_ERR_VALUE, FE_OK, position, raise_status
 from fastembed._threads import resolve as _resolve_threads
 
@@ -65,8 +65,6 @@ def lookup(qt, ids, out=None, num_threads=None):
 def lookup_bag(qt, ids, offsets=None, mode="sum", per_sample_weights=None, padding_idx=None,
                include_last_offset=False, out=None, return_argmax=False, num_threads=None):
     """`fastembed.lookup_bag` on a QuantizedTable: float32 bags, rows dequantized in C."""
-    from fastembed.ops import _padding
-
     if return_argmax:
         raise ValueError("return_argmax is for training; a QuantizedTable is for inference "
                          "only (keep a float table to train)")
@@ -78,7 +76,7 @@ def lookup_bag(qt, ids, offsets=None, mode="sum", per_sample_weights=None, paddi
         if code == BAG_MODES["max"]:
             raise ValueError('per_sample_weights are not supported with mode="max"')
         psw = as_weights_for(per_sample_weights, idx, F32)
-    pad = _padding(padding_idx, qt.shape[0])
+    pad = padding_row(padding_idx, qt.shape[0])
     n_threads = _resolve_threads(num_threads)
     shape = (bounds.shape[0] - 1, qt.dim)
     if out is None:

@@ -8,10 +8,10 @@ child forked after OpenMP started (GNU libgomp would hang there).
 """
 import functools
 import math
-import operator
 import os
 
 from fastembed import _kernels
+from fastembed._validate import integer
 
 _default_threads = None
 
@@ -52,13 +52,9 @@ if hasattr(os, "register_at_fork"):
 
 
 def _check_count(n, name):
-    try:
-        n = operator.index(n)
-    except TypeError:
-        raise TypeError(f"{name} must be a positive integer or None, got {type(n).__name__}") from None
-    if n < 1:
-        raise ValueError(f"{name} must be a positive integer or None, got {n}")
-    return n
+    if type(n) is int and n >= 1:  # the common case, without a call (every op runs this)
+        return n
+    return integer(n, name, low=1)  # (None is handled by the callers)
 
 
 def set_num_threads(n):

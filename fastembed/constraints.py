@@ -12,16 +12,15 @@ rows, blocks combined in order, so they are bit-identical for any thread count);
 factor is rounded once to the table's dtype and applied in it, as Keras applies its factor
 in the weights' dtype. Epsilon is Keras's 1e-7. The work runs in C (csrc/constraint.c).
 """
-import math
-import numbers
-
 import numpy as np
 
 from fastembed import _ops_constraint as kernel
 from fastembed._arrays import as_table
-from fastembed.initializers import _Configurable, _from_dict, _lookup, _plain
+from fastembed._validate import integer, real
+from fastembed._registry import Configurable, Registry, plain as _plain
 
-__all__ = ["Constraint", "MaxNorm", "NonNeg", "UnitNorm", "MinMaxNorm", "get", "serialize"]
+__all__ = ["Constraint", "MaxNorm", "NonNeg", "UnitNorm", "MinMaxNorm", "get", "serialize",
+           "deserialize"]
 
 EPSILON = 1e-7  # keras.backend.epsilon()
 
@@ -29,26 +28,14 @@ _NONNEG, _MAXNORM, _UNITNORM, _MINMAXNORM = (kernel.NONNEG, kernel.MAXNORM, kern
                                               kernel.MINMAXNORM)
 
 
-def _real(value, name, minimum=None):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    v = float(value)
-    if math.isnan(v):
-        raise ValueError(f"{name} must not be NaN")
-    if minimum is not None and v < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return v
-
-
 def _axis(axis):
-    if (isinstance(axis, bool) or not isinstance(axis, numbers.Integral)
-            or int(axis) not in (0, 1, -1)):
+    if integer(axis, "axis") not in (0, 1, -1):
         raise ValueError(f"axis must be 0 (columns of an (input_dim, output_dim) table), "
                          f"1 or -1 (rows), got {axis!r}")
     return int(axis)
 
 
-class Constraint(_Configurable):
+class Constraint(Configurable):
     """Base class: ``c(w) -> ndarray`` and ``c.apply_(w, rows=None, *, num_threads=None)``."""
 
     axis = None
@@ -113,7 +100,7 @@ class MaxNorm(Constraint):
     brought down to it (approximately; Keras's formula)."""
 
     def __init__(self, max_value=2, axis=0):
-        _real(max_value, "max_value", 0.0)
+        real(max_value, "max_value", low=0.0, finite=False)
         self.max_value = _plain(max_value)
         self.axis = _axis(axis)
 
@@ -149,13 +136,12 @@ class MinMaxNorm(Constraint):
     max_value) + (1 - rate) * norms``."""
 
     def __init__(self, min_value=0.0, max_value=1.0, rate=1.0, axis=0):
-        lo = _real(min_value, "min_value", 0.0)
-        hi = _real(max_value, "max_value", 0.0)
+        lo = real(min_value, "min_value", low=0.0, finite=False)
+        hi = real(max_value, "max_value", low=0.0, finite=False)
         if hi < lo:
             raise ValueError(f"max_value must be >= min_value, got min_value={min_value}, "
                              f"max_value={max_value}")
-        if not math.isfinite(_real(rate, "rate")):
-            raise ValueError(f"rate must be finite, got {rate}")
+        real(rate, "rate")
         self.min_value, self.max_value = _plain(min_value), _plain(max_value)
         self.rate = _plain(rate)
         self.axis = _axis(axis)
@@ -172,6 +158,7 @@ _CLASSES = (MaxNorm, NonNeg, UnitNorm, MinMaxNorm)
 _NAMES = {"max_norm": MaxNorm, "non_neg": NonNeg, "unit_norm": UnitNorm,
           "min_max_norm": MinMaxNorm}
 _NAMES.update({cls.__name__: cls for cls in _CLASSES})
+_REGISTRY = Registry("constraint", Constraint, _NAMES)
 
 
 def get(identifier):
@@ -181,24 +168,15 @@ def get(identifier):
     defaults; ``{"class_name": ..., "config": {...}}`` the instance it describes; an
     instance or any callable is returned as it is. Unknown names raise ValueError (listing
     the valid ones), other kinds of identifier TypeError."""
-    if identifier is None:
-        return None
-    if isinstance(identifier, str):
-        return _lookup(identifier, "constraint", _NAMES)()
-    if isinstance(identifier, dict):
-        return _from_dict(identifier, "constraint", _NAMES)
-    if isinstance(identifier, type) and issubclass(identifier, Constraint):
-        return identifier()  # a class: its defaults, as Keras does
-    if isinstance(identifier, Constraint) or callable(identifier):
-        return identifier
-    raise TypeError(f"cannot interpret {type(identifier).__name__} {identifier!r} as a "
-                    "constraint: pass a name, a dict, a Constraint or a callable")
+    return _REGISTRY.get(identifier)
 
 
 def serialize(constraint):
     """Keras 3's serialized form: ``{"module": "keras.constraints", "class_name": ...,
-    "config": ..., "registered_name": None}``."""
-    if not isinstance(constraint, Constraint):
-        raise TypeError(f"serialize needs a fastembed Constraint, got {type(constraint).__name__}")
-    return {"module": "keras.constraints", "class_name": type(constraint).__name__,
-            "config": constraint.get_config(), "registered_name": None}
+    "config": ..., "registered_name": None}``; None for None."""
+    return _REGISTRY.serialize(constraint)
+
+
+def deserialize(config):
+    """A constraint from a name or Keras's serialized dict (see `get`)."""
+    return _REGISTRY.deserialize(config)

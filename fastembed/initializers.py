@@ -18,12 +18,14 @@ import numpy as np
 
 from fastembed import _ops_init as rng
 from fastembed._arrays import F32, F64
+from fastembed._registry import Configurable, Registry, plain as _plain
 from fastembed._threads import resolve as _resolve_threads
+from fastembed._validate import integer, real
 
 __all__ = ["Initializer", "RandomUniform", "RandomNormal", "TruncatedNormal", "Zeros", "Ones",
            "Constant", "VarianceScaling", "GlorotUniform", "GlorotNormal", "HeUniform",
            "HeNormal", "LecunUniform", "LecunNormal", "Orthogonal", "get", "serialize",
-           "compute_fans"]
+           "deserialize", "compute_fans"]
 
 # Keras's stddev correction for a standard normal truncated at +-2 stddev: the stddev of
 # that truncated distribution (scipy.stats.truncnorm.std(a=-2, b=2)).
@@ -39,18 +41,7 @@ def _shape(shape):
     except TypeError:
         raise TypeError(f"shape must be an int or a tuple of ints, "
                         f"got {type(shape).__name__}") from None
-    out = []
-    for d in dims:
-        if isinstance(d, bool):
-            raise TypeError(f"shape must hold ints, got {shape!r}")
-        try:
-            d = operator.index(d)
-        except TypeError:
-            raise TypeError(f"shape must hold ints, got {shape!r}") from None
-        if d < 0:
-            raise ValueError(f"shape must hold non-negative sizes, got {shape!r}")
-        out.append(d)
-    return tuple(out)
+    return tuple(integer(d, "shape", low=0) for d in dims)
 
 
 def _dtype(dtype):
@@ -65,28 +56,11 @@ def _dtype(dtype):
     return dt
 
 
-def _real(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
-    return value
-
-
-def _plain(value):
-    """NumPy scalars as Python ones, so that get_config() stays JSON-serialisable; ints stay
-    ints (Keras keeps the arguments as given)."""
-    return value.item() if isinstance(value, np.generic) else value
-
-
 def _seed(seed):
     """The user's seed as given (for get_config) and the 64-bit key the generator uses."""
     if seed is None:
         return secrets.randbits(64)
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise TypeError(f"seed must be an int or None, got {type(seed).__name__}")
-    return int(seed) & 0xFFFFFFFFFFFFFFFF  # negative seeds are valid, as in Keras
+    return integer(seed, "seed") & 0xFFFFFFFFFFFFFFFF  # negative seeds are valid, as in Keras
 
 
 def compute_fans(shape, input_axes=None, output_axes=None):
@@ -134,23 +108,7 @@ _fill = rng.fill  # (kind, shape, dtype, a, b, key, num_threads): one call into 
 
 
 # ---------------------------------------------------------------------------- classes
-class _Configurable:
-    """Keras's config protocol, shared by initializers and constraints: get_config() holds
-    the constructor's arguments, from_config(cfg) calls the constructor with them."""
-
-    def get_config(self):
-        return {}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
-
-
-class Initializer(_Configurable):
+class Initializer(Configurable):
     """Base class: ``init(shape, dtype="float32", *, num_threads=None) -> ndarray``."""
 
     def __call__(self, shape, dtype="float32", *, num_threads=None):
@@ -170,7 +128,7 @@ class RandomUniform(_Seeded):
     """Uniform draws in ``[minval, maxval)``."""
 
     def __init__(self, minval=-0.05, maxval=0.05, seed=None):
-        lo, hi = _real(minval, "minval"), _real(maxval, "maxval")
+        lo, hi = real(minval, "minval"), real(maxval, "maxval")
         if not lo < hi:
             raise ValueError(f"minval must be less than maxval, got minval={minval}, "
                              f"maxval={maxval}")
@@ -192,9 +150,8 @@ class RandomNormal(_Seeded):
     """Normal draws with `mean` and `stddev`."""
 
     def __init__(self, mean=0.0, stddev=0.05, seed=None):
-        _real(mean, "mean")
-        if _real(stddev, "stddev") < 0:
-            raise ValueError(f"stddev must be >= 0, got {stddev}")
+        real(mean, "mean")
+        real(stddev, "stddev", low=0)
         super().__init__(seed)
         self.mean, self.stddev = _plain(mean), _plain(stddev)
 
@@ -231,7 +188,7 @@ class Constant(Initializer):
     """Every element `value` (a scalar)."""
 
     def __init__(self, value=0.0):
-        _real(value, "value")
+        real(value, "value")
         self.value = _plain(value)
 
     def __call__(self, shape, dtype="float32", *, num_threads=None):
@@ -253,8 +210,7 @@ class VarianceScaling(_Seeded):
 
     def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None,
                  input_axes=None, output_axes=None):
-        if _real(scale, "scale") <= 0.0:
-            raise ValueError(f"scale must be a positive number, got {scale}")
+        real(scale, "scale", low=0, low_open=True)
         if mode not in _MODES:
             raise ValueError(f"mode must be one of {_MODES}, got {mode!r}")
         if not isinstance(distribution, str):
@@ -312,23 +268,19 @@ def _variance_scaling_preset(name, scale, mode, distribution, doc):
                                            "__doc__": doc, "__module__": __name__})
 
 
-GlorotUniform = _variance_scaling_preset(
-    "GlorotUniform", 1.0, "fan_avg", "uniform",
-    "Uniform in [-limit, limit), limit = sqrt(6 / (fan_in + fan_out)).")
-GlorotNormal = _variance_scaling_preset(
-    "GlorotNormal", 1.0, "fan_avg", "truncated_normal",
-    "Truncated normal, stddev = sqrt(2 / (fan_in + fan_out)) (after truncation).")
-HeUniform = _variance_scaling_preset(
-    "HeUniform", 2.0, "fan_in", "uniform", "Uniform in [-limit, limit), limit = sqrt(6 / fan_in).")
-HeNormal = _variance_scaling_preset(
-    "HeNormal", 2.0, "fan_in", "truncated_normal",
-    "Truncated normal, stddev = sqrt(2 / fan_in) (after truncation).")
-LecunUniform = _variance_scaling_preset(
-    "LecunUniform", 1.0, "fan_in", "uniform",
-    "Uniform in [-limit, limit), limit = sqrt(3 / fan_in).")
-LecunNormal = _variance_scaling_preset(
-    "LecunNormal", 1.0, "fan_in", "truncated_normal",
-    "Truncated normal, stddev = sqrt(1 / fan_in) (after truncation).")
+# family: (scale, mode, the uniform's limit, the truncated normal's stddev after truncation)
+_PRESET_FAMILIES = {
+    "Glorot": (1.0, "fan_avg", "sqrt(6 / (fan_in + fan_out))", "sqrt(2 / (fan_in + fan_out))"),
+    "He": (2.0, "fan_in", "sqrt(6 / fan_in)", "sqrt(2 / fan_in)"),
+    "Lecun": (1.0, "fan_in", "sqrt(3 / fan_in)", "sqrt(1 / fan_in)"),
+}
+GlorotUniform, GlorotNormal, HeUniform, HeNormal, LecunUniform, LecunNormal = (
+    _variance_scaling_preset(family + kind, scale, mode, distribution, doc)
+    for family, (scale, mode, limit, stddev) in _PRESET_FAMILIES.items()
+    for kind, distribution, doc in (
+        ("Uniform", "uniform", f"Uniform in [-limit, limit), limit = {limit}."),
+        ("Normal", "truncated_normal", f"Truncated normal, stddev = {stddev} (after truncation)."),
+    ))
 
 
 class Orthogonal(_Seeded):
@@ -338,7 +290,7 @@ class Orthogonal(_Seeded):
     treated as (prod(shape[:-1]), shape[-1])."""
 
     def __init__(self, gain=1.0, seed=None):
-        _real(gain, "gain")
+        real(gain, "gain")
         super().__init__(seed)
         self.gain = _plain(gain)
 
@@ -381,23 +333,12 @@ _NAMES = {
 _NAMES.update({cls.__name__: cls for cls in _CLASSES})
 
 
-def _lookup(name, kind, names):
-    try:
-        return names[name]
-    except KeyError:
-        valid = ", ".join(sorted(names))
-        raise ValueError(f"unknown {kind} {name!r}; valid names: {valid}") from None
+def _make(factory, seed=None):
+    """A named initializer: built with `seed` when its class takes one."""
+    return factory(seed=seed) if issubclass(factory, _Seeded) else factory()
 
 
-def _from_dict(identifier, kind, names):
-    if "class_name" not in identifier:
-        raise ValueError(f"a {kind} dict needs a 'class_name' key (Keras's serialized form), "
-                         f"got keys {sorted(identifier)}")
-    cls = _lookup(identifier["class_name"], kind, names)
-    config = identifier.get("config") or {}
-    if not isinstance(config, dict):
-        raise TypeError(f"a {kind} dict's 'config' must be a dict, got {type(config).__name__}")
-    return cls.from_config(dict(config))
+_REGISTRY = Registry("initializer", Initializer, _NAMES, make=_make)
 
 
 def get(identifier, seed=None):
@@ -421,26 +362,15 @@ def get(identifier, seed=None):
     TypeError
         Any other kind of identifier.
     """
-    if identifier is None:
-        return None
-    if isinstance(identifier, str):
-        cls = _lookup(identifier, "initializer", _NAMES)
-        return cls(seed=seed) if issubclass(cls, _Seeded) else cls()
-    if isinstance(identifier, dict):
-        return _from_dict(identifier, "initializer", _NAMES)
-    if isinstance(identifier, type) and issubclass(identifier, Initializer):
-        return identifier(seed=seed) if issubclass(identifier, _Seeded) else identifier()
-    if isinstance(identifier, Initializer) or callable(identifier):
-        return identifier
-    raise TypeError(f"cannot interpret {type(identifier).__name__} {identifier!r} as an "
-                    "initializer: pass a name, a dict, an Initializer or a callable")
+    return _REGISTRY.get(identifier, seed=seed)
 
 
 def serialize(initializer):
     """Keras 3's serialized form: ``{"module": "keras.initializers", "class_name": ...,
-    "config": ..., "registered_name": None}`` (JSON-serialisable)."""
-    if not isinstance(initializer, Initializer):
-        raise TypeError(f"serialize needs a fastembed Initializer, "
-                        f"got {type(initializer).__name__}")
-    return {"module": "keras.initializers", "class_name": type(initializer).__name__,
-            "config": initializer.get_config(), "registered_name": None}
+    "config": ..., "registered_name": None}`` (JSON-serialisable); None for None."""
+    return _REGISTRY.serialize(initializer)
+
+
+def deserialize(config):
+    """An initializer from a name or Keras's serialized dict (see `get`)."""
+    return _REGISTRY.deserialize(config)

@@ -7,18 +7,15 @@ Keras 1 arguments `weights` and `dropout` and names `init`, `W_regularizer`,
 table's row-sparse gradient for the last training call.
 """
 import itertools
-import json
-import numbers
-import os
-import tempfile
 
 import numpy as np
 
-from fastembed import _ops_init as rng
+from fastembed import _ops_init as rng, _savefile
 from fastembed import constraints, initializers, regularizers
 from fastembed.config import KERAS1_ALIASES, layer_arguments, register
 from fastembed._arrays import as_array, as_ids
 from fastembed._threads import resolve as _resolve_threads
+from fastembed._validate import flag, integer, real
 from fastembed.ops import accumulate, lookup
 from fastembed.quantized import QuantizedTable, quantize
 from fastembed.sparse import RowSparseGrad
@@ -31,15 +28,6 @@ _SAVE_FORMAT = "fastembed.Embedding"
 _SAVE_VERSION = 1
 
 _layer_numbers = itertools.count()
-
-def _positive_int(value, name, low=1):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) \
-            or value < low:
-        kind = "a positive" if low == 1 else "a non-negative"
-        raise ValueError(f"{name} must be {kind} integer, got {value!r} "
-                         f"(of type {type(value).__name__})")
-    return int(value)
-
 
 def _layer_dtype(dtype):
     if dtype is None:
@@ -63,18 +51,7 @@ def _input_length(value):
     lengths = tuple(value) if isinstance(value, (list, tuple)) else (value,)
     if not lengths:
         raise ValueError("input_length must not be empty")
-    for n in lengths:
-        if n is not None and (isinstance(n, (bool, np.bool_)) or not isinstance(n, numbers.Integral)
-                              or n <= 0):
-            raise ValueError(f"input_length must be a positive integer, None, or a list of "
-                             f"them, got {value!r}")
-    return tuple(None if n is None else int(n) for n in lengths)
-
-
-def _bool_arg(value, name):
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}")
-    return bool(value)
+    return tuple(None if n is None else integer(n, "input_length", low=1) for n in lengths)
 
 
 def _named(argument, build):
@@ -153,29 +130,19 @@ class Embedding:
                                 f"the same argument)")
             given[target] = value
 
-        self.input_dim = _positive_int(input_dim, "input_dim")
+        self.input_dim = integer(input_dim, "input_dim", low=1)
         # >= 0 as Keras 1 and Polyaxon document it (Keras 3 wants > 0): a zero-width table
         # is valid, its lookups are empty
-        self.output_dim = _positive_int(output_dim, "output_dim", low=0)
+        self.output_dim = integer(output_dim, "output_dim", low=0)
         self.dtype = _layer_dtype(dtype)
-        if seed is not None:
-            if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral):
-                raise TypeError(f"seed must be an int or None, got {type(seed).__name__}")
-            if seed < 0:
-                raise ValueError(f"seed must be non-negative, got {seed}")
-            seed = int(seed)
-        self.seed = seed
-        if isinstance(dropout, (bool, np.bool_)) or not isinstance(dropout, numbers.Real):
-            raise TypeError(f"dropout must be a number in [0, 1), got {type(dropout).__name__}")
-        if not 0.0 <= float(dropout) < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-        self.dropout = float(dropout)
+        self.seed = None if seed is None else integer(seed, "seed", low=0)
+        self.dropout = real(dropout, "dropout", low=0.0, high=1.0, high_open=True)
         if regularizer_mode not in REGULARIZER_MODES:
             raise ValueError(f"regularizer_mode must be one of {REGULARIZER_MODES}, got "
                              f"{regularizer_mode!r}")
         self.regularizer_mode = regularizer_mode
-        self.mask_zero = _bool_arg(mask_zero, "mask_zero")
-        self.trainable = _bool_arg(trainable, "trainable")
+        self.mask_zero = flag(mask_zero, "mask_zero")
+        self.trainable = flag(trainable, "trainable")
         self.input_length = _input_length(input_length)
         if name is None:
             number = next(_layer_numbers)
@@ -352,12 +319,8 @@ class Embedding:
         Raises ValueError when `input_shape`'s trailing axes disagree with `input_length`."""
         if not isinstance(input_shape, (tuple, list)):
             raise TypeError(f"input_shape must be a tuple, got {type(input_shape).__name__}")
-        for n in input_shape:
-            if n is not None and (isinstance(n, bool) or not isinstance(n, numbers.Integral)
-                                  or n < 0):
-                raise ValueError(f"input_shape must hold non-negative ints or None, got "
-                                 f"{tuple(input_shape)}")
-        shape = tuple(None if n is None else int(n) for n in input_shape)
+        shape = tuple(None if n is None else integer(n, "input_shape", low=0)
+                      for n in input_shape)
         return self._check_trailing_shape(shape, "input_shape") + (self.output_dim,)
 
     @property
@@ -478,8 +441,7 @@ class Embedding:
             "embeddings_initializer": initializers.serialize(self.embeddings_initializer),
             "embeddings_regularizer": regularizers.serialize(self.embeddings_regularizer),
             "activity_regularizer": regularizers.serialize(self.activity_regularizer),
-            "embeddings_constraint": None if constraint is None
-            else constraints.serialize(constraint),
+            "embeddings_constraint": constraints.serialize(constraint),
             "mask_zero": self.mask_zero,
             "quantization_config": None,
             "input_length": None if self.input_length is None else (
@@ -501,48 +463,16 @@ class Embedding:
         """Write config (JSON) and table to one ``.npz`` file at `path` (used as given),
         atomically: a temporary file in the same directory, flushed to disk, then renamed
         over `path`. A crash mid-save leaves the old file (or none) in place."""
-        path = os.fspath(path)
-        meta = {"format": _SAVE_FORMAT, "version": _SAVE_VERSION, "config": self.get_config(),
-                "dropout_calls": self._dropout_calls}
-        directory = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.",
-                                   suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, meta=np.array(json.dumps(meta)), embeddings=self._embeddings)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
-            raise
-        try:  # make the rename itself durable (best effort: not every system allows it)
-            dir_fd = os.open(directory, os.O_RDONLY)
-        except OSError:
-            return
-        try:
-            os.fsync(dir_fd)
-        except OSError:
-            pass
-        finally:
-            os.close(dir_fd)
+        _savefile.save(path, _SAVE_FORMAT, _SAVE_VERSION,
+                       {"config": self.get_config(), "dropout_calls": self._dropout_calls},
+                       {"embeddings": self._embeddings})
 
     @classmethod
     def load(cls, path):
-        """A layer from a file written by `save` (read with ``allow_pickle=False``)."""
-        with np.load(os.fspath(path), allow_pickle=False) as f:
-            if "meta" not in f.files or "embeddings" not in f.files:
-                raise ValueError(f"{path} is not a saved fastembed Embedding "
-                                 f"(arrays {sorted(f.files)})")
-            meta = json.loads(str(f["meta"]))
-            table = f["embeddings"]
-        if meta.get("format") != _SAVE_FORMAT or meta.get("version") != _SAVE_VERSION:
-            raise ValueError(f"{path} is not a saved fastembed Embedding of version "
-                             f"{_SAVE_VERSION} (format {meta.get('format')!r}, version "
-                             f"{meta.get('version')!r})")
+        """A layer from a file written by `save` (read with ``allow_pickle=False``); ValueError
+        for another kind of file or another format version."""
+        meta, arrays = _savefile.load(path, _SAVE_FORMAT, _SAVE_VERSION, required=("embeddings",))
+        table = arrays["embeddings"]
         kwargs = layer_arguments(meta["config"], expected="Embedding")
         layer = cls(**kwargs, weights=[table])
         layer._dropout_calls = int(meta.get("dropout_calls", 0))

@@ -1,16 +1,14 @@
 """The functional kernels: argument policy here, the work in C (fastembed._kernels)."""
-import math
-import operator
-
 import numpy as np
 
 from fastembed import _kernels, _quantized_ops
-from fastembed._arrays import (BAG_ACC64, BAG_MODES, U16, as_array, as_ids, as_table,
+from fastembed._arrays import (BAG_ACC64, BAG_MODES, U16, as_array, as_float, as_ids, as_table,
                                as_weights_for, bag_bounds, bag_mode, check_out,
-                               is_bfloat16, is_half)
+                               is_bfloat16)
 from fastembed._arrays import grad_rows as _grad_rows, padding_row as _padding
 from fastembed._pool import empty as _empty  # large results from recycled, mapped pages
 from fastembed._threads import resolve as _resolve_threads
+from fastembed._validate import integer, real
 from fastembed.quantized import QuantizedTable
 
 __all__ = ["lookup", "lookup_bag", "accumulate", "accumulate_bag", "renorm_"]
@@ -152,13 +150,7 @@ def lookup_bag(weights, ids, offsets=None, *, mode="sum", per_sample_weights=Non
 
 
 def _n_rows_arg(n_rows):
-    try:
-        n = operator.index(n_rows)
-    except TypeError:
-        raise TypeError(f"n_rows must be an integer, got {type(n_rows).__name__}") from None
-    if n < 1:
-        raise ValueError(f"n_rows must be >= 1, got {n}")
-    return n
+    return integer(n_rows, "n_rows", low=1)
 
 
 def accumulate(ids, grad_output, n_rows, *, padding_idx=None, scale_grad_by_freq=False,
@@ -268,15 +260,8 @@ def renorm_(weights, ids, max_norm, *, norm_type=2.0, num_threads=None):
     """
     table = as_table(weights, writable=True, half=True)
     idx, original = as_ids(ids)
-    try:
-        max_norm = float(max_norm)
-        norm_type = float(norm_type)
-    except (TypeError, ValueError):
-        raise TypeError("max_norm and norm_type must be real numbers") from None
-    if not max_norm > 0.0:
-        raise ValueError(f"max_norm must be positive, got {max_norm}")
-    if not (math.isfinite(norm_type) and norm_type > 0.0):
-        raise ValueError(f"norm_type must be a finite positive number, got {norm_type}")
+    max_norm = real(max_norm, "max_norm", low=0.0, low_open=True, finite=False)
+    norm_type = real(norm_type, "norm_type", low=0.0, low_open=True)
     n_threads = _resolve_threads(num_threads)
     if table.itemsize == 2:  # float16/bfloat16: norms in double, rows rounded back to nearest
         _kernels.renorm_half(table.view(U16), is_bfloat16(table.dtype), idx, max_norm,
@@ -332,14 +317,10 @@ def accumulate_bag(ids, offsets, grad_output, n_rows, *, mode="sum", per_sample_
     bounds = bag_bounds(idx, offsets, include_last_offset)
     n = _n_rows_arg(n_rows)
     n_bags = bounds.shape[0] - 1
-    grad = as_array(grad_output, "grad_output")
-    if grad.dtype.kind != "f" or grad.dtype.itemsize not in (4, 8):
-        raise TypeError(f"grad_output must be float32 or float64, got {grad.dtype}")
+    grad = as_float(grad_output, "grad_output")
     if grad.ndim != 2 or grad.shape[0] != n_bags:
         raise ValueError(f"grad_output must have shape (n_bags, dim) = ({n_bags}, dim), "
                          f"got {grad.shape}")
-    if not (grad.dtype.isnative and grad.flags.c_contiguous and grad.flags.aligned):
-        grad = np.array(grad, dtype=grad.dtype.newbyteorder("="), order="C", copy=True)
     dim = grad.shape[1]
     if scale_grad_by_freq and code == BAG_MODES["max"]:
         raise ValueError('scale_grad_by_freq is not supported with mode="max"')
@@ -378,10 +359,7 @@ def accumulate_bag(ids, offsets, grad_output, n_rows, *, mode="sum", per_sample_
             if code == BAG_MODES["sqrtn"]:
                 norm = np.sqrt(norm)
             scale = w / norm[bag_of]
-    skip = -1
-    if pad >= 0:
-        at = int(np.searchsorted(uniq, pad))
-        skip = at if at < uniq.shape[0] and uniq[at] == pad else -1
+    skip = _kernels.group_of(uniq, pad) if pad >= 0 else -1  # fe_group_of, as accumulate
     indices = uniq if skip < 0 else np.delete(uniq, skip)
     values = np.empty((indices.shape[0], dim), grad.dtype)
     _kernels.bag_grad(grad, bag_of[perm], None if scale is None else scale[perm], argmax, perm,

@@ -35,25 +35,12 @@ import threading
 
 import numpy as np
 
-from fastembed import _ops_optim as rules
+from fastembed import _ops_optim as rules, _savefile
 from fastembed._arrays import as_table
+from fastembed._validate import real as _number  # TypeError / ValueError, one rule
 from fastembed.sparse import RowSparseGrad
 
 __all__ = ["SGD", "Adagrad", "RowwiseAdagrad", "Adam", "FTRL", "Optimizer"]
-
-
-def _number(value, name, *, low=None, high=None, low_open=False, high_open=False):
-    """A finite float within [low, high] (open ends where asked); ValueError otherwise."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name} must be a real number, got {value!r}")
-    v = float(value)
-    if not math.isfinite(v):
-        raise ValueError(f"{name} must be finite, got {v}")
-    if low is not None and (v < low or (low_open and v == low)):
-        raise ValueError(f"{name} must be {'>' if low_open else '>='} {low}, got {v}")
-    if high is not None and (v > high or (high_open and v == high)):
-        raise ValueError(f"{name} must be {'<' if high_open else '<='} {high}, got {v}")
-    return v
 
 
 _TABLE_LOCKS = {}              # root buffer address -> its lock (use_locking=True)
@@ -190,17 +177,16 @@ class Optimizer:
         self._state = {}
         self._pending = sets
 
+    _SAVE_FORMAT, _SAVE_VERSION = "fastembed.Optimizer", 1  # of save's file, checked by load
+
     def save(self, path):
-        """Save config and state to a .npz file (written to a temporary name, then renamed)."""
-        import json
-        import os
+        """Save config and state to a .npz file, atomically (fastembed._savefile: temporary
+        file, fsync, rename, fsync of the directory; a format version `load` checks)."""
         state = self.get_state()
         arrays = {f"slot{i}_{k}": v for i, s in enumerate(state["slots"]) for k, v in s.items()}
         meta = {"class": type(self).__name__, "config": self.get_config(),
                 "iterations": state["iterations"], "n_tables": len(state["slots"])}
-        tmp = f"{path}.tmp-{os.getpid()}.npz"
-        np.savez(tmp, __meta__=np.array(json.dumps(meta)), **arrays)
-        os.replace(tmp, path)
+        _savefile.save(path, self._SAVE_FORMAT, self._SAVE_VERSION, meta, arrays)
 
     @classmethod
     def from_config(cls, config):
@@ -209,14 +195,13 @@ class Optimizer:
 
     @classmethod
     def load(cls, path):
-        import json
-        with np.load(path, allow_pickle=False) as f:
-            meta = json.loads(str(f["__meta__"]))
-            klass = {c.__name__: c for c in (SGD, Adagrad, RowwiseAdagrad, Adam, FTRL)}[meta["class"]]
-            if cls is not Optimizer and klass is not cls:
-                raise ValueError(f"{path} holds a {meta['class']}, not a {cls.__name__}")
-            opt = klass(**meta["config"])
-            slots = [{k: f[f"slot{i}_{k}"] for k in opt.slots} for i in range(meta["n_tables"])]
+        """The optimizer `save` wrote (ValueError for another file or format version)."""
+        meta, f = _savefile.load(path, cls._SAVE_FORMAT, cls._SAVE_VERSION)
+        klass = {c.__name__: c for c in (SGD, Adagrad, RowwiseAdagrad, Adam, FTRL)}[meta["class"]]
+        if cls is not Optimizer and klass is not cls:
+            raise ValueError(f"{path} holds a {meta['class']}, not a {cls.__name__}")
+        opt = klass(**meta["config"])
+        slots = [{k: f[f"slot{i}_{k}"] for k in opt.slots} for i in range(meta["n_tables"])]
         opt.set_state({"iterations": meta["iterations"], "slots": slots})
         return opt
 

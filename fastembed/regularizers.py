@@ -5,10 +5,10 @@
 ``gradient(x)``, ``l1 * sign(x) + 2 * l2 * x``: what `Embedding.backward` adds in "exact"
 mode and what the sparse optimizers add on the touched rows in "lazy" mode.
 """
-import math
-import numbers
-
 import numpy as np
+
+from fastembed._registry import Registry
+from fastembed._validate import real
 
 __all__ = ["Regularizer", "L1", "L2", "L1L2", "l1", "l2", "l1_l2", "get", "serialize",
            "deserialize"]
@@ -16,16 +16,6 @@ __all__ = ["Regularizer", "L1", "L2", "L1L2", "l1", "l2", "l1_l2", "get", "seria
 # Sums over a large table run in float64 over blocks of this many elements, so a float32
 # table of any size is summed accurately without a float64 copy of the whole table.
 _BLOCK = 1 << 16
-
-
-def _factor(value, name):
-    """A finite, non-negative float; ValueError naming the argument otherwise (Keras's check)."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name} must be a non-negative float, got {value!r}")
-    v = float(value)
-    if not (math.isfinite(v) and v >= 0.0):
-        raise ValueError(f"{name} must be a non-negative float, got {v}")
-    return v
 
 
 def _float_array(x):
@@ -92,8 +82,8 @@ class L1L2(Regularizer):
     """
 
     def __init__(self, l1=0.0, l2=0.0):
-        self.l1 = _factor(0.0 if l1 is None else l1, "l1")
-        self.l2 = _factor(0.0 if l2 is None else l2, "l2")
+        self.l1 = real(0.0 if l1 is None else l1, "l1", low=0.0)
+        self.l2 = real(0.0 if l2 is None else l2, "l2", low=0.0)
 
     def __call__(self, x):
         """The penalty, a scalar of `x`'s float dtype (summed in float64)."""
@@ -160,8 +150,9 @@ _CLASSES = {"L1": L1, "L2": L2, "L1L2": L1L2, "l1": L1, "l2": L2, "l1l2": L1L2,
             "l1_l2": l1_l2, "L1L2Regularizer": L1L2}
 
 
-def _valid_names():
-    return ", ".join(sorted(_CLASSES))
+_REGISTRY = Registry("regularizer", Regularizer, _CLASSES, callables=False, keras1_dicts=True,
+                     hint="pass a name, a dict or a fastembed.regularizers.Regularizer (a "
+                          "plain function has no gradient fastembed could use)")
 
 
 def deserialize(config):
@@ -171,29 +162,7 @@ def deserialize(config):
     {"l2": 0.01}, "registered_name": ...}``, tf.keras 2's ``{"class_name": ..., "config":
     ...}`` and Keras 1's ``{"name": "L1L2Regularizer", "l1": ..., "l2": ...}``.
     """
-    if isinstance(config, str):
-        try:
-            return _CLASSES[config]()
-        except KeyError:
-            raise ValueError(f"unknown regularizer {config!r}; valid names: "
-                             f"{_valid_names()}") from None
-    if not isinstance(config, dict):
-        raise TypeError(f"a serialized regularizer is a name or a dict, got "
-                        f"{type(config).__name__}")
-    if "class_name" in config:
-        name, params = config["class_name"], config.get("config") or {}
-    elif "name" in config:  # Keras 1: the parameters sit next to the name
-        name, params = config["name"], {k: v for k, v in config.items() if k != "name"}
-    else:
-        raise ValueError(f"a regularizer dict needs a 'class_name' key, got keys {sorted(config)}")
-    if name not in _CLASSES:
-        raise ValueError(f"unknown regularizer {name!r}; valid names: {_valid_names()}")
-    if not isinstance(params, dict):
-        raise TypeError(f"a regularizer's 'config' must be a dict, got {type(params).__name__}")
-    try:
-        return _CLASSES[name](**params)
-    except TypeError as exc:
-        raise ValueError(f"bad config for regularizer {name!r}: {params} ({exc})") from None
+    return _REGISTRY.deserialize(config)
 
 
 def get(identifier):
@@ -211,28 +180,10 @@ def get(identifier):
         Anything else, including a plain function: fastembed needs the penalty's gradient,
         so a custom penalty is a `Regularizer` subclass with ``__call__`` and ``gradient``.
     """
-    if identifier is None:
-        return None
-    if isinstance(identifier, Regularizer):
-        return identifier
-    if isinstance(identifier, type) and issubclass(identifier, Regularizer):
-        return identifier()
-    if isinstance(identifier, (str, dict)):
-        return deserialize(identifier)
-    raise TypeError(f"cannot interpret {type(identifier).__name__} {identifier!r} as a "
-                    "regularizer: pass a name, a dict or a fastembed.regularizers.Regularizer "
-                    "(a plain function has no gradient fastembed could use)")
+    return _REGISTRY.get(identifier)
 
 
 def serialize(regularizer):
     """Keras 3's serialized form, ``{"module": "keras.regularizers", "class_name": ...,
     "config": ..., "registered_name": None}`` (JSON-serialisable), or None for None."""
-    if regularizer is None:
-        return None
-    if not isinstance(regularizer, Regularizer):
-        raise TypeError(f"serialize needs a fastembed Regularizer, got "
-                        f"{type(regularizer).__name__}")
-    builtin = type(regularizer) in (L1, L2, L1L2)
-    return {"module": "keras.regularizers" if builtin else type(regularizer).__module__,
-            "class_name": type(regularizer).__name__, "config": regularizer.get_config(),
-            "registered_name": None if builtin else type(regularizer).__name__}
+    return _REGISTRY.serialize(regularizer)

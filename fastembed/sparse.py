@@ -1,27 +1,14 @@
 """Row-sparse gradients: the result of `fastembed.accumulate` and the input of the sparse
 optimizers."""
-import operator
-
 import numpy as np
 
 from fastembed import _kernels
-from fastembed._arrays import I64, as_array, check_out
+from fastembed._arrays import I64, as_array, as_float, check_out
+from fastembed._errors import index_error
 from fastembed._threads import resolve as _resolve_threads
+from fastembed._validate import integer
 
 __all__ = ["RowSparseGrad"]
-
-
-def _c_values(values, name="values"):
-    """`values` as a C-contiguous, aligned, native float32/float64 (nnz, dim) array (no copy
-    when it already is one)."""
-    v = as_array(values, name)
-    if v.dtype.kind != "f" or v.dtype.itemsize not in (4, 8):
-        raise TypeError(f"{name} must be float32 or float64, got {v.dtype}")
-    if v.ndim != 2:
-        raise ValueError(f"{name} must be 2-D (nnz, dim), got shape {v.shape}")
-    if not (v.dtype.isnative and v.flags.c_contiguous and v.flags.aligned):
-        v = np.array(v, dtype=v.dtype.newbyteorder("="), order="C", copy=True)
-    return v
 
 
 class RowSparseGrad:
@@ -57,12 +44,7 @@ class RowSparseGrad:
     __slots__ = ("indices", "values", "n_rows")
 
     def __init__(self, indices, values, n_rows):
-        try:
-            n_rows = operator.index(n_rows)
-        except TypeError:
-            raise TypeError(f"n_rows must be an integer, got {type(n_rows).__name__}") from None
-        if n_rows < 0:
-            raise ValueError(f"n_rows must be >= 0, got {n_rows}")
+        n_rows = integer(n_rows, "n_rows", low=0)
         idx = as_array(indices, "indices")
         if idx.size == 0 and idx.dtype.kind == "f":
             idx = idx.astype(np.int64)
@@ -70,7 +52,7 @@ class RowSparseGrad:
             raise TypeError(f"indices must be an integer array, got dtype {idx.dtype}")
         if idx.ndim != 1:
             raise ValueError(f"indices must be 1-D, got shape {idx.shape}")
-        vals = _c_values(values)
+        vals = as_float(values, "values", ndim=2)  # (nnz, dim)
         if vals.shape[0] != idx.shape[0]:
             raise ValueError(f"values has {vals.shape[0]} rows but there are {idx.shape[0]} "
                              "indices")
@@ -78,8 +60,7 @@ class RowSparseGrad:
             bad = np.flatnonzero((idx < 0) | (idx >= n_rows))
             if bad.size:
                 k = int(bad[0])
-                raise IndexError(f"indices[{k}] = {int(idx[k])} is out of range for a table of "
-                                 f"{n_rows} rows (valid: 0 <= index < {n_rows})")
+                raise index_error("indices", idx, k, n_rows)
             steps = np.flatnonzero(np.diff(idx) <= 0)
             if steps.size:
                 k = int(steps[0]) + 1

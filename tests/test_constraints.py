@@ -210,8 +210,8 @@ def test_kernels_reject_bad_parameters_without_writing():
 
 @pytest.mark.parametrize("make_bad, exc, match", [
     (lambda: C.MaxNorm(axis=2), ValueError, "axis"),
-    (lambda: C.MaxNorm(axis=(0, 1)), ValueError, "axis"),
-    (lambda: C.UnitNorm(axis=1.0), ValueError, "axis"),
+    (lambda: C.MaxNorm(axis=(0, 1)), TypeError, "axis"),  # wrong type: TypeError (_validate)
+    (lambda: C.UnitNorm(axis=1.0), TypeError, "axis"),
     (lambda: C.MinMaxNorm(axis=-2), ValueError, "axis"),
     (lambda: C.MaxNorm(max_value=-1), ValueError, "max_value"),
     (lambda: C.MaxNorm(max_value=np.nan), ValueError, "max_value"),

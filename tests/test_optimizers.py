@@ -250,9 +250,11 @@ def test_large_but_finite_sums_pass_and_match_apply(rng, dtype):
 
 def test_argument_errors(rng):
     w = rng.standard_normal((30, 4))
-    for bad in (0, -1, np.nan, np.inf, "0.1"):
+    for bad in (0, -1, np.nan, np.inf):
         with pytest.raises(ValueError, match="learning_rate"):
             O.SGD(bad)
+    with pytest.raises(TypeError, match="learning_rate"):  # wrong type (fastembed._validate)
+        O.SGD("0.1")
     with pytest.raises(ValueError, match="momentum"):
         O.SGD(0.1, momentum=1.0)
     with pytest.raises(ValueError, match="beta_1"):

@@ -2,8 +2,15 @@
 (fastembed._kernels) and the peak of extra memory NumPy and Python allocated, for
 `Adam.step` and `Embedding.__call__`. Run from a checkout's root (its `fastembed` is used):
 
-    python tools/call_path.py
+    python tools/call_path.py            # -v: also the frames, by function
+
+Another checkout (an older commit, built in place) is measured the same way with
+``PYTHONPATH=<that checkout> python <this file>``: docs/architecture.md's before/after
+table was made so. The extra memory is what tracemalloc sees (NumPy's allocations and
+Python's); pages fastembed's buffer pool maps and recycles (fastembed/_pool.py) are not
+in it, so a result served from the pool reads as 0.
 """
+import collections
 import sys
 import tracemalloc
 
@@ -30,12 +37,12 @@ NAMES = []
 
 
 def path(fn):
-    frames = 0
+    seen = []
 
     def prof(frame, event, arg):
-        nonlocal frames
         if event == "call" and frame.f_code.co_name != "counted":
-            frames += 1
+            code = frame.f_code
+            seen.append(f"{code.co_filename.rsplit('/', 1)[-1]}:{code.co_name}")
 
     fn()  # warm: state allocated, imports done
     NAMES.clear()
@@ -48,7 +55,7 @@ def path(fn):
         sys.setprofile(None)
     peak = tracemalloc.get_traced_memory()[1] - base
     tracemalloc.stop()
-    return frames, len(NAMES), list(NAMES), peak
+    return seen, len(NAMES), list(NAMES), peak
 
 
 def main():
@@ -64,10 +71,13 @@ def main():
     mb = grad.nbytes
     for name, fn in (("Adam.step", lambda: opt.step(table, ids, grad)),
                      ("Embedding.__call__", lambda: layer(ids2))):
-        frames, crossings, names, peak = path(fn)
-        print(f"{name}: {frames} Python frames, {crossings} calls into _kernels "
+        seen, crossings, names, peak = path(fn)
+        print(f"{name}: {len(seen)} Python frames, {crossings} calls into _kernels "
               f"({', '.join(names)}), peak extra memory {peak / 2**20:.1f} MiB "
               f"({peak / mb:.2f}x the {mb / 2**20:.1f} MiB gradient/output)")
+        if "-v" in sys.argv[1:]:
+            for frame, count in collections.Counter(seen).most_common():
+                print(f"    {count:3d}  {frame}")
 
 
 if __name__ == "__main__":

@@ -388,12 +388,9 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
                       _Options(padding_idx, scale_grad_by_freq, sparse))
 
 
-class Embedding(torch.nn.Embedding):
-    """``torch.nn.Embedding`` with fastembed's lookup (forward), accumulate (backward) and
-    renorm_ (``max_norm``). Accepts exactly torch's arguments; ``sparse=True`` gives a
-    coalesced torch sparse gradient that ``torch.optim.SparseAdam`` and ``SGD`` accept. The
-    backward is differentiable (double backward, as torch's) unless a `SparseOptimizer`
-    drives the module."""
+class _Module:
+    """What fastembed's modules add to torch's (first base of both): the slot of the
+    `SparseOptimizer` driving them, the quantized table, a weight of their own."""
 
     _fastembed_optimizer = None
     _fastembed_quantized = None
@@ -403,10 +400,18 @@ class Embedding(torch.nn.Embedding):
         _own_contiguous_weight(self)
 
     def quantize(self, bits=8):
-        """Look up from an 8- or 4-bit row-quantized copy of the weight from now on
+        """Look up (pool) from an 8- or 4-bit row-quantized copy of the weight from now on
         (`fastembed.quantize`; float32 output), for inference: puts the module in eval mode
         and refuses training-mode calls. Returns the module."""
         return _quantize_module(self, bits)
+
+
+class Embedding(_Module, torch.nn.Embedding):
+    """``torch.nn.Embedding`` with fastembed's lookup (forward), accumulate (backward) and
+    renorm_ (``max_norm``). Accepts exactly torch's arguments; ``sparse=True`` gives a
+    coalesced torch sparse gradient that ``torch.optim.SparseAdam`` and ``SGD`` accept. The
+    backward is differentiable (double backward, as torch's) unless a `SparseOptimizer`
+    drives the module."""
 
     def forward(self, input):
         qt = _quantized(self)
@@ -564,23 +569,10 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2,
                                    include_last_offset))
 
 
-class EmbeddingBag(torch.nn.EmbeddingBag):
+class EmbeddingBag(_Module, torch.nn.EmbeddingBag):
     """``torch.nn.EmbeddingBag`` with fastembed's lookup_bag (forward) and accumulate_bag
     (backward). Accepts torch's arguments; ``mode`` also takes "sqrtn" (TensorFlow's
     combiner), and ``per_sample_weights`` work with "mean" and "sqrtn" as well as "sum"."""
-
-    _fastembed_optimizer = None
-    _fastembed_quantized = None
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        _own_contiguous_weight(self)
-
-    def quantize(self, bits=8):
-        """Pool from an 8- or 4-bit row-quantized copy of the weight from now on
-        (`fastembed.quantize`; float32 output), for inference: puts the module in eval mode
-        and refuses training-mode calls. Returns the module."""
-        return _quantize_module(self, bits)
 
     def forward(self, input, offsets=None, per_sample_weights=None):
         qt = _quantized(self)
