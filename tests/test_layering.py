@@ -11,7 +11,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent / "fastembed"
 
 # The ops layer: the public functional ops and the private modules beside them that call
 # into C (docs/architecture.md, floor 2).
-OPS_LAYER = {"fastembed.ops", "fastembed.sparse", "fastembed._quantized_ops",
+OPS_LAYER = {"fastembed.ops", "fastembed.sparse", "fastembed._quantized_ops", "fastembed._arrays",
              "fastembed._threads", "fastembed._build_info", "fastembed._spin",
              "fastembed._pool"}
 
