@@ -21,7 +21,7 @@ FE_TARGET static inline __attribute__((always_inline)) void FE_NAME3(fe_qbag_sum
     const uint8_t *packed, int64_t n_rows, int64_t stride, int64_t dim, const int BITS,
     const FE_IDX *ids, int64_t n_ids, const int64_t *bounds, int64_t b_lo, int64_t b_hi,
     int mode, const float *psw, int64_t padding_idx, float *out, int64_t c_lo,
-    const int64_t width)
+    const int64_t width, const int PSW)
 {
     const int64_t code_bytes = BITS == 8 ? dim : (dim + 1) / 2;
     const int64_t params_end = code_bytes + (BITS == 8 ? 7 : 3); /* a row's last byte */
@@ -38,19 +38,21 @@ FE_TARGET static inline __attribute__((always_inline)) void FE_NAME3(fe_qbag_sum
         for (int64_t j = 0; j < ntail; j++)
             tlo[j] = thi[j] = 0.0f;
         float bsum = 0.0f;
-        int64_t count = 0;
+        int64_t skipped = 0;
         double wsum = 0, w2sum = 0;
         for (int64_t k = bounds[b]; k < bounds[b + 1]; k++) {
             if (k + FE_QPF_DIST < n_ids) /* ids were checked: the address is in the table */
                 fe_qprefetch(packed + (int64_t)ids[k + FE_QPF_DIST] * stride, c_byte, nb,
                              params_end);
             uint64_t id = (uint64_t)(int64_t)ids[k];
-            if (id >= (uint64_t)n_rows || (int64_t)id == padding_idx)
-                continue; /* out of range is unreachable after the check pass */
+            if (id >= (uint64_t)n_rows || (int64_t)id == padding_idx) {
+                skipped++; /* out of range is unreachable after the check pass */
+                continue;
+            }
             const uint8_t *restrict row = packed + (int64_t)id * stride;
             float a, c;
             FE_Q(fe_qparams)(row + code_bytes, BITS, &a, &c);
-            if (psw) {
+            if (PSW) {
                 float w = psw[k];
                 wsum += (double)w;
                 w2sum += (double)w * (double)w;
@@ -79,15 +81,15 @@ FE_TARGET static inline __attribute__((always_inline)) void FE_NAME3(fe_qbag_sum
                 }
             }
             bsum += c;
-            count++;
         }
+        const int64_t count = bounds[b + 1] - bounds[b] - skipped;
         float *restrict dst = out + b * dim + c_lo;
         if (count == 0) {
             for (int64_t d = 0; d < width; d++)
                 dst[d] = 0;
             continue;
         }
-        if (!psw)
+        if (!PSW)
             wsum = w2sum = (double)count;
         float norm = 1.0f; /* sum divides by 1: skipped, exact */
         if (mode == FE_BAG_MEAN || mode == FE_BAG_SQRTN)
@@ -150,25 +152,35 @@ FE_TARGET static void FE_NAME3(fe_qbag_block, FE_ISUF, FE_SIMD)(
         return;
     }
     const int64_t width = c_hi - c_lo;
-#define FE_QSUM(BITS, W)                                                                      \
+#define FE_QSUM(BITS, W, PSW)                                                                 \
     FE_NAME3(fe_qbag_sum, FE_ISUF, FE_SIMD)(packed, n_rows, stride, dim, BITS, ids, n_ids,    \
                                             bounds, b_lo, b_hi, mode, psw, padding_idx, out,  \
-                                            c_lo, W)
-    /* the common widths compiled with their accumulators in registers */
-    switch (bits * 1000 + width) {
-    case 8016: FE_QSUM(8, 16); break;
-    case 8032: FE_QSUM(8, 32); break;
-    case 8064: FE_QSUM(8, 64); break;
-    case 8128: FE_QSUM(8, 128); break;
-    case 4016: FE_QSUM(4, 16); break;
-    case 4032: FE_QSUM(4, 32); break;
-    case 4064: FE_QSUM(4, 64); break;
-    case 4128: FE_QSUM(4, 128); break;
+                                            c_lo, W, PSW)
+    /* the common widths compiled with their accumulators in registers, with and without
+     * weights */
+    const int PSW = psw != NULL;
+    switch (bits * 10000 + width * 10 + PSW) {
+    case 80160: FE_QSUM(8, 16, 0); break;
+    case 80320: FE_QSUM(8, 32, 0); break;
+    case 80640: FE_QSUM(8, 64, 0); break;
+    case 81280: FE_QSUM(8, 128, 0); break;
+    case 40160: FE_QSUM(4, 16, 0); break;
+    case 40320: FE_QSUM(4, 32, 0); break;
+    case 40640: FE_QSUM(4, 64, 0); break;
+    case 41280: FE_QSUM(4, 128, 0); break;
+    case 80161: FE_QSUM(8, 16, 1); break;
+    case 80321: FE_QSUM(8, 32, 1); break;
+    case 80641: FE_QSUM(8, 64, 1); break;
+    case 81281: FE_QSUM(8, 128, 1); break;
+    case 40161: FE_QSUM(4, 16, 1); break;
+    case 40321: FE_QSUM(4, 32, 1); break;
+    case 40641: FE_QSUM(4, 64, 1); break;
+    case 41281: FE_QSUM(4, 128, 1); break;
     default:
         if (bits == 8)
-            FE_QSUM(8, width);
+            FE_QSUM(8, width, PSW);
         else
-            FE_QSUM(4, width);
+            FE_QSUM(4, width, PSW);
     }
 #undef FE_QSUM
 }
