@@ -29,7 +29,7 @@ int64_t fe_qrow_bytes(int64_t dim, int bits)
  *   fe_qfma_L(q, a, acc)               q * a + acc, fused (rounded once)
  *   fe_qput_L(dst, acc, b, n)          dst[0..W) = (acc + b) / n
  *   fe_qput2_L(dst, lo, hi, b, n)      dst[0..2W) = the same, lo and hi interleaved
- *   fe_qparams_L(p, bits, &scale, &bias)   a row's scale and bias, stored at p
+ *   fe_qhalves_L(p, &scale, &bias)     a 4-bit row's float16 scale and bias, stored at p
  * Each level rounds every element identically (fused multiply-add, IEEE add and divide;
  * the division skipped when n is 1, which is exact): the results do not depend on the
  * level. */
@@ -75,17 +75,12 @@ FE_AI void fe_qput2_base(float *dst, float lo, float hi, float b, float n)
     fe_qput_base(dst + 1, hi, b, n);
 }
 
-FE_AI void fe_qparams_base(const uint8_t *p, int bits, float *scale, float *bias)
+FE_AI void fe_qhalves_base(const uint8_t *p, float *scale, float *bias)
 {
-    if (bits == 8) {
-        memcpy(scale, p, 4);
-        memcpy(bias, p + 4, 4);
-    } else {
-        fe_f16 h[2];
-        memcpy(h, p, 4);
-        *scale = fe_f16_to_float(h[0]);
-        *bias = fe_f16_to_float(h[1]);
-    }
+    fe_f16 h[2];
+    memcpy(h, p, 4);
+    *scale = fe_f16_to_float(h[0]);
+    *bias = fe_f16_to_float(h[1]);
 }
 
 #ifdef FE_X86
@@ -144,18 +139,13 @@ FE_AVX2 FE_AI void fe_qput2_avx2(float *dst, __m256 lo, __m256 hi, float b, floa
     _mm256_storeu_ps(dst + 8, _mm256_permute2f128_ps(a, c, 0x31));
 }
 
-FE_AVX2 FE_AI void fe_qparams_avx2(const uint8_t *p, int bits, float *scale, float *bias)
+FE_AVX2 FE_AI void fe_qhalves_avx2(const uint8_t *p, float *scale, float *bias)
 {
-    if (bits == 8) {
-        memcpy(scale, p, 4);
-        memcpy(bias, p + 4, 4);
-    } else { /* F16C's conversion: exact, as fe_f16_to_float */
-        int32_t h;
-        memcpy(&h, p, 4);
-        __m128 v = _mm_cvtph_ps(_mm_cvtsi32_si128(h));
-        *scale = _mm_cvtss_f32(v);
-        *bias = _mm_cvtss_f32(_mm_movehdup_ps(v));
-    }
+    int32_t h; /* F16C's conversion: exact, as fe_f16_to_float */
+    memcpy(&h, p, 4);
+    __m128 v = _mm_cvtph_ps(_mm_cvtsi32_si128(h));
+    *scale = _mm_cvtss_f32(v);
+    *bias = _mm_cvtss_f32(_mm_movehdup_ps(v));
 }
 
 typedef __m512 fe_qv_avx512;
@@ -209,19 +199,14 @@ FE_AVX512 FE_AI void fe_qput2_avx512(float *dst, __m512 lo, __m512 hi, float b, 
     _mm512_storeu_ps(dst + 16, _mm512_permutex2var_ps(lo, second, hi));
 }
 
-FE_AVX512 FE_AI void fe_qparams_avx512(const uint8_t *p, int bits, float *scale, float *bias)
+FE_AVX512 FE_AI void fe_qhalves_avx512(const uint8_t *p, float *scale, float *bias)
 {
-    if (bits == 8) {
-        memcpy(scale, p, 4);
-        memcpy(bias, p + 4, 4);
-    } else { /* AVX-512F's own conversion (the avx512 clones are not compiled with F16C) */
-        int32_t h;
-        memcpy(&h, p, 4);
-        __m512 v = _mm512_cvtph_ps(_mm256_castsi128_si256(_mm_cvtsi32_si128(h)));
-        __m128 x = _mm512_castps512_ps128(v);
-        *scale = _mm_cvtss_f32(x);
-        *bias = _mm_cvtss_f32(_mm_movehdup_ps(x));
-    }
+    int32_t h; /* AVX-512F's own conversion (the avx512 clones are not compiled with F16C) */
+    memcpy(&h, p, 4);
+    __m512 v = _mm512_cvtph_ps(_mm256_castsi128_si256(_mm_cvtsi32_si128(h)));
+    __m128 x = _mm512_castps512_ps128(v);
+    *scale = _mm_cvtss_f32(x);
+    *bias = _mm_cvtss_f32(_mm_movehdup_ps(x));
 }
 #endif
 

@@ -10,6 +10,18 @@
 #define FE_QW FE_NAME(FE_QW, FE_SIMD)
 #define FE_Q(op) FE_NAME(op, FE_SIMD)
 
+/* A row's scale and bias, stored at p (float32 for 8 bits, float16 for 4). */
+FE_TARGET static inline __attribute__((always_inline)) void
+FE_NAME3(fe_qparams, FE_ISUF, FE_SIMD)(const uint8_t *p, int bits, float *scale, float *bias)
+{
+    if (bits == 8) {
+        memcpy(scale, p, 4);
+        memcpy(bias, p + 4, 4);
+    } else {
+        FE_Q(fe_qhalves)(p, scale, bias);
+    }
+}
+
 /* Sum, mean or sqrtn of the bags [b_lo, b_hi), columns [c_lo, c_lo + width) (c_lo even),
  * of a table of BITS-bit rows. BITS and, for common widths, `width` are compile-time
  * constants: the accumulators then live in registers. Column j's sum is a chain of fused
@@ -17,7 +29,8 @@
  * once per row, bsum += w * bias, added to every column at the end: one fma per value.
  * A 4-bit row's byte k holds columns 2k and 2k + 1: its low nibbles go to acc[v], its
  * high ones to acc[nv + v] (the nibbles never move per row), interleaved once per bag. */
-FE_TARGET static inline __attribute__((always_inline)) void FE_NAME3(fe_qbag_sum, FE_ISUF, FE_SIMD)(
+FE_TARGET static inline __attribute__((always_inline)) void
+FE_NAME3(fe_qbag_sum, FE_ISUF, FE_SIMD)(
     const uint8_t *packed, int64_t n_rows, int64_t stride, int64_t dim, const int BITS,
     const FE_IDX *ids, int64_t n_ids, const int64_t *bounds, int64_t b_lo, int64_t b_hi,
     int mode, const float *psw, int64_t padding_idx, float *out, int64_t c_lo,
@@ -51,7 +64,7 @@ FE_TARGET static inline __attribute__((always_inline)) void FE_NAME3(fe_qbag_sum
             }
             const uint8_t *restrict row = packed + (int64_t)id * stride;
             float a, c;
-            FE_Q(fe_qparams)(row + code_bytes, BITS, &a, &c);
+            FE_NAME3(fe_qparams, FE_ISUF, FE_SIMD)(row + code_bytes, BITS, &a, &c);
             if (PSW) {
                 float w = psw[k];
                 wsum += (double)w;
@@ -127,7 +140,7 @@ FE_TARGET static void FE_NAME3(fe_qbag_max, FE_ISUF, FE_SIMD)(
                 continue;
             const uint8_t *row = packed + (int64_t)id * stride;
             float scale, bias;
-            FE_Q(fe_qparams)(row + code_bytes, bits, &scale, &bias);
+            FE_NAME3(fe_qparams, FE_ISUF, FE_SIMD)(row + code_bytes, bits, &scale, &bias);
             for (int64_t d = c_lo; d < c_hi; d++) {
                 int q = bits == 8 ? row[d] : (row[d / 2] >> (4 * (d & 1))) & 15;
                 float v = (float)q * scale + bias, m = dst[d];
@@ -187,7 +200,8 @@ FE_TARGET static void FE_NAME3(fe_qbag_block, FE_ISUF, FE_SIMD)(
 
 /* Dequantize the rows of ids[lo:hi) into out rows lo..hi (ids already checked), each value
  * code * scale + bias, unfused (bit for bit QuantizedTable.dequantize). */
-FE_TARGET static inline __attribute__((always_inline)) void FE_NAME3(fe_qgather_rows, FE_ISUF, FE_SIMD)(
+FE_TARGET static inline __attribute__((always_inline)) void
+FE_NAME3(fe_qgather_rows, FE_ISUF, FE_SIMD)(
     const uint8_t *packed, int64_t n_rows, int64_t stride, const int BITS, const FE_IDX *ids,
     int64_t lo, int64_t hi, float *out, const int64_t width)
 {
@@ -203,7 +217,7 @@ FE_TARGET static inline __attribute__((always_inline)) void FE_NAME3(fe_qgather_
         const uint8_t *restrict row = packed + (int64_t)id * stride;
         float *restrict dst = out + i * width;
         float scale, bias;
-        FE_Q(fe_qparams)(row + code_bytes, BITS, &scale, &bias);
+        FE_NAME3(fe_qparams, FE_ISUF, FE_SIMD)(row + code_bytes, BITS, &scale, &bias);
         if (BITS == 8) {
             for (int64_t d = 0; d < width; d++)
                 dst[d] = (float)row[d] * scale + bias;
