@@ -55,9 +55,11 @@ fe_status fe_qlookup_i64(const uint8_t *packed, int64_t n_rows, int64_t stride, 
  *       sum:   out[b] = sum_k w_k * value[ids[k]]         mean:  sum / sum_k w_k
  *       sqrtn: sum / sqrt(sum_k w_k^2)                    max:   columnwise max of value rows
  *       (an empty bag gives zeros)
- * Sums run in float32 in id order, row by row as (w * scale) * code + w * bias: the
- * quantization step (scale / 2 per value) dwarfs float32 rounding. Weight sums in double,
- * the divisor of mean and sqrtn rounded to float.
+ * Sums run in float32 in id order: per column a chain of fused multiply-adds
+ * acc = fma(code, w * scale, acc), and the row's w * bias summed once per row into bsum;
+ * out = (acc + bsum) / divisor. The quantization step (scale / 2 per value) dwarfs float32
+ * rounding. Weight sums in double, the divisor of mean and sqrtn rounded to float. Every
+ * SIMD level rounds alike: the result does not depend on the level.
  * Bad mode, bounds, or psw with max: FE_ERR_VALUE; a bad id: FE_ERR_INDEX (first position);
  * nothing is written then. Each bag is pooled by one thread: the result does not depend
  * on the thread count. */

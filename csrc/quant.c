@@ -11,7 +11,6 @@
 /* Columns pooled per pass over a bag: a 1 KB float accumulator, in L1. Even, so a block
  * of a 4-bit row starts on a byte. */
 #define FE_QBAG_BLOCK 256
-#define FE_QHALF (FE_QBAG_BLOCK / 2) /* where a 4-bit block's odd columns start in acc */
 /* Rows prefetched this many ids ahead (packed rows are short: 24-136 bytes). */
 #define FE_QPF_DIST 16
 
@@ -22,124 +21,210 @@ int64_t fe_qrow_bytes(int64_t dim, int bits)
     return bits == 8 ? dim + 8 : bits == 4 ? (dim + 1) / 2 + 4 : -1;
 }
 
-/* The row-accumulate steps of the pooled lookup, one per SIMD level (the vectorizer turns
- * uint8 -> float into long widening chains; these use one zero-extend per 8 or 16 codes).
- * Every level computes each element as acc + ((float)code * a + c), unfused, in that
- * order: the results are bit-identical across levels.
- *   8-bit: acc[j] += cb[j] * a + c                      for j < nb
- *   4-bit: acc[j] += (cb[j] & 15) * a + c, acc[FE_QHALF + j] += (cb[j] >> 4) * a + c */
-static inline __attribute__((always_inline)) void
-fe_qacc8_base(float *restrict acc, const uint8_t *restrict cb, int64_t j, int64_t nb, float a,
-              float c)
+/* ---- the SIMD levels' primitives, used by quant_impl.h as FE_NAME(fe_q..., FE_SIMD) -------
+ * A level L has a vector type fe_qv_L of FE_QW_L floats and:
+ *   fe_qzero_L(), fe_qset_L(x)         all zeros, all x
+ *   fe_qcode8_L(p)                     the codes p[0..W) as floats
+ *   fe_qcode4_L(p, &lo, &hi)           the low and the high nibbles of p[0..W) as floats
+ *   fe_qfma_L(q, a, acc)               q * a + acc, fused (rounded once)
+ *   fe_qput_L(dst, acc, b, n)          dst[0..W) = (acc + b) / n
+ *   fe_qput2_L(dst, lo, hi, b, n)      dst[0..2W) = the same, lo and hi interleaved
+ *   fe_qhalves_L(p, &scale, &bias)     a 4-bit row's float16 scale and bias, stored at p
+ * Each level rounds every element identically (fused multiply-add, IEEE add and divide;
+ * the division skipped when n is 1, which is exact): the results do not depend on the
+ * level. */
+#define FE_AI static inline __attribute__((always_inline))
+
+typedef float fe_qv_base;
+#define FE_QW_base 1
+
+FE_AI float fe_qzero_base(void)
 {
-    for (; j < nb; j++)
-        acc[j] += (float)cb[j] * a + c;
+    return 0.0f;
 }
 
-static inline __attribute__((always_inline)) void
-fe_qacc4_base(float *restrict acc, const uint8_t *restrict cb, int64_t j, int64_t nb, float a,
-              float c)
+FE_AI float fe_qset_base(float x)
 {
-    for (; j < nb; j++) {
-        acc[j] += (float)(cb[j] & 15) * a + c;
-        acc[FE_QHALF + j] += (float)(cb[j] >> 4) * a + c;
-    }
+    return x;
 }
 
-/* float16 -> float, one per SIMD level: F16C's conversion where the level has it (every
- * AVX2 CPU does), exact either way. */
-static inline __attribute__((always_inline)) float fe_qh2f_base(fe_f16 h)
+FE_AI float fe_qcode8_base(const uint8_t *p)
 {
-    return fe_f16_to_float(h);
+    return (float)p[0];
+}
+
+FE_AI void fe_qcode4_base(const uint8_t *p, float *lo, float *hi)
+{
+    *lo = (float)(p[0] & 15);
+    *hi = (float)(p[0] >> 4);
+}
+
+FE_AI float fe_qfma_base(float q, float a, float acc)
+{
+    return fmaf(q, a, acc);
+}
+
+FE_AI void fe_qput_base(float *dst, float acc, float b, float n)
+{
+    dst[0] = n == 1.0f ? acc + b : (acc + b) / n;
+}
+
+FE_AI void fe_qput2_base(float *dst, float lo, float hi, float b, float n)
+{
+    fe_qput_base(dst, lo, b, n);
+    fe_qput_base(dst + 1, hi, b, n);
+}
+
+FE_AI void fe_qhalves_base(const uint8_t *p, float *scale, float *bias)
+{
+    fe_f16 h[2];
+    memcpy(h, p, 4);
+    *scale = fe_f16_to_float(h[0]);
+    *bias = fe_f16_to_float(h[1]);
 }
 
 #ifdef FE_X86
 #include <immintrin.h>
 
-__attribute__((target("avx2,f16c"))) static inline __attribute__((always_inline)) float
-fe_qh2f_avx2(fe_f16 h)
+#define FE_AVX2 __attribute__((target("avx2,fma,f16c")))
+#define FE_AVX512 __attribute__((target("avx512f")))
+
+typedef __m256 fe_qv_avx2;
+#define FE_QW_avx2 8
+
+FE_AVX2 FE_AI __m256 fe_qzero_avx2(void)
 {
-    return _cvtsh_ss(h);
+    return _mm256_setzero_ps();
 }
 
-__attribute__((target("avx512f"))) static inline __attribute__((always_inline)) float
-fe_qh2f_avx512(fe_f16 h)
+FE_AVX2 FE_AI __m256 fe_qset_avx2(float x)
 {
-    /* AVX-512F's own conversion (the avx512 clones are not compiled with F16C) */
+    return _mm256_set1_ps(x);
+}
+
+FE_AVX2 FE_AI __m256 fe_qcode8_avx2(const uint8_t *p)
+{
+    return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)p)));
+}
+
+FE_AVX2 FE_AI void fe_qcode4_avx2(const uint8_t *p, __m256 *lo, __m256 *hi)
+{
+    __m256i x = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)p));
+    *lo = _mm256_cvtepi32_ps(_mm256_and_si256(x, _mm256_set1_epi32(15)));
+    *hi = _mm256_cvtepi32_ps(_mm256_srli_epi32(x, 4));
+}
+
+FE_AVX2 FE_AI __m256 fe_qfma_avx2(__m256 q, __m256 a, __m256 acc)
+{
+    return _mm256_fmadd_ps(q, a, acc);
+}
+
+FE_AVX2 FE_AI __m256 fe_qfinish_avx2(__m256 acc, float b, float n)
+{
+    __m256 v = _mm256_add_ps(acc, _mm256_set1_ps(b));
+    return n == 1.0f ? v : _mm256_div_ps(v, _mm256_set1_ps(n));
+}
+
+FE_AVX2 FE_AI void fe_qput_avx2(float *dst, __m256 acc, float b, float n)
+{
+    _mm256_storeu_ps(dst, fe_qfinish_avx2(acc, b, n));
+}
+
+FE_AVX2 FE_AI void fe_qput2_avx2(float *dst, __m256 lo, __m256 hi, float b, float n)
+{
+    lo = fe_qfinish_avx2(lo, b, n);
+    hi = fe_qfinish_avx2(hi, b, n);
+    __m256 a = _mm256_unpacklo_ps(lo, hi), c = _mm256_unpackhi_ps(lo, hi);
+    _mm256_storeu_ps(dst, _mm256_permute2f128_ps(a, c, 0x20));
+    _mm256_storeu_ps(dst + 8, _mm256_permute2f128_ps(a, c, 0x31));
+}
+
+FE_AVX2 FE_AI void fe_qhalves_avx2(const uint8_t *p, float *scale, float *bias)
+{
+    int32_t h; /* F16C's conversion: exact, as fe_f16_to_float */
+    memcpy(&h, p, 4);
+    __m128 v = _mm_cvtph_ps(_mm_cvtsi32_si128(h));
+    *scale = _mm_cvtss_f32(v);
+    *bias = _mm_cvtss_f32(_mm_movehdup_ps(v));
+}
+
+typedef __m512 fe_qv_avx512;
+#define FE_QW_avx512 16
+
+FE_AVX512 FE_AI __m512 fe_qzero_avx512(void)
+{
+    return _mm512_setzero_ps();
+}
+
+FE_AVX512 FE_AI __m512 fe_qset_avx512(float x)
+{
+    return _mm512_set1_ps(x);
+}
+
+FE_AVX512 FE_AI __m512 fe_qcode8_avx512(const uint8_t *p)
+{
+    return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)p)));
+}
+
+FE_AVX512 FE_AI void fe_qcode4_avx512(const uint8_t *p, __m512 *lo, __m512 *hi)
+{
+    __m512i x = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)p));
+    *lo = _mm512_cvtepi32_ps(_mm512_and_si512(x, _mm512_set1_epi32(15)));
+    *hi = _mm512_cvtepi32_ps(_mm512_srli_epi32(x, 4));
+}
+
+FE_AVX512 FE_AI __m512 fe_qfma_avx512(__m512 q, __m512 a, __m512 acc)
+{
+    return _mm512_fmadd_ps(q, a, acc);
+}
+
+FE_AVX512 FE_AI __m512 fe_qfinish_avx512(__m512 acc, float b, float n)
+{
+    __m512 v = _mm512_add_ps(acc, _mm512_set1_ps(b));
+    return n == 1.0f ? v : _mm512_div_ps(v, _mm512_set1_ps(n));
+}
+
+FE_AVX512 FE_AI void fe_qput_avx512(float *dst, __m512 acc, float b, float n)
+{
+    _mm512_storeu_ps(dst, fe_qfinish_avx512(acc, b, n));
+}
+
+FE_AVX512 FE_AI void fe_qput2_avx512(float *dst, __m512 lo, __m512 hi, float b, float n)
+{
+    const __m512i first = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+    const __m512i second = _mm512_add_epi32(first, _mm512_set1_epi32(8));
+    lo = fe_qfinish_avx512(lo, b, n);
+    hi = fe_qfinish_avx512(hi, b, n);
+    _mm512_storeu_ps(dst, _mm512_permutex2var_ps(lo, first, hi));
+    _mm512_storeu_ps(dst + 16, _mm512_permutex2var_ps(lo, second, hi));
+}
+
+FE_AVX512 FE_AI void fe_qhalves_avx512(const uint8_t *p, float *scale, float *bias)
+{
+    int32_t h; /* AVX-512F's own conversion (the avx512 clones are not compiled with F16C) */
+    memcpy(&h, p, 4);
     __m512 v = _mm512_cvtph_ps(_mm256_castsi128_si256(_mm_cvtsi32_si128(h)));
-    return _mm_cvtss_f32(_mm512_castps512_ps128(v));
-}
-
-__attribute__((target("avx2"))) static inline __attribute__((always_inline)) void
-fe_qacc8_avx2(float *restrict acc, const uint8_t *restrict cb, int64_t j, int64_t nb, float a,
-              float c)
-{
-    const __m256 va = _mm256_set1_ps(a), vc = _mm256_set1_ps(c);
-    for (; j + 8 <= nb; j += 8) {
-        __m256 q = _mm256_cvtepi32_ps(
-            _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(cb + j))));
-        __m256 t = _mm256_add_ps(_mm256_mul_ps(q, va), vc);
-        _mm256_storeu_ps(acc + j, _mm256_add_ps(_mm256_loadu_ps(acc + j), t));
-    }
-    fe_qacc8_base(acc, cb, j, nb, a, c);
-}
-
-__attribute__((target("avx2"))) static inline __attribute__((always_inline)) void
-fe_qacc4_avx2(float *restrict acc, const uint8_t *restrict cb, int64_t j, int64_t nb, float a,
-              float c)
-{
-    const __m256 va = _mm256_set1_ps(a), vc = _mm256_set1_ps(c);
-    const __m256i low = _mm256_set1_epi32(15);
-    for (; j + 8 <= nb; j += 8) {
-        __m256i x = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(cb + j)));
-        __m256 lo = _mm256_cvtepi32_ps(_mm256_and_si256(x, low));
-        __m256 hi = _mm256_cvtepi32_ps(_mm256_srli_epi32(x, 4));
-        __m256 tl = _mm256_add_ps(_mm256_mul_ps(lo, va), vc);
-        __m256 th = _mm256_add_ps(_mm256_mul_ps(hi, va), vc);
-        _mm256_storeu_ps(acc + j, _mm256_add_ps(_mm256_loadu_ps(acc + j), tl));
-        _mm256_storeu_ps(acc + FE_QHALF + j,
-                         _mm256_add_ps(_mm256_loadu_ps(acc + FE_QHALF + j), th));
-    }
-    fe_qacc4_base(acc, cb, j, nb, a, c);
-}
-
-__attribute__((target("avx512f"))) static inline __attribute__((always_inline)) void
-fe_qacc8_avx512(float *restrict acc, const uint8_t *restrict cb, int64_t j, int64_t nb,
-                float a, float c)
-{
-    const __m512 va = _mm512_set1_ps(a), vc = _mm512_set1_ps(c);
-    for (; j + 16 <= nb; j += 16) {
-        __m512 q = _mm512_cvtepi32_ps(
-            _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(cb + j))));
-        __m512 t = _mm512_add_ps(_mm512_mul_ps(q, va), vc);
-        _mm512_storeu_ps(acc + j, _mm512_add_ps(_mm512_loadu_ps(acc + j), t));
-    }
-    fe_qacc8_base(acc, cb, j, nb, a, c);
-}
-
-__attribute__((target("avx512f"))) static inline __attribute__((always_inline)) void
-fe_qacc4_avx512(float *restrict acc, const uint8_t *restrict cb, int64_t j, int64_t nb,
-                float a, float c)
-{
-    const __m512 va = _mm512_set1_ps(a), vc = _mm512_set1_ps(c);
-    const __m512i low = _mm512_set1_epi32(15);
-    for (; j + 16 <= nb; j += 16) {
-        __m512i x = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(cb + j)));
-        __m512 lo = _mm512_cvtepi32_ps(_mm512_and_si512(x, low));
-        __m512 hi = _mm512_cvtepi32_ps(_mm512_srli_epi32(x, 4));
-        __m512 tl = _mm512_add_ps(_mm512_mul_ps(lo, va), vc);
-        __m512 th = _mm512_add_ps(_mm512_mul_ps(hi, va), vc);
-        _mm512_storeu_ps(acc + j, _mm512_add_ps(_mm512_loadu_ps(acc + j), tl));
-        _mm512_storeu_ps(acc + FE_QHALF + j,
-                         _mm512_add_ps(_mm512_loadu_ps(acc + FE_QHALF + j), th));
-    }
-    fe_qacc4_base(acc, cb, j, nb, a, c);
+    __m128 x = _mm512_castps512_ps128(v);
+    *scale = _mm_cvtss_f32(x);
+    *bias = _mm_cvtss_f32(_mm_movehdup_ps(x));
 }
 #endif
 
-#define FE_SIMD_AVX2 "avx2,f16c"
-#define FE_SIMD_BODY "quant_types.h"
-#include "fe_simd_clones.h"
+/* Prefetch the lines of bytes [p + a, p + a + n) and the one holding byte p + last. */
+FE_AI void fe_qprefetch(const uint8_t *p, int64_t a, int64_t n, int64_t last)
+{
+    for (int64_t o = 0; o < n; o += 64)
+        FE_PREFETCH(p + a + o);
+    FE_PREFETCH(p + last);
+}
+
+#define FE_IMPL "quant_impl.h"
+#define FE_EACH_INDEX
+#define FE_SIMD_AVX2 "avx2,fma,f16c"
+#define FE_SIMD_BODY "fe_instantiate.h"
+#include "fe_simd_clones.h" /* the pooling and gather loops, per index type and SIMD level */
+#include "fe_instantiate.h" /* the entry points, per index type */
+#include "fe_instantiate_end.h"
 
 /* One row of PyTorch's prepack: 0 when written, 1 for a non-finite value (its column in
  * *bad_col), 2 for a range or float16 overflow. */
@@ -244,72 +329,3 @@ fe_status fe_quantize_rows(const char *table, int64_t n_rows, int64_t dim, int64
     }
     return FE_OK;
 }
-
-#define FE_QLOOKUP_ENTRY(IDX, ISUF)                                                           \
-    fe_status FE_NAME(fe_qlookup, ISUF)(const uint8_t *packed, int64_t n_rows, int64_t stride,\
-                                        int64_t dim, int bits, const IDX *ids, int64_t n_ids, \
-                                        float *out, int n_threads, int64_t *bad_pos)          \
-    {                                                                                         \
-        int64_t row_bytes = fe_qrow_bytes(dim, bits);                                         \
-        if (n_rows < 0 || n_ids < 0 || row_bytes < 0 || (n_rows > 0 && stride < row_bytes))  \
-            return FE_ERR_VALUE;                                                              \
-        if (dim > 0 && n_ids > INT64_MAX / dim / 4)                                           \
-            return FE_ERR_OVERFLOW;                                                           \
-        int64_t bad = FE_NAME(fe_first_bad_id, ISUF)(ids, n_ids, n_rows, n_threads);         \
-        if (bad >= 0) {                                                                       \
-            *bad_pos = bad;                                                                   \
-            return FE_ERR_INDEX;                                                              \
-        }                                                                                     \
-        if (n_ids == 0 || dim == 0)                                                           \
-            return FE_OK;                                                                     \
-        int level = fe_simd_level();                                                          \
-        int nt = fe_plan_threads(n_threads, n_ids * (dim * 4 + row_bytes));                   \
-        FE_PARALLEL_CHUNKS(nt, n_ids, {                                                       \
-            FE_SIMD_DISPATCH(FE_NAME(fe_qgather_chunk, ISUF),                                 \
-                             (packed, n_rows, stride, dim, bits, ids, lo, hi, out));          \
-        });                                                                                   \
-        return FE_OK;                                                                         \
-    }
-
-FE_QLOOKUP_ENTRY(int32_t, i32)
-FE_QLOOKUP_ENTRY(int64_t, i64)
-
-#define FE_QLOOKUP_BAG_ENTRY(IDX, ISUF)                                                       \
-    fe_status FE_NAME(fe_qlookup_bag, ISUF)(                                                  \
-        const uint8_t *packed, int64_t n_rows, int64_t stride, int64_t dim, int bits,         \
-        const IDX *ids, int64_t n_ids, const int64_t *bounds, int64_t n_bags, int mode,       \
-        const float *psw, int64_t padding_idx, float *out, int n_threads, int64_t *bad_pos)   \
-    {                                                                                         \
-        int64_t row_bytes = fe_qrow_bytes(dim, bits);                                         \
-        if (n_rows < 0 || n_ids < 0 || row_bytes < 0 || (n_rows > 0 && stride < row_bytes)    \
-            || mode < FE_BAG_SUM || mode > FE_BAG_SQRTN || (psw && mode == FE_BAG_MAX)        \
-            || !fe_bag_bounds_ok(bounds, n_bags, n_ids))                                      \
-            return FE_ERR_VALUE;                                                              \
-        if (dim > 0 && n_bags > INT64_MAX / dim / 4)                                          \
-            return FE_ERR_OVERFLOW;                                                           \
-        int64_t bad = FE_NAME(fe_first_bad_id, ISUF)(ids, n_ids, n_rows, n_threads);         \
-        if (bad >= 0) {                                                                       \
-            *bad_pos = bad;                                                                   \
-            return FE_ERR_INDEX;                                                              \
-        }                                                                                     \
-        if (n_bags == 0 || dim == 0)                                                          \
-            return FE_OK;                                                                     \
-        int level = fe_simd_level();                                                          \
-        int nt = fe_plan_threads(n_threads, n_ids * row_bytes + n_bags * dim * 4);            \
-        if (n_ids == 0)                                                                       \
-            nt = 1; /* only empty bags: zeros */                                              \
-        FE_PARALLEL_CHUNKS(nt, n_ids, {                                                       \
-            int64_t b_lo = lo == 0 ? 0 : fe_first_bag_from(bounds, n_bags, n_ids, lo);       \
-            int64_t b_hi = hi >= n_ids ? n_bags : fe_first_bag_from(bounds, n_bags, n_ids, hi);\
-            for (int64_t c = 0; c < dim; c += FE_QBAG_BLOCK) {                                \
-                int64_t c_hi = dim - c < FE_QBAG_BLOCK ? dim : c + FE_QBAG_BLOCK;             \
-                FE_SIMD_DISPATCH(FE_NAME(fe_qbag_block, ISUF),                                \
-                                 (packed, n_rows, stride, dim, bits, ids, n_ids, bounds,      \
-                                  b_lo, b_hi, mode, psw, padding_idx, out, c, c_hi));         \
-            }                                                                                 \
-        });                                                                                   \
-        return FE_OK;                                                                         \
-    }
-
-FE_QLOOKUP_BAG_ENTRY(int32_t, i32)
-FE_QLOOKUP_BAG_ENTRY(int64_t, i64)

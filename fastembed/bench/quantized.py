@@ -6,7 +6,9 @@ output) when fbgemm_gpu imports. Same table shape and ids as the float32 lookup_
 The table is built from random codes with scales and biases that float16 holds exactly,
 so FBGEMM's rows (float16 scale and bias) stand for the same values as torch's 8-bit rows
 (float32 scale and bias) and every implementation is checked against one reference.
-Bytes per row of each form are in the case's params (``row_bytes``)."""
+Memory per row of each form (float32, float16, the packed rows, FBGEMM's) is in the case's
+params (``row_bytes``) and in each variant's name; the summary adds the float32 kernel's
+time / the quantized one's."""
 import numpy as np
 
 import fastembed
@@ -75,9 +77,7 @@ def _case(n_rows, dim, n_bags, mean_len, dist, bits):
         return (d["ids"].nbytes + d["offsets"].nbytes
                 + d["ids"].size * d["qt"].packed.shape[1] + n_bags * dim * 4)
 
-    row_bytes = {"float32": 4 * dim, "torch/fastembed": fastembed.quantize(
-        np.zeros((1, dim), np.float32), bits).packed.shape[1],
-        "fbgemm TBE": (dim if bits == 8 else (dim + 1) // 2) + 4}
+    row_bytes = form_row_bytes(dim, bits)
     return Case(
         kernel="lookup_bag (quantized)",
         name=f"{short(n_rows)}x{dim} {bits}-bit {short(n_bags)} bags~{mean_len} {dist} sum",
@@ -86,9 +86,24 @@ def _case(n_rows, dim, n_bags, mean_len, dist, bits):
         make=make,
         reference=reference_sum,
         bytes_moved=moved,
-        impls=_impls(bits),
+        impls=_impls(bits, row_bytes),
         compare=close(rtol_f32=5e-5),
+        ratios=[(f"float32 kernel / {bits}-bit", _F32_VARIANT.format(row_bytes["float32"]),
+                 _Q_VARIANT.format(bits, row_bytes[f"{bits}-bit"]))],
     )
+
+
+_Q_VARIANT = "lookup_bag({}-bit QuantizedTable, {} B/row)"
+_F32_VARIANT = "lookup_bag(float32 table, {} B/row)"
+
+
+def form_row_bytes(dim, bits):
+    """Memory per row of each form of a `dim`-column table: float32, float16 (lookup's half
+    tables), torch/fastembed's packed `bits` rows, FBGEMM's (float16 scale and bias)."""
+    return {"float32": 4 * dim, "float16": 2 * dim,
+            f"{bits}-bit": fastembed.quantize(np.zeros((1, dim), np.float32),
+                                             bits).packed.shape[1],
+            f"fbgemm INT{bits}": (dim if bits == 8 else (dim + 1) // 2) + 4}
 
 
 def reference_sum(d):
@@ -97,19 +112,23 @@ def reference_sum(d):
     return np.add.reduceat(rows, d["offsets"], axis=0).astype(np.float32)
 
 
-def _impls(bits):
+def _impls(bits, row_bytes):
+    """The variants, each named with the bytes a row of its form takes."""
     impls = [
-        Impl("fastembed", f"lookup_bag({bits}-bit QuantizedTable)", _fastembed("qt"),
+        Impl("fastembed", _Q_VARIANT.format(bits, row_bytes[f"{bits}-bit"]), _fastembed("qt"),
              threaded=True),
-        Impl("fastembed", "lookup_bag(float32 table)", _fastembed("weights"), threaded=True),
+        Impl("fastembed", _F32_VARIANT.format(row_bytes["float32"]), _fastembed("weights"),
+             threaded=True),
     ]
     torch = peers.torch()
     if torch is not None:
         name = "embedding_bag_byte" if bits == 8 else "embedding_bag_4bit"
-        impls.append(Impl("torch", f"quantized.{name}_rowwise_offsets", _torch(bits),
+        impls.append(Impl("torch", f"quantized.{name}_rowwise_offsets "
+                                   f"({row_bytes[f'{bits}-bit']} B/row)", _torch(bits),
                           threaded=True))
         if fbgemm() is not None:
-            impls.append(Impl("fbgemm", f"IntNBitTableBatchedEmbeddingBagsCodegen INT{bits}",
+            impls.append(Impl("fbgemm", f"IntNBitTableBatchedEmbeddingBagsCodegen INT{bits} "
+                                        f"({row_bytes[f'fbgemm INT{bits}']} B/row)",
                               _fbgemm(bits), threaded=True))
     return impls
 
