@@ -1,8 +1,6 @@
-"""Turning a C status into the Python exception the API promises."""
+"""The texts of the exceptions the API promises (the extension turns a C status into one:
+_kernels.raise_status)."""
 import numpy as np
-
-# Mirrors fe_status in csrc/fastembed.h.
-FE_OK, FE_ERR_INDEX, FE_ERR_VALUE, FE_ERR_OVERFLOW, FE_ERR_NOMEM, FE_ERR_NONFINITE = range(6)
 
 
 def position(shape, flat_pos):
@@ -27,15 +25,3 @@ def index_error(name, ids, flat_pos, n_rows):
         f"{name}{position(ids.shape, flat_pos)} = {int(value)} is out of range for a table of "
         f"{n_rows} rows (valid ids: 0 <= id < {n_rows})"
     )
-
-
-def raise_status(status, bad_pos, ids, n_rows, name="ids"):
-    if status == FE_ERR_INDEX:
-        raise index_error(name, ids, bad_pos, n_rows)
-    if status == FE_ERR_OVERFLOW:
-        raise ValueError("array sizes overflow a 64-bit size product")
-    if status == FE_ERR_NOMEM:
-        raise MemoryError("fastembed could not allocate its scratch memory")
-    if status == FE_ERR_VALUE:
-        raise ValueError("invalid size, offset or hyperparameter passed to a fastembed kernel")
-    raise RuntimeError(f"fastembed kernel returned unknown status {status}")

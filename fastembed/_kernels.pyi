@@ -34,6 +34,10 @@ OPT_ROWWISE_ADAGRAD: int
 OPT_ADAM: int
 OPT_FTRL: int
 
+def raise_status(status: int, bad_pos: int, ids: Optional[Array], n_rows: int,
+                 name: str = ...) -> None:
+    """Raises the exception a C status maps to (IndexError naming position, value, range)."""
+
 # build and runtime facts
 def openmp_enabled() -> bool: ...
 def omp_max_threads() -> int: ...

@@ -10,7 +10,7 @@ from cpython.buffer cimport (PyBUF_RECORDS, PyBUF_RECORDS_RO, PyBuffer_IsContigu
                              PyBuffer_Release, PyObject_GetBuffer)
 from libc.stdint cimport INT64_MAX, int32_t, int64_t
 
-from fastembed._errors import raise_status
+from fastembed._errors import index_error
 
 # The C enums of csrc/fastembed.h, for the ops layer (never restated by hand in Python).
 OK, ERR_INDEX, ERR_VALUE, ERR_OVERFLOW, ERR_NOMEM, ERR_NONFINITE = (
@@ -23,6 +23,18 @@ INIT_UNIFORM, INIT_NORMAL, INIT_TRUNCATED, INIT_CONSTANT = (
     FE_INIT_UNIFORM, FE_INIT_NORMAL, FE_INIT_TRUNCATED, FE_INIT_CONSTANT)
 CONS_NONNEG, CONS_MAXNORM, CONS_UNITNORM, CONS_MINMAXNORM = (
     FE_CONS_NONNEG, FE_CONS_MAXNORM, FE_CONS_UNITNORM, FE_CONS_MINMAXNORM)
+
+
+def raise_status(status, bad_pos, ids, n_rows, name="ids"):
+    if status == ERR_INDEX:
+        raise index_error(name, ids, bad_pos, n_rows)
+    if status == ERR_OVERFLOW:
+        raise ValueError("array sizes overflow a 64-bit size product")
+    if status == ERR_NOMEM:
+        raise MemoryError("fastembed could not allocate its scratch memory")
+    if status == ERR_VALUE:
+        raise ValueError("invalid size, offset or hyperparameter passed to a fastembed kernel")
+    raise RuntimeError(f"fastembed kernel returned unknown status {status}")
 
 
 cdef class Buffers:

@@ -6,7 +6,7 @@ import numpy as np
 from fastembed import _kernels
 from fastembed._arrays import (BAG_MODES, as_array, as_ids, as_weights_for, bag_bounds,
                                bag_mode, check_out, padding_row)
-from fastembed._errors import FE_ERR_NONFINITE, FE_ERR_VALUE, FE_OK, position, raise_status
+from fastembed._errors import position
 from fastembed._threads import resolve as _resolve_threads
 
 F32 = np.dtype(np.float32)
@@ -36,16 +36,16 @@ def quantize_rows(table, bits, num_threads=None):
         w = np.array(w, dtype=F32, order="C", copy=True)
     packed = np.empty((w.shape[0], row_bytes(w.shape[1], bits)), np.uint8)
     status, bad = _kernels.quantize_rows(w, bits, packed, _resolve_threads(num_threads))
-    if status == FE_ERR_NONFINITE:
+    if status == _kernels.ERR_NONFINITE:
         where = position(w.shape, bad)
         raise ValueError(f"table{where} = {float(w.reshape(-1)[bad])!r}: a table to quantize "
                          f"must be finite (NaN and inf have no code)")
-    if status == FE_ERR_VALUE and bad >= 0:
+    if status == _kernels.ERR_VALUE and bad >= 0:
         limit = "float32" if bits == 8 else "float16 (the 4-bit scale and bias)"
         raise ValueError(f"table row {bad} spans a range ({float(w[bad].min())!r} to "
                          f"{float(w[bad].max())!r}) whose scale or bias overflows {limit}")
-    if status != FE_OK:
-        raise_status(status, bad, None, 0)
+    if status != _kernels.OK:
+        _kernels.raise_status(status, bad, None, 0)
     return packed
 
 
