@@ -1,10 +1,9 @@
-/* Body of the pooled lookup for one (value type, index type, accumulator, SIMD target);
- * included by bag_impl.h with FE_ACC/FE_ASUF (double acc64 / the value type accvt) besides
- * the macros bag_impl.h receives. FE_LOAD(v) and FE_STORE(x) are the one place a value is
- * read from or written to a table/result (bag_types.h): a new value type defines them. */
+/* Loops of the pooled lookup for one (value type, index type, SIMD level, accumulator);
+ * included by bag_block_impl.h with FE_ACC/FE_ASUF (double acc64 / FE_CT(FE_VSUF) accvt).
+ * Values are read and written only through FE_LOAD/FE_STORE (fe_half.h). */
 
 FE_TARGET static inline __attribute__((always_inline)) void
-FE_NAME(FE_NAME3(fe_bag_body, FE_VSUF2, FE_ISUF), FE_NAME(FE_ASUF, FE_SIMD))(
+FE_NAME(FE_NAME3(fe_bag_pool, FE_VSUF, FE_ISUF), FE_NAME(FE_ASUF, FE_SIMD))(
     const char *table, int64_t n_rows, int64_t dim, int64_t row_stride, const FE_IDX *ids,
     int64_t n_ids, const int64_t *bounds, int64_t b_lo, int64_t b_hi, int mode, const FE_VT *psw,
     int64_t padding_idx, FE_VT *out, int64_t *argmax, int64_t c_lo, const int64_t width)
@@ -58,16 +57,16 @@ FE_NAME(FE_NAME3(fe_bag_body, FE_VSUF2, FE_ISUF), FE_NAME(FE_ASUF, FE_SIMD))(
                     }
                 }
             } else {
-                double wd = psw ? (double)FE_LOAD(psw[k]) : 1.0;
+                double wd = psw ? (double)FE_LOAD(FE_VSUF, psw + k) : 1.0;
                 FE_ACC w = (FE_ACC)wd;
                 wsum += wd;
                 w2sum += wd * wd;
                 if (count == 0) { /* the first row starts the sum: no zeroing pass */
                     for (int64_t d = 0; d < width; d++)
-                        acc[d] = w * (FE_ACC)FE_LOAD(row[d]);
+                        acc[d] = w * (FE_ACC)FE_LOAD(FE_VSUF, row + d);
                 } else {
                     for (int64_t d = 0; d < width; d++)
-                        acc[d] += w * (FE_ACC)FE_LOAD(row[d]);
+                        acc[d] += w * (FE_ACC)FE_LOAD(FE_VSUF, row + d);
                 }
             }
             count++;
@@ -80,24 +79,24 @@ FE_NAME(FE_NAME3(fe_bag_body, FE_VSUF2, FE_ISUF), FE_NAME(FE_ASUF, FE_SIMD))(
                     am[d] = -1;
         } else if (mode == FE_BAG_SUM) {
             for (int64_t d = 0; d < width; d++)
-                dst[d] = FE_STORE(acc[d]);
+                FE_STORE(FE_VSUF, dst + d, acc[d]);
         } else if (mode != FE_BAG_MAX) {
             double norm = mode == FE_BAG_MEAN ? wsum : sqrt(w2sum);
             for (int64_t d = 0; d < width; d++)
-                dst[d] = FE_STORE((double)acc[d] / norm);
+                FE_STORE(FE_VSUF, dst + d, (double)acc[d] / norm);
         }
     }
 }
 
 /* The body with the common widths as compile-time constants (fully unrolled, accumulators
  * in registers), any other width as a run-time loop. */
-FE_TARGET static void FE_NAME(FE_NAME3(fe_bag_block, FE_VSUF2, FE_ISUF), FE_NAME(FE_ASUF, FE_SIMD))(
+FE_TARGET static void FE_NAME(FE_NAME3(fe_bag_block, FE_VSUF, FE_ISUF), FE_NAME(FE_ASUF, FE_SIMD))(
     const char *table, int64_t n_rows, int64_t dim, int64_t row_stride, const FE_IDX *ids,
     int64_t n_ids, const int64_t *bounds, int64_t b_lo, int64_t b_hi, int mode, const FE_VT *psw,
     int64_t padding_idx, FE_VT *out, int64_t *argmax, int64_t c_lo, int64_t c_hi)
 {
 #define FE_BAG_CALL(W)                                                                         \
-    FE_NAME(FE_NAME3(fe_bag_body, FE_VSUF2, FE_ISUF), FE_NAME(FE_ASUF, FE_SIMD))(                                \
+    FE_NAME(FE_NAME3(fe_bag_pool, FE_VSUF, FE_ISUF), FE_NAME(FE_ASUF, FE_SIMD))(                                \
         table, n_rows, dim, row_stride, ids, n_ids, bounds, b_lo, b_hi, mode, psw, padding_idx,\
         out, argmax, c_lo, W)
     switch (c_hi - c_lo) {
