@@ -8,13 +8,29 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* Columns pooled per pass over a bag: the double accumulator is 2 KB, in L1. */
 #define FE_BAG_BLOCK 256
 /* Rows prefetched this many ids ahead: covers DRAM latency for 64-512 byte rows. */
+#ifndef FE_BAG_PF_DIST
 #define FE_BAG_PF_DIST 16
+#endif
+#ifndef FE_BAG_PF_STEP
+#define FE_BAG_PF_STEP 64
+#endif
 /* Rows of grad prefetched this many grouped positions ahead (bag_grad). */
 #define FE_GRAD_PF_DIST 16
+/* The register path of bag_pool_impl.h: bytes of one SIMD register per level, and registers
+ * of accumulator at most (float32 widths up to 128 at AVX-512, 64 at AVX2, 32 at SSE2). */
+#define FE_BAG_VBYTES_base 16
+#define FE_BAG_VBYTES_avx2 32
+#define FE_BAG_VBYTES_avx512 64
+#define FE_BAG_MAX_NV 8
+/* A vector of stored values as their arithmetic type (fe_half.h's FE_CT, lane by lane). */
+#define FE_BAG_VCT(VSUF, v) FE_HALF_CAT(FE_BAG_VCT_, VSUF)(v)
+#define FE_BAG_VCT_f32(v) (v)
+#define FE_BAG_VCT_f64(v) (v)
 
 #define FE_IMPL "bag_block_impl.h"
 #define FE_EACH_VALUE

@@ -10,11 +10,15 @@
 
 #define FE_ACC double
 #define FE_ASUF acc64
+#define FE_BAG_VL (FE_HALF_CAT(FE_BAG_VBYTES_, FE_SIMD) / 8)
 #include "bag_pool_impl.h"
 #undef FE_ACC
 #undef FE_ASUF
+#undef FE_BAG_VL
 #define FE_ACC FE_CT(FE_VSUF)
 #define FE_ASUF accvt
+#define FE_BAG_VL (FE_HALF_CAT(FE_BAG_VBYTES_, FE_SIMD) / (int)sizeof(FE_ACC))
 #include "bag_pool_impl.h"
 #undef FE_ACC
 #undef FE_ASUF
+#undef FE_BAG_VL

@@ -88,6 +88,87 @@ FE_NAME(FE_NAME3(fe_bag_pool, FE_VSUF, FE_ISUF), FE_NAME(FE_ASUF, FE_SIMD))(
     }
 }
 
+/* Sums, means and sqrtn of nv * FE_BAG_VL columns, nv a constant after inlining (1, 2, 4, 8;
+ * FE_BAG_VL the accumulator's lanes in one register of the SIMD level): the accumulator is
+ * nv registers, each row added straight from the table. Per column the same operations in the same order as the loop above (the first
+ * row sets the sum, a weighted row is w * row), so the same results; no branch on the mode
+ * inside the row loop. */
+FE_TARGET static inline __attribute__((always_inline)) void
+FE_NAME(FE_NAME3(fe_bag_vpool, FE_VSUF, FE_ISUF), FE_NAME(FE_ASUF, FE_SIMD))(
+    const char *table, int64_t n_rows, int64_t dim, int64_t row_stride, const FE_IDX *ids,
+    int64_t n_ids, const int64_t *bounds, int64_t b_lo, int64_t b_hi, int mode, const FE_VT *psw,
+    int64_t padding_idx, FE_VT *out, int64_t c_lo, const int nv)
+{
+    typedef FE_ACC vacc __attribute__((vector_size(FE_BAG_VL * sizeof(FE_ACC))));
+    typedef FE_VT vval __attribute__((vector_size(FE_BAG_VL * sizeof(FE_VT))));
+    const int64_t row_bytes = nv * FE_BAG_VL * (int64_t)sizeof(FE_VT);
+    const int64_t last = n_ids - 1;
+    for (int64_t b = b_lo; b < b_hi; b++) {
+        vacc acc[FE_BAG_MAX_NV];
+        int64_t count = 0;
+        double wsum = 0, w2sum = 0;
+        for (int64_t k = bounds[b]; k < bounds[b + 1]; k++) {
+            /* the row FE_BAG_PF_DIST ids ahead, across bags (most bags are short) */
+            uint64_t pf = (uint64_t)(int64_t)ids[k + FE_BAG_PF_DIST < last ? k + FE_BAG_PF_DIST
+                                                                            : last];
+            if (pf < (uint64_t)n_rows) {
+                uintptr_t p = (uintptr_t)(table + (int64_t)pf * row_stride) +
+                              (uintptr_t)(c_lo * (int64_t)sizeof(FE_VT));
+                uintptr_t end = p + (uintptr_t)row_bytes;
+                for (p &= ~(uintptr_t)(FE_BAG_PF_STEP - 1); p < end; p += FE_BAG_PF_STEP)
+                    FE_PREFETCH((const char *)p);
+            }
+            uint64_t id = (uint64_t)(int64_t)ids[k];
+            if (id >= (uint64_t)n_rows || (int64_t)id == padding_idx)
+                continue; /* out of range is unreachable after the check pass */
+            const FE_VT *row = (const FE_VT *)(table + (int64_t)id * row_stride) + c_lo;
+            vacc x[FE_BAG_MAX_NV];
+            for (int j = 0; j < nv; j++) {
+                vval v;
+                memcpy(&v, row + j * FE_BAG_VL, sizeof v);
+                x[j] = __builtin_convertvector(FE_BAG_VCT(FE_VSUF, v), vacc);
+            }
+            if (psw) {
+                double wd = (double)FE_LOAD(FE_VSUF, psw + k);
+                FE_ACC w = (FE_ACC)wd;
+                wsum += wd;
+                w2sum += wd * wd;
+                for (int j = 0; j < nv; j++)
+                    x[j] = w * x[j];
+            }
+            if (count == 0) {
+                for (int j = 0; j < nv; j++)
+                    acc[j] = x[j];
+            } else {
+                for (int j = 0; j < nv; j++)
+                    acc[j] += x[j];
+            }
+            count++;
+        }
+        FE_VT *dst = out + b * dim + c_lo;
+        FE_ACC sum[FE_BAG_MAX_NV * FE_BAG_VL];
+        const int width = nv * FE_BAG_VL;
+        if (count == 0) {
+            for (int d = 0; d < width; d++)
+                FE_STORE(FE_VSUF, dst + d, 0);
+            continue;
+        }
+        memcpy(sum, acc, (size_t)nv * sizeof acc[0]);
+        if (mode == FE_BAG_SUM) {
+            for (int d = 0; d < width; d++)
+                FE_STORE(FE_VSUF, dst + d, sum[d]);
+        } else {
+            if (!psw) {
+                wsum = (double)count;
+                w2sum = (double)count;
+            }
+            double norm = mode == FE_BAG_MEAN ? wsum : sqrt(w2sum);
+            for (int d = 0; d < width; d++)
+                FE_STORE(FE_VSUF, dst + d, (double)sum[d] / norm);
+        }
+    }
+}
+
 /* The body with the common widths as compile-time constants (fully unrolled, accumulators
  * in registers), any other width as a run-time loop. */
 FE_TARGET static void FE_NAME(FE_NAME3(fe_bag_block, FE_VSUF, FE_ISUF), FE_NAME(FE_ASUF, FE_SIMD))(
@@ -99,6 +180,18 @@ FE_TARGET static void FE_NAME(FE_NAME3(fe_bag_block, FE_VSUF, FE_ISUF), FE_NAME(
     FE_NAME(FE_NAME3(fe_bag_pool, FE_VSUF, FE_ISUF), FE_NAME(FE_ASUF, FE_SIMD))(                                \
         table, n_rows, dim, row_stride, ids, n_ids, bounds, b_lo, b_hi, mode, psw, padding_idx,\
         out, argmax, c_lo, W)
+#define FE_BAG_VCALL(NV)                                                                       \
+    FE_NAME(FE_NAME3(fe_bag_vpool, FE_VSUF, FE_ISUF), FE_NAME(FE_ASUF, FE_SIMD))(              \
+        table, n_rows, dim, row_stride, ids, n_ids, bounds, b_lo, b_hi, mode, psw, padding_idx,\
+        out, c_lo, NV)
+    if (mode != FE_BAG_MAX) {
+        switch (c_hi - c_lo) {
+        case 1 * FE_BAG_VL: FE_BAG_VCALL(1); return;
+        case 2 * FE_BAG_VL: FE_BAG_VCALL(2); return;
+        case 4 * FE_BAG_VL: FE_BAG_VCALL(4); return;
+        case 8 * FE_BAG_VL: FE_BAG_VCALL(8); return;
+        }
+    }
     switch (c_hi - c_lo) {
     case 16: FE_BAG_CALL(16); break;
     case 32: FE_BAG_CALL(32); break;
@@ -107,4 +200,5 @@ FE_TARGET static void FE_NAME(FE_NAME3(fe_bag_block, FE_VSUF, FE_ISUF), FE_NAME(
     default: FE_BAG_CALL(c_hi - c_lo); break;
     }
 #undef FE_BAG_CALL
+#undef FE_BAG_VCALL
 }

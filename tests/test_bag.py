@@ -113,6 +113,27 @@ def test_float32_default_meets_its_documented_error_bound(rng, mode):
     assert not np.array_equal(got, exact.astype(np.float32))  # float32 arithmetic really ran
 
 
+@pytest.mark.parametrize("dim", [8, 16, 32, 64, 128, 256])
+@pytest.mark.parametrize("mode", ["sum", "mean", "sqrtn"])
+@pytest.mark.parametrize("vdt, accumulator", [(np.float32, None), (np.float32, "float64"),
+                                              (np.float64, None)])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_register_widths_equal_the_general_loop(rng, dim, mode, vdt, accumulator, weighted):
+    # widths of whole SIMD registers pool with the sum in registers; one more column sends the
+    # same rows through the general loop, which must give the same bits in the shared columns
+    wide = rng.standard_normal((300, dim + 1)).astype(vdt)
+    sizes = rng.integers(0, 30, 400)
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    ids = rng.integers(0, 300, int(sizes.sum()))
+    psw = rng.random(ids.size).astype(vdt) + 0.1 if weighted else None
+    kw = dict(mode=mode, per_sample_weights=psw, padding_idx=7, accumulator=accumulator)
+    got = fastembed.lookup_bag(np.ascontiguousarray(wide[:, :dim]), ids, offsets, **kw)
+    want = fastembed.lookup_bag(wide, ids, offsets, **kw)[:, :dim]
+    assert got.tobytes() == np.ascontiguousarray(want).tobytes()
+    strided = fastembed.lookup_bag(wide[:, :dim], ids, offsets, **kw)  # rows not contiguous
+    assert strided.tobytes() == got.tobytes()
+
+
 def test_bad_accumulator_is_rejected():
     with pytest.raises(ValueError, match="accumulator"):
         fastembed.lookup_bag(np.ones((3, 2), np.float32), [0, 1], [0], accumulator="float16")
