@@ -31,9 +31,27 @@
 #define FE_BAG_VCT(VSUF, v) FE_HALF_CAT(FE_BAG_VCT_, VSUF)(v)
 #define FE_BAG_VCT_f32(v) (v)
 #define FE_BAG_VCT_f64(v) (v)
+/* bfloat16: the bits are the top half of the float's */
+#define FE_BAG_VCT_bf16(v)                                                                    \
+    ({                                                                                        \
+        typedef uint32_t fe_u_ __attribute__((vector_size(2 * sizeof(v))));                   \
+        typedef float fe_f_ __attribute__((vector_size(2 * sizeof(v))));                      \
+        (fe_f_)(__builtin_convertvector(v, fe_u_) << 16);                                     \
+    })
+/* float16: fe_f16_to_float (fe_half.h) lane by lane, the same bit operations */
+#define FE_BAG_VCT_f16(v)                                                                     \
+    ({                                                                                        \
+        typedef uint32_t fe_u_ __attribute__((vector_size(2 * sizeof(v))));                   \
+        typedef float fe_f_ __attribute__((vector_size(2 * sizeof(v))));                      \
+        fe_u_ em_ = __builtin_convertvector((v) & 0x7fff, fe_u_);                             \
+        fe_u_ u_ = (fe_u_)((fe_f_)(em_ << 13) * 0x1p112f);                                    \
+        u_ |= (fe_u_)(em_ >= 0x7c00u) & 0x7f800000u;                                          \
+        (fe_f_)(u_ | __builtin_convertvector((v) & 0x8000, fe_u_) << 16);                     \
+    })
 
 #define FE_IMPL "bag_block_impl.h"
 #define FE_EACH_VALUE
+#define FE_EACH_HALF
 #define FE_EACH_INDEX
 #define FE_SIMD_AVX2 "avx2,fma"
 #define FE_SIMD_BODY "fe_instantiate.h"
@@ -53,6 +71,7 @@ int fe_bag_bounds_ok(const int64_t *bounds, int64_t n_bags, int64_t n_ids)
 
 #define FE_IMPL "bag_impl.h"
 #define FE_EACH_VALUE
+#define FE_EACH_HALF
 #define FE_EACH_INDEX
 #include "fe_instantiate.h"
 #include "fe_instantiate_end.h"

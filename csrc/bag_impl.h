@@ -7,8 +7,9 @@ fe_status FE_NAME3(fe_lookup_bag, FE_VSUF, FE_ISUF)(
     int64_t padding_idx, FE_VT *out, int64_t *argmax, int n_threads, int64_t *bad_pos)
 {
     int acc64 = (mode & FE_BAG_ACC64) != 0 || sizeof(FE_VT) == sizeof(double);
-    mode &= ~FE_BAG_ACC64;
-    if (n_rows < 0 || dim < 0 || n_ids < 0 || mode < FE_BAG_SUM || mode > FE_BAG_SQRTN
+    int out_f32 = (mode & FE_BAG_OUT_F32) != 0;
+    mode &= ~(FE_BAG_ACC64 | FE_BAG_OUT_F32);
+    if ((out_f32 && sizeof(FE_VT) != 2) || n_rows < 0 || dim < 0 || n_ids < 0 || mode < FE_BAG_SUM || mode > FE_BAG_SQRTN
         || (psw && mode == FE_BAG_MAX) || (argmax && mode != FE_BAG_MAX)
         || !fe_bag_bounds_ok(bounds, n_bags, n_ids))
         return FE_ERR_VALUE;
@@ -22,7 +23,7 @@ fe_status FE_NAME3(fe_lookup_bag, FE_VSUF, FE_ISUF)(
     if (n_bags == 0 || dim == 0)
         return FE_OK;
     int level = fe_simd_level();
-    int64_t work = (n_ids + n_bags) * dim * (int64_t)sizeof(FE_VT);
+    int64_t work = (n_ids + n_bags) * dim * (int64_t)sizeof(FE_VT);  /* about */
     int nt = fe_plan_threads(n_threads, work);
     if (n_ids == 0)
         nt = 1; /* only empty bags: zeros */
@@ -35,11 +36,11 @@ fe_status FE_NAME3(fe_lookup_bag, FE_VSUF, FE_ISUF)(
             if (acc64)
                 FE_SIMD_DISPATCH(FE_NAME(FE_NAME3(fe_bag_block, FE_VSUF, FE_ISUF), acc64),
                                  (table, n_rows, dim, row_stride, ids, n_ids, bounds, b_lo,
-                                  b_hi, mode, psw, padding_idx, out, argmax, c, c_hi));
+                                  b_hi, mode, psw, padding_idx, out, out_f32, argmax, c, c_hi));
             else
                 FE_SIMD_DISPATCH(FE_NAME(FE_NAME3(fe_bag_block, FE_VSUF, FE_ISUF), accvt),
                                  (table, n_rows, dim, row_stride, ids, n_ids, bounds, b_lo,
-                                  b_hi, mode, psw, padding_idx, out, argmax, c, c_hi));
+                                  b_hi, mode, psw, padding_idx, out, out_f32, argmax, c, c_hi));
         }
     });
     return FE_OK;

@@ -2,18 +2,55 @@
  * included by bag_block_impl.h with FE_ACC/FE_ASUF (double acc64 / FE_CT(FE_VSUF) accvt).
  * Values are read and written only through FE_LOAD/FE_STORE (fe_half.h). */
 
+/* Writes one bag's `width` results, column c of the bag from acc[c]: zeros for an empty bag
+ * (count 0), acc / norm for MEAN and SQRTN, acc itself otherwise; into out as the value type,
+ * or as float32 (`out_f32`, half tables asked for float32 bags). */
+FE_TARGET static inline __attribute__((always_inline)) void
+FE_NAME(FE_NAME3(fe_bag_put, FE_VSUF, FE_ISUF), FE_NAME(FE_ASUF, FE_SIMD))(
+    FE_VT *out, int out_f32, int64_t at, int64_t width, const FE_ACC *acc, int64_t count,
+    int mode, double wsum, double w2sum)
+{
+    FE_VT *dst = out + at;
+    float *dst32 = (float *)(void *)out + at;
+    if (count == 0) {
+        for (int64_t d = 0; d < width; d++) {
+            if (out_f32)
+                dst32[d] = 0;
+            else
+                FE_STORE(FE_VSUF, dst + d, 0);
+        }
+    } else if (mode == FE_BAG_MEAN || mode == FE_BAG_SQRTN) {
+        double norm = mode == FE_BAG_MEAN ? wsum : sqrt(w2sum);
+        for (int64_t d = 0; d < width; d++) {
+            if (out_f32)
+                dst32[d] = (float)((double)acc[d] / norm);
+            else
+                FE_STORE(FE_VSUF, dst + d, (double)acc[d] / norm);
+        }
+    } else {
+        for (int64_t d = 0; d < width; d++) {
+            if (out_f32)
+                dst32[d] = (float)acc[d];
+            else
+                FE_STORE(FE_VSUF, dst + d, acc[d]);
+        }
+    }
+}
+
+/* The general loop: any width, every mode. MAX keeps the running maximum in acc too (exact:
+ * it is one of the values), compared in the arithmetic type. */
 FE_TARGET static inline __attribute__((always_inline)) void
 FE_NAME(FE_NAME3(fe_bag_pool, FE_VSUF, FE_ISUF), FE_NAME(FE_ASUF, FE_SIMD))(
     const char *table, int64_t n_rows, int64_t dim, int64_t row_stride, const FE_IDX *ids,
     int64_t n_ids, const int64_t *bounds, int64_t b_lo, int64_t b_hi, int mode, const FE_VT *psw,
-    int64_t padding_idx, FE_VT *out, int64_t *argmax, int64_t c_lo, const int64_t width)
+    int64_t padding_idx, FE_VT *out, int out_f32, int64_t *argmax, int64_t c_lo,
+    const int64_t width)
 {
     /* read only after a bag's first row set it; zeroed once per call, not per bag, so that
      * -Wmaybe-uninitialized has nothing to say */
     FE_ACC acc[FE_BAG_BLOCK] = {0};
     const int64_t row_bytes = width * (int64_t)sizeof(FE_VT);
     for (int64_t b = b_lo; b < b_hi; b++) {
-        FE_VT *restrict dst = out + b * dim + c_lo;
         int64_t *restrict am = argmax ? argmax + b * dim + c_lo : NULL;
         int64_t count = 0;
         double wsum = 0, w2sum = 0;
@@ -37,23 +74,23 @@ FE_NAME(FE_NAME3(fe_bag_pool, FE_VSUF, FE_ISUF), FE_NAME(FE_ASUF, FE_SIMD))(
             if (mode == FE_BAG_MAX) {
                 if (count == 0) {
                     for (int64_t d = 0; d < width; d++)
-                        dst[d] = row[d];
+                        acc[d] = (FE_ACC)FE_LOAD(FE_VSUF, row + d);
                     if (am)
                         for (int64_t d = 0; d < width; d++)
                             am[d] = k;
                 } else if (am) {
                     for (int64_t d = 0; d < width; d++) {
-                        FE_VT v = row[d], m = dst[d];
+                        FE_ACC v = (FE_ACC)FE_LOAD(FE_VSUF, row + d), m = acc[d];
                         if (v > m || (v != v && m == m)) {
-                            dst[d] = v;
+                            acc[d] = v;
                             am[d] = k;
                         }
                     }
                 } else {
                     /* the first maximum wins; a NaN, once met, stays (NumPy's max) */
                     for (int64_t d = 0; d < width; d++) {
-                        FE_VT v = row[d], m = dst[d];
-                        dst[d] = (v > m || (v != v && m == m)) ? v : m;
+                        FE_ACC v = (FE_ACC)FE_LOAD(FE_VSUF, row + d), m = acc[d];
+                        acc[d] = (v > m || (v != v && m == m)) ? v : m;
                     }
                 }
             } else {
@@ -71,20 +108,11 @@ FE_NAME(FE_NAME3(fe_bag_pool, FE_VSUF, FE_ISUF), FE_NAME(FE_ASUF, FE_SIMD))(
             }
             count++;
         }
-        if (count == 0) {
+        if (count == 0 && am)
             for (int64_t d = 0; d < width; d++)
-                dst[d] = 0;
-            if (am)
-                for (int64_t d = 0; d < width; d++)
-                    am[d] = -1;
-        } else if (mode == FE_BAG_SUM) {
-            for (int64_t d = 0; d < width; d++)
-                FE_STORE(FE_VSUF, dst + d, acc[d]);
-        } else if (mode != FE_BAG_MAX) {
-            double norm = mode == FE_BAG_MEAN ? wsum : sqrt(w2sum);
-            for (int64_t d = 0; d < width; d++)
-                FE_STORE(FE_VSUF, dst + d, (double)acc[d] / norm);
-        }
+                am[d] = -1;
+        FE_NAME(FE_NAME3(fe_bag_put, FE_VSUF, FE_ISUF), FE_NAME(FE_ASUF, FE_SIMD))(
+            out, out_f32, b * dim + c_lo, width, acc, count, mode, wsum, w2sum);
     }
 }
 
@@ -97,7 +125,7 @@ FE_TARGET static inline __attribute__((always_inline)) void
 FE_NAME(FE_NAME3(fe_bag_vpool, FE_VSUF, FE_ISUF), FE_NAME(FE_ASUF, FE_SIMD))(
     const char *table, int64_t n_rows, int64_t dim, int64_t row_stride, const FE_IDX *ids,
     int64_t n_ids, const int64_t *bounds, int64_t b_lo, int64_t b_hi, int mode, const FE_VT *psw,
-    int64_t padding_idx, FE_VT *out, int64_t c_lo, const int nv)
+    int64_t padding_idx, FE_VT *out, int out_f32, int64_t c_lo, const int nv)
 {
     typedef FE_ACC vacc __attribute__((vector_size(FE_BAG_VL * sizeof(FE_ACC))));
     typedef FE_VT vval __attribute__((vector_size(FE_BAG_VL * sizeof(FE_VT))));
@@ -145,27 +173,17 @@ FE_NAME(FE_NAME3(fe_bag_vpool, FE_VSUF, FE_ISUF), FE_NAME(FE_ASUF, FE_SIMD))(
             }
             count++;
         }
-        FE_VT *dst = out + b * dim + c_lo;
         FE_ACC sum[FE_BAG_MAX_NV * FE_BAG_VL];
-        const int width = nv * FE_BAG_VL;
-        if (count == 0) {
-            for (int d = 0; d < width; d++)
-                FE_STORE(FE_VSUF, dst + d, 0);
-            continue;
-        }
+        if (count == 0) /* an empty bag (put writes zeros): no uninitialized read */
+            for (int j = 0; j < nv; j++)
+                acc[j] = (vacc){0};
         memcpy(sum, acc, (size_t)nv * sizeof acc[0]);
-        if (mode == FE_BAG_SUM) {
-            for (int d = 0; d < width; d++)
-                FE_STORE(FE_VSUF, dst + d, sum[d]);
-        } else {
-            if (!psw) {
-                wsum = (double)count;
-                w2sum = (double)count;
-            }
-            double norm = mode == FE_BAG_MEAN ? wsum : sqrt(w2sum);
-            for (int d = 0; d < width; d++)
-                FE_STORE(FE_VSUF, dst + d, (double)sum[d] / norm);
+        if (!psw) {
+            wsum = (double)count;
+            w2sum = (double)count;
         }
+        FE_NAME(FE_NAME3(fe_bag_put, FE_VSUF, FE_ISUF), FE_NAME(FE_ASUF, FE_SIMD))(
+            out, out_f32, b * dim + c_lo, nv * FE_BAG_VL, sum, count, mode, wsum, w2sum);
     }
 }
 
@@ -174,16 +192,16 @@ FE_NAME(FE_NAME3(fe_bag_vpool, FE_VSUF, FE_ISUF), FE_NAME(FE_ASUF, FE_SIMD))(
 FE_TARGET static void FE_NAME(FE_NAME3(fe_bag_block, FE_VSUF, FE_ISUF), FE_NAME(FE_ASUF, FE_SIMD))(
     const char *table, int64_t n_rows, int64_t dim, int64_t row_stride, const FE_IDX *ids,
     int64_t n_ids, const int64_t *bounds, int64_t b_lo, int64_t b_hi, int mode, const FE_VT *psw,
-    int64_t padding_idx, FE_VT *out, int64_t *argmax, int64_t c_lo, int64_t c_hi)
+    int64_t padding_idx, FE_VT *out, int out_f32, int64_t *argmax, int64_t c_lo, int64_t c_hi)
 {
 #define FE_BAG_CALL(W)                                                                         \
     FE_NAME(FE_NAME3(fe_bag_pool, FE_VSUF, FE_ISUF), FE_NAME(FE_ASUF, FE_SIMD))(                                \
         table, n_rows, dim, row_stride, ids, n_ids, bounds, b_lo, b_hi, mode, psw, padding_idx,\
-        out, argmax, c_lo, W)
+        out, out_f32, argmax, c_lo, W)
 #define FE_BAG_VCALL(NV)                                                                       \
     FE_NAME(FE_NAME3(fe_bag_vpool, FE_VSUF, FE_ISUF), FE_NAME(FE_ASUF, FE_SIMD))(              \
         table, n_rows, dim, row_stride, ids, n_ids, bounds, b_lo, b_hi, mode, psw, padding_idx,\
-        out, c_lo, NV)
+        out, out_f32, c_lo, NV)
     if (mode != FE_BAG_MAX) {
         switch (c_hi - c_lo) {
         case 1 * FE_BAG_VL: FE_BAG_VCALL(1); return;
