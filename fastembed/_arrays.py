@@ -170,6 +170,7 @@ def check_out(out, shape, dtype, inputs, name="out"):
 
 BAG_MODES = {"sum": 0, "mean": 1, "max": 2, "sqrtn": 3}  # csrc/fastembed.h FE_BAG_*
 BAG_ACC64 = 0x100  # FE_BAG_ACC64, or'ed into a mode: float32 bags summed in double
+BAG_OUT_F32 = 0x200  # FE_BAG_OUT_F32, or'ed into a mode: a half table's bags as float32
 
 
 def bag_mode(mode):
@@ -233,7 +234,7 @@ def bag_bounds(ids, offsets, include_last_offset, name="offsets"):
 def as_weights_for(psw, ids, dtype, name="per_sample_weights"):
     """Per-sample weights shaped like ids, as a C-contiguous array of the table's dtype."""
     arr = as_array(psw, name)
-    if arr.dtype.kind not in "fiu" or arr.dtype.kind == "b":
+    if (arr.dtype.kind not in "fiu" or arr.dtype.kind == "b") and not is_half(arr.dtype):
         raise TypeError(f"{name} must be a float array, got dtype {arr.dtype}")
     if arr.shape != ids.shape:
         raise ValueError(f"{name} must have the shape of ids {ids.shape}, got {arr.shape}")
