@@ -48,6 +48,40 @@
         u_ |= (fe_u_)(em_ >= 0x7c00u) & 0x7f800000u;                                          \
         (fe_f_)(u_ | __builtin_convertvector((v) & 0x8000, fe_u_) << 16);                     \
     })
+/* Stores a float vector `f` at the half pointer p: fe_float_to_f16 / fe_float_to_bf16
+ * (fe_half.h) lane by lane, the same bit operations with selects for their branches.
+ * Full-width types never take this path (their results go through fe_bag_put). */
+#define FE_BAG_VSTORE(VSUF, p, f) FE_HALF_CAT(FE_BAG_VSTORE_, VSUF)(p, f)
+#define FE_BAG_VSTORE_f32(p, f) ((void)(p), (void)(f))
+#define FE_BAG_VSTORE_f64(p, f) ((void)(p), (void)(f))
+#define FE_BAG_VSTORE_f16(p, f)                                                                \
+    do {                                                                                      \
+        typedef uint32_t fe_u_ __attribute__((vector_size(sizeof(f))));                       \
+        typedef float fe_f_ __attribute__((vector_size(sizeof(f))));                          \
+        typedef uint16_t fe_h_ __attribute__((vector_size(sizeof(f) / 2)));                   \
+        fe_u_ x_ = (fe_u_)(f), sign_ = (x_ >> 16) & 0x8000u;                                  \
+        x_ &= 0x7fffffffu;                                                                    \
+        fe_u_ special_ = (fe_u_)(x_ >= 0x7f800000u), nan_ = (fe_u_)(x_ > 0x7f800000u);        \
+        fe_u_ big_ = (fe_u_)(x_ >= 0x477ff000u), small_ = (fe_u_)(x_ < 0x38800000u);          \
+        fe_u_ r_ = (x_ + 0xc8000fffu + ((x_ >> 13) & 1u)) >> 13;                              \
+        fe_u_ sub_ = (fe_u_)((fe_f_)x_ + 0.5f) - 0x3f000000u;                                 \
+        fe_u_ inf_ = (nan_ & (0x7e00u | ((x_ >> 13) & 0x3ffu))) | (~nan_ & 0x7c00u);         \
+        r_ = (small_ & sub_) | (~small_ & r_);                                                \
+        r_ = (big_ & 0x7c00u) | (~big_ & r_);                                                 \
+        r_ = (special_ & inf_) | (~special_ & r_);                                            \
+        fe_h_ h_ = __builtin_convertvector(r_ | sign_, fe_h_);                                \
+        memcpy((p), &h_, sizeof h_);                                                          \
+    } while (0)
+#define FE_BAG_VSTORE_bf16(p, f)                                                               \
+    do {                                                                                      \
+        typedef uint32_t fe_u_ __attribute__((vector_size(sizeof(f))));                       \
+        typedef uint16_t fe_h_ __attribute__((vector_size(sizeof(f) / 2)));                   \
+        fe_u_ x_ = (fe_u_)(f);                                                                \
+        fe_u_ nan_ = (fe_u_)((x_ & 0x7fffffffu) > 0x7f800000u);                               \
+        fe_u_ r_ = (nan_ & ((x_ >> 16) | 0x40u)) | (~nan_ & ((x_ + 0x7fffu + ((x_ >> 16) & 1u)) >> 16)); \
+        fe_h_ h_ = __builtin_convertvector(r_, fe_h_);                                        \
+        memcpy((p), &h_, sizeof h_);                                                          \
+    } while (0)
 
 #define FE_IMPL "bag_block_impl.h"
 #define FE_EACH_VALUE

@@ -173,10 +173,24 @@ FE_NAME(FE_NAME3(fe_bag_vpool, FE_VSUF, FE_ISUF), FE_NAME(FE_ASUF, FE_SIMD))(
             }
             count++;
         }
-        FE_ACC sum[FE_BAG_MAX_NV * FE_BAG_VL];
-        if (count == 0) /* an empty bag (put writes zeros): no uninitialized read */
+        if (count == 0) /* an empty bag (zeros): no uninitialized read */
             for (int j = 0; j < nv; j++)
                 acc[j] = (vacc){0};
+        if (sizeof(FE_VT) == 2 && !out_f32 && (mode == FE_BAG_SUM || !psw)) {
+            /* half results: rounded a register at a time (the put below, lane by lane) */
+            typedef float vf32 __attribute__((vector_size(FE_BAG_VL * sizeof(float))));
+            typedef double vf64 __attribute__((vector_size(FE_BAG_VL * sizeof(double))));
+            double norm = mode == FE_BAG_SUM || count == 0 ? 1.0
+                          : mode == FE_BAG_MEAN ? (double)count : sqrt((double)count);
+            FE_VT *dst = out + b * dim + c_lo;
+            for (int j = 0; j < nv; j++) {
+                vf32 r = mode == FE_BAG_SUM ? __builtin_convertvector(acc[j], vf32)
+                    : __builtin_convertvector(__builtin_convertvector(acc[j], vf64) / norm, vf32);
+                FE_BAG_VSTORE(FE_VSUF, dst + j * FE_BAG_VL, r);
+            }
+            continue;
+        }
+        FE_ACC sum[FE_BAG_MAX_NV * FE_BAG_VL];
         memcpy(sum, acc, (size_t)nv * sizeof acc[0]);
         if (!psw) {
             wsum = (double)count;
