@@ -1,15 +1,96 @@
-/* Pooled lookup (embedding bags): the sum, mean, max or sqrtn of the rows in each bag. */
+/* Pooled lookup (embedding bags): the sum, mean, max or sqrtn of the rows in each bag, and
+ * the pieces of its backward (bag_grad, bag_dots). Three bodies, one per instantiation:
+ *   bag_block_impl.h the pooling of a block of bags, per value, index type and SIMD level
+ *                    (bag_pool_impl.h, its loops, once per accumulator type)
+ *   bag_impl.h       fe_lookup_bag_<value>_<index> and fe_bag_dots_<value>_<index>
+ *   bag_grad_impl.h  fe_bag_grad_<value> (the grouping is in int64 whatever the ids were) */
 #include "fe_internal.h"
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* Columns pooled per pass over a bag: the double accumulator is 2 KB, in L1. */
 #define FE_BAG_BLOCK 256
+/* Rows prefetched this many ids ahead: covers DRAM latency for 64-512 byte rows. */
+#ifndef FE_BAG_PF_DIST
+#define FE_BAG_PF_DIST 16
+#endif
+#ifndef FE_BAG_PF_STEP
+#define FE_BAG_PF_STEP 64
+#endif
+/* Rows of grad prefetched this many grouped positions ahead (bag_grad). */
+#define FE_GRAD_PF_DIST 16
+/* The register path of bag_pool_impl.h: bytes of one SIMD register per level, and registers
+ * of accumulator at most (float32 widths up to 128 at AVX-512, 64 at AVX2, 32 at SSE2). */
+#define FE_BAG_VBYTES_base 16
+#define FE_BAG_VBYTES_avx2 32
+#define FE_BAG_VBYTES_avx512 64
+#define FE_BAG_MAX_NV 8
+/* A vector of stored values as their arithmetic type (fe_half.h's FE_CT, lane by lane). */
+#define FE_BAG_VCT(VSUF, v) FE_HALF_CAT(FE_BAG_VCT_, VSUF)(v)
+#define FE_BAG_VCT_f32(v) (v)
+#define FE_BAG_VCT_f64(v) (v)
+/* bfloat16: the bits are the top half of the float's */
+#define FE_BAG_VCT_bf16(v)                                                                    \
+    ({                                                                                        \
+        typedef uint32_t fe_u_ __attribute__((vector_size(2 * sizeof(v))));                   \
+        typedef float fe_f_ __attribute__((vector_size(2 * sizeof(v))));                      \
+        (fe_f_)(__builtin_convertvector(v, fe_u_) << 16);                                     \
+    })
+/* float16: fe_f16_to_float (fe_half.h) lane by lane, the same bit operations */
+#define FE_BAG_VCT_f16(v)                                                                     \
+    ({                                                                                        \
+        typedef uint32_t fe_u_ __attribute__((vector_size(2 * sizeof(v))));                   \
+        typedef float fe_f_ __attribute__((vector_size(2 * sizeof(v))));                      \
+        fe_u_ em_ = __builtin_convertvector((v) & 0x7fff, fe_u_);                             \
+        fe_u_ u_ = (fe_u_)((fe_f_)(em_ << 13) * 0x1p112f);                                    \
+        u_ |= (fe_u_)(em_ >= 0x7c00u) & 0x7f800000u;                                          \
+        (fe_f_)(u_ | __builtin_convertvector((v) & 0x8000, fe_u_) << 16);                     \
+    })
+/* Stores a float vector `f` at the half pointer p: fe_float_to_f16 / fe_float_to_bf16
+ * (fe_half.h) lane by lane, the same bit operations with selects for their branches.
+ * Full-width types never take this path (their results go through fe_bag_put). */
+#define FE_BAG_VSTORE(VSUF, p, f) FE_HALF_CAT(FE_BAG_VSTORE_, VSUF)(p, f)
+#define FE_BAG_VSTORE_f32(p, f) ((void)(p), (void)(f))
+#define FE_BAG_VSTORE_f64(p, f) ((void)(p), (void)(f))
+#define FE_BAG_VSTORE_f16(p, f)                                                                \
+    do {                                                                                      \
+        typedef uint32_t fe_u_ __attribute__((vector_size(sizeof(f))));                       \
+        typedef float fe_f_ __attribute__((vector_size(sizeof(f))));                          \
+        typedef uint16_t fe_h_ __attribute__((vector_size(sizeof(f) / 2)));                   \
+        fe_u_ x_ = (fe_u_)(f), sign_ = (x_ >> 16) & 0x8000u;                                  \
+        x_ &= 0x7fffffffu;                                                                    \
+        fe_u_ special_ = (fe_u_)(x_ >= 0x7f800000u), nan_ = (fe_u_)(x_ > 0x7f800000u);        \
+        fe_u_ big_ = (fe_u_)(x_ >= 0x477ff000u), small_ = (fe_u_)(x_ < 0x38800000u);          \
+        fe_u_ r_ = (x_ + 0xc8000fffu + ((x_ >> 13) & 1u)) >> 13;                              \
+        fe_u_ sub_ = (fe_u_)((fe_f_)x_ + 0.5f) - 0x3f000000u;                                 \
+        fe_u_ inf_ = (nan_ & (0x7e00u | ((x_ >> 13) & 0x3ffu))) | (~nan_ & 0x7c00u);         \
+        r_ = (small_ & sub_) | (~small_ & r_);                                                \
+        r_ = (big_ & 0x7c00u) | (~big_ & r_);                                                 \
+        r_ = (special_ & inf_) | (~special_ & r_);                                            \
+        fe_h_ h_ = __builtin_convertvector(r_ | sign_, fe_h_);                                \
+        memcpy((p), &h_, sizeof h_);                                                          \
+    } while (0)
+#define FE_BAG_VSTORE_bf16(p, f)                                                               \
+    do {                                                                                      \
+        typedef uint32_t fe_u_ __attribute__((vector_size(sizeof(f))));                       \
+        typedef uint16_t fe_h_ __attribute__((vector_size(sizeof(f) / 2)));                   \
+        fe_u_ x_ = (fe_u_)(f);                                                                \
+        fe_u_ nan_ = (fe_u_)((x_ & 0x7fffffffu) > 0x7f800000u);                               \
+        fe_u_ r_ = (nan_ & ((x_ >> 16) | 0x40u)) | (~nan_ & ((x_ + 0x7fffu + ((x_ >> 16) & 1u)) >> 16)); \
+        fe_h_ h_ = __builtin_convertvector(r_, fe_h_);                                        \
+        memcpy((p), &h_, sizeof h_);                                                          \
+    } while (0)
 
+#define FE_IMPL "bag_block_impl.h"
+#define FE_EACH_VALUE
+#define FE_EACH_HALF
+#define FE_EACH_INDEX
 #define FE_SIMD_AVX2 "avx2,fma"
-#define FE_SIMD_BODY "bag_types.h"
+#define FE_SIMD_BODY "fe_instantiate.h"
 #include "fe_simd_clones.h"
+#include "fe_instantiate_end.h"
 
 /* 1 if bounds[0..n_bags] start at 0, never decrease and end at n_ids. */
 int fe_bag_bounds_ok(const int64_t *bounds, int64_t n_bags, int64_t n_ids)
@@ -22,174 +103,14 @@ int fe_bag_bounds_ok(const int64_t *bounds, int64_t n_bags, int64_t n_ids)
     return 1;
 }
 
-#define FE_BAG_DISPATCH(VSUF2, ISUF, ARGS)                                                    \
-    do {                                                                                      \
-        if (acc64)                                                                            \
-            FE_SIMD_DISPATCH(FE_NAME(FE_NAME3(fe_bag_block, VSUF2, ISUF), acc64), ARGS);      \
-        else                                                                                  \
-            FE_SIMD_DISPATCH(FE_NAME(FE_NAME3(fe_bag_block, VSUF2, ISUF), accvt), ARGS);      \
-    } while (0);
+#define FE_IMPL "bag_impl.h"
+#define FE_EACH_VALUE
+#define FE_EACH_HALF
+#define FE_EACH_INDEX
+#include "fe_instantiate.h"
+#include "fe_instantiate_end.h"
 
-
-
-#define FE_LOOKUP_BAG_ENTRY(VT, VSUF2, IDX, ISUF)                                             \
-    fe_status FE_NAME3(fe_lookup_bag, VSUF2, ISUF)(                                           \
-        const char *table, int64_t n_rows, int64_t dim, int64_t row_stride, const IDX *ids,   \
-        int64_t n_ids, const int64_t *bounds, int64_t n_bags, int mode, const VT *psw,        \
-        int64_t padding_idx, VT *out, int64_t *argmax, int n_threads, int64_t *bad_pos)       \
-    {                                                                                         \
-        int acc64 = (mode & FE_BAG_ACC64) != 0 || sizeof(VT) == sizeof(double);              \
-        mode &= ~FE_BAG_ACC64;                                                                \
-        if (n_rows < 0 || dim < 0 || n_ids < 0 || mode < FE_BAG_SUM || mode > FE_BAG_SQRTN   \
-            || (psw && mode == FE_BAG_MAX) || (argmax && mode != FE_BAG_MAX)                  \
-            || !fe_bag_bounds_ok(bounds, n_bags, n_ids))                                      \
-            return FE_ERR_VALUE;                                                              \
-        if (dim > 0 && (n_ids > INT64_MAX / dim || n_bags > INT64_MAX / dim))                 \
-            return FE_ERR_OVERFLOW;                                                           \
-        int64_t bad = FE_NAME(fe_first_bad_id, ISUF)(ids, n_ids, n_rows, n_threads);         \
-        if (bad >= 0) {                                                                       \
-            *bad_pos = bad;                                                                   \
-            return FE_ERR_INDEX;                                                              \
-        }                                                                                     \
-        if (n_bags == 0 || dim == 0)                                                          \
-            return FE_OK;                                                                     \
-        int level = fe_simd_level();                                                          \
-        int nt = fe_plan_threads(n_threads, (n_ids + n_bags) * dim * (int64_t)sizeof(VT));    \
-        if (n_ids == 0)                                                                       \
-            nt = 1; /* only empty bags: zeros */                                              \
-        int64_t grain = fe_grain(n_ids, (n_ids + n_bags) * dim * (int64_t)sizeof(VT), nt, 1);  \
-        FE_PARALLEL_DYNAMIC(nt, n_ids, grain, {                                               \
-            int64_t b_lo = lo == 0 ? 0 : fe_first_bag_from(bounds, n_bags, n_ids, lo);        \
-            int64_t b_hi = hi >= n_ids ? n_bags : fe_first_bag_from(bounds, n_bags, n_ids, hi);\
-            for (int64_t c = 0; c < dim; c += FE_BAG_BLOCK) {                                 \
-                int64_t c_hi = dim - c < FE_BAG_BLOCK ? dim : c + FE_BAG_BLOCK;               \
-                FE_BAG_DISPATCH(VSUF2, ISUF, (table, n_rows, dim, row_stride, ids, n_ids, bounds,\
-                                              b_lo, b_hi, mode, psw, padding_idx, out, argmax,\
-                                              c,                                              \
-                                              c_hi))                                          \
-            }                                                                                 \
-        });                                                                                   \
-        return FE_OK;                                                                         \
-    }
-
-FE_LOOKUP_BAG_ENTRY(float, f32, int32_t, i32)
-FE_LOOKUP_BAG_ENTRY(float, f32, int64_t, i64)
-FE_LOOKUP_BAG_ENTRY(double, f64, int32_t, i32)
-FE_LOOKUP_BAG_ENTRY(double, f64, int64_t, i64)
-
-/* ---- the backward: gradients of lookup_bag ---------------------------------------------- */
-
-
-/* Rows of grad prefetched this many grouped positions ahead. */
-#define FE_GRAD_PF_DIST 16
-
-#define FE_BAG_GRAD_ENTRY(VT, VSUF2)                                                          \
-    fe_status FE_NAME(fe_bag_grad, VSUF2)(                                                    \
-        const VT *grad, int64_t n_bags, int64_t dim, const int64_t *bag_sorted,               \
-        const double *scale_sorted, const int64_t *argmax, int64_t n_ids, const int64_t *perm,\
-        const int64_t *starts, int64_t n_groups, int64_t skip_group, int scale_by_count,      \
-        VT *values, int n_threads)                                                            \
-    {                                                                                         \
-        if (n_bags < 0 || dim < 0 || n_ids < 0 || n_groups < 0                                \
-            || !fe_bag_bounds_ok(starts, n_groups, n_ids))                                    \
-            return FE_ERR_VALUE;                                                              \
-        if (dim > 0 && (n_bags > INT64_MAX / dim || n_groups > INT64_MAX / dim))              \
-            return FE_ERR_OVERFLOW;                                                           \
-        if (n_groups == 0 || dim == 0)                                                        \
-            return FE_OK;                                                                     \
-        int nt = fe_plan_threads(n_threads, n_ids * dim * (int64_t)sizeof(VT));               \
-        if (n_ids == 0)                                                                       \
-            nt = 1;                                                                           \
-        int bad = 0;                                                                          \
-        const int64_t row_bytes = dim * (int64_t)sizeof(VT);                                  \
-        int64_t grain = fe_grain(n_ids, n_ids * dim * (int64_t)sizeof(VT), nt, 1);              \
-        FE_PARALLEL_DYNAMIC(nt, n_ids, grain, {                                               \
-            int64_t g_lo = lo == 0 ? 0 : fe_first_bag_from(starts, n_groups, n_ids, lo);   \
-            int64_t g_hi = hi >= n_ids ? n_groups                                             \
-                                       : fe_first_bag_from(starts, n_groups, n_ids, hi);   \
-            double *acc = (double *)malloc((size_t)dim * sizeof(double));                     \
-            if (!acc) {                                                                       \
-                _Pragma("omp atomic write") bad = 2;                                          \
-            } else {                                                                          \
-                for (int64_t g = g_lo; g < g_hi; g++) {                                       \
-                    if (g == skip_group)                                                      \
-                        continue;                                                             \
-                    for (int64_t d = 0; d < dim; d++)                                         \
-                        acc[d] = 0;                                                           \
-                    for (int64_t k = starts[g]; k < starts[g + 1]; k++) {                     \
-                        if (k + FE_GRAD_PF_DIST < n_ids) {                                    \
-                            uint64_t pb = (uint64_t)bag_sorted[k + FE_GRAD_PF_DIST];          \
-                            if (pb < (uint64_t)n_bags) {                                      \
-                                uintptr_t a = (uintptr_t)(grad + (int64_t)pb * dim);          \
-                                uintptr_t e = a + (uintptr_t)(row_bytes < 1024 ? row_bytes : 1024);\
-                                for (a &= ~(uintptr_t)63; a < e; a += 64)                     \
-                                    FE_PREFETCH((const char *)a);                             \
-                            }                                                                 \
-                        }                                                                     \
-                        uint64_t b = (uint64_t)bag_sorted[k];                                 \
-                        if (b >= (uint64_t)n_bags) { /* unreachable for internal groupings */ \
-                            _Pragma("omp atomic write") bad = 1;                              \
-                            continue;                                                         \
-                        }                                                                     \
-                        const VT *src = grad + (int64_t)b * dim;                              \
-                        if (argmax) { /* max: each column goes to the row that won it */      \
-                            const int64_t *won = argmax + (int64_t)b * dim;                   \
-                            int64_t p = perm[k];                                              \
-                            for (int64_t d = 0; d < dim; d++)                                 \
-                                acc[d] += won[d] == p ? (double)src[d] : 0.0;                 \
-                        } else {                                                              \
-                            double s = scale_sorted ? scale_sorted[k] : 1.0;                  \
-                            for (int64_t d = 0; d < dim; d++)                                 \
-                                acc[d] += s * (double)src[d];                                 \
-                        }                                                                     \
-                    }                                                                         \
-                    int64_t r = g - (skip_group >= 0 && g > skip_group);                      \
-                    double count = scale_by_count ? (double)(starts[g + 1] - starts[g]) : 1.0;\
-                    for (int64_t d = 0; d < dim; d++)                                         \
-                        values[r * dim + d] = (VT)(acc[d] / count);                           \
-                }                                                                             \
-                free(acc);                                                                    \
-            }                                                                                 \
-        });                                                                                   \
-        return bad == 2 ? FE_ERR_NOMEM : bad ? FE_ERR_VALUE : FE_OK;                          \
-    }
-
-FE_BAG_GRAD_ENTRY(float, f32)
-FE_BAG_GRAD_ENTRY(double, f64)
-
-#define FE_BAG_DOTS_ENTRY(VT, VSUF2, IDX, ISUF)                                               \
-    fe_status FE_NAME3(fe_bag_dots, VSUF2, ISUF)(                                             \
-        const char *table, int64_t n_rows, int64_t dim, int64_t row_stride, const IDX *ids,   \
-        int64_t n_ids, const int64_t *bag_of, const VT *grad, int64_t n_bags, double *dots,   \
-        int n_threads)                                                                        \
-    {                                                                                         \
-        if (n_rows < 0 || dim < 0 || n_ids < 0 || n_bags < 0)                                 \
-            return FE_ERR_VALUE;                                                              \
-        if (dim > 0 && (n_ids > INT64_MAX / dim || n_bags > INT64_MAX / dim))                 \
-            return FE_ERR_OVERFLOW;                                                           \
-        int bad = 0;                                                                          \
-        int nt = fe_plan_threads(n_threads, n_ids * dim * (int64_t)sizeof(VT));               \
-        int64_t grain = fe_grain(n_ids, n_ids * dim * (int64_t)sizeof(VT), nt, 1);              \
-        FE_PARALLEL_DYNAMIC(nt, n_ids, grain, {                                               \
-            for (int64_t p = lo; p < hi; p++) {                                               \
-                uint64_t id = (uint64_t)(int64_t)ids[p], b = (uint64_t)bag_of[p];             \
-                if (id >= (uint64_t)n_rows || b >= (uint64_t)n_bags) {                        \
-                    _Pragma("omp atomic write") bad = 1;                                      \
-                    dots[p] = 0;                                                              \
-                    continue;                                                                 \
-                }                                                                             \
-                const VT *row = (const VT *)(table + (int64_t)id * row_stride);               \
-                const VT *g = grad + (int64_t)b * dim;                                        \
-                double s = 0;                                                                 \
-                for (int64_t d = 0; d < dim; d++)                                             \
-                    s += (double)row[d] * (double)g[d];                                       \
-                dots[p] = s;                                                                  \
-            }                                                                                 \
-        });                                                                                   \
-        return bad ? FE_ERR_VALUE : FE_OK;                                                    \
-    }
-
-FE_BAG_DOTS_ENTRY(float, f32, int32_t, i32)
-FE_BAG_DOTS_ENTRY(float, f32, int64_t, i64)
-FE_BAG_DOTS_ENTRY(double, f64, int32_t, i32)
-FE_BAG_DOTS_ENTRY(double, f64, int64_t, i64)
+#define FE_IMPL "bag_grad_impl.h"
+#define FE_EACH_VALUE
+#include "fe_instantiate.h"
+#include "fe_instantiate_end.h"

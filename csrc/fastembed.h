@@ -100,6 +100,7 @@ fe_status fe_lookup_i64(const char *table, int64_t n_rows, int64_t row_bytes, in
  *             ids; each bag is one thread's: bit-identical for any count. */
 enum { FE_BAG_SUM = 0, FE_BAG_MEAN = 1, FE_BAG_MAX = 2, FE_BAG_SQRTN = 3 };
 #define FE_BAG_ACC64 0x100 /* or'ed into mode: accumulate float32 bags in double */
+#define FE_BAG_OUT_F32 0x200 /* or'ed into mode (half tables only): out holds float32 bags */
 int fe_bag_bounds_ok(const int64_t *bounds, int64_t n_bags, int64_t n_ids);
 fe_status fe_lookup_bag_f32_i32(const char *table, int64_t n_rows, int64_t dim,
                                 int64_t row_stride, const int32_t *ids, int64_t n_ids,
@@ -121,6 +122,30 @@ fe_status fe_lookup_bag_f64_i64(const char *table, int64_t n_rows, int64_t dim,
                                 const int64_t *bounds, int64_t n_bags, int mode,
                                 const double *psw, int64_t padding_idx, double *out,
                                 int64_t *argmax, int n_threads, int64_t *bad_pos);
+/* float16 and bfloat16 tables (fe_half.h; values are uint16 bit patterns): rows and psw in the table's type, sums in float
+ * (double with FE_BAG_ACC64); out in the table's type (each result rounded once from the
+ * float sum, or the mean/sqrtn quotient in double rounded to float then to half), or float32
+ * with FE_BAG_OUT_F32 (then out points to n_bags * dim floats). */
+fe_status fe_lookup_bag_f16_i32(const char *table, int64_t n_rows, int64_t dim,
+                                int64_t row_stride, const int32_t *ids, int64_t n_ids,
+                                const int64_t *bounds, int64_t n_bags, int mode,
+                                const uint16_t *psw, int64_t padding_idx, uint16_t *out,
+                                int64_t *argmax, int n_threads, int64_t *bad_pos);
+fe_status fe_lookup_bag_f16_i64(const char *table, int64_t n_rows, int64_t dim,
+                                int64_t row_stride, const int64_t *ids, int64_t n_ids,
+                                const int64_t *bounds, int64_t n_bags, int mode,
+                                const uint16_t *psw, int64_t padding_idx, uint16_t *out,
+                                int64_t *argmax, int n_threads, int64_t *bad_pos);
+fe_status fe_lookup_bag_bf16_i32(const char *table, int64_t n_rows, int64_t dim,
+                                 int64_t row_stride, const int32_t *ids, int64_t n_ids,
+                                 const int64_t *bounds, int64_t n_bags, int mode,
+                                 const uint16_t *psw, int64_t padding_idx, uint16_t *out,
+                                 int64_t *argmax, int n_threads, int64_t *bad_pos);
+fe_status fe_lookup_bag_bf16_i64(const char *table, int64_t n_rows, int64_t dim,
+                                 int64_t row_stride, const int64_t *ids, int64_t n_ids,
+                                 const int64_t *bounds, int64_t n_bags, int mode,
+                                 const uint16_t *psw, int64_t padding_idx, uint16_t *out,
+                                 int64_t *argmax, int n_threads, int64_t *bad_pos);
 /* ---- group.c: stable grouping of ids (the shared first step of every backward kernel) ---- *
  *   order = stable_argsort(ids[0:n_ids])        # equal ids keep their input order
  *   uniq  = sorted distinct ids; *n_unique = len(uniq)
@@ -239,6 +264,21 @@ fe_status fe_bag_dots_f64_i32(const char *table, int64_t n_rows, int64_t dim, in
 fe_status fe_bag_dots_f64_i64(const char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
                               const int64_t *ids, int64_t n_ids, const int64_t *bag_of,
                               const double *grad, int64_t n_bags, double *dots, int n_threads);
+/* float16/bfloat16 tables with grad of the same type (uint16 bit patterns; products in double) */
+fe_status fe_bag_dots_f16_i32(const char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
+                              const int32_t *ids, int64_t n_ids, const int64_t *bag_of,
+                              const uint16_t *grad, int64_t n_bags, double *dots, int n_threads);
+fe_status fe_bag_dots_f16_i64(const char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
+                              const int64_t *ids, int64_t n_ids, const int64_t *bag_of,
+                              const uint16_t *grad, int64_t n_bags, double *dots, int n_threads);
+fe_status fe_bag_dots_bf16_i32(const char *table, int64_t n_rows, int64_t dim,
+                               int64_t row_stride, const int32_t *ids, int64_t n_ids,
+                               const int64_t *bag_of, const uint16_t *grad, int64_t n_bags,
+                               double *dots, int n_threads);
+fe_status fe_bag_dots_bf16_i64(const char *table, int64_t n_rows, int64_t dim,
+                               int64_t row_stride, const int64_t *ids, int64_t n_ids,
+                               const int64_t *bag_of, const uint16_t *grad, int64_t n_bags,
+                               double *dots, int n_threads);
 
 /* ---- optim.c, opt_step.c: sparse optimizer steps, each one call -------------------- *
  * fe_opt_step: a whole training update of a table from a lookup's ids and output gradient:

@@ -174,6 +174,7 @@ def check_out(out, shape, dtype, inputs, name="out"):
 BAG_MODES = {"sum": _kernels.BAG_SUM, "mean": _kernels.BAG_MEAN, "max": _kernels.BAG_MAX,
              "sqrtn": _kernels.BAG_SQRTN}
 BAG_ACC64 = _kernels.BAG_ACC64  # or'ed into a mode: float32 bags summed in double
+BAG_OUT_F32 = _kernels.BAG_OUT_F32  # or'ed into a mode: a half table's bags as float32
 
 
 def bag_mode(mode):
@@ -237,7 +238,7 @@ def bag_bounds(ids, offsets, include_last_offset, name="offsets"):
 def as_weights_for(psw, ids, dtype, name="per_sample_weights"):
     """Per-sample weights shaped like ids, as a C-contiguous array of the table's dtype."""
     arr = as_array(psw, name)
-    if arr.dtype.kind not in "fiu" or arr.dtype.kind == "b":
+    if (arr.dtype.kind not in "fiu" or arr.dtype.kind == "b") and not is_half(arr.dtype):
         raise TypeError(f"{name} must be a float array, got dtype {arr.dtype}")
     if arr.shape != ids.shape:
         raise ValueError(f"{name} must have the shape of ids {ids.shape}, got {arr.shape}")

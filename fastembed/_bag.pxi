@@ -1,11 +1,13 @@
 # lookup_bag: out[b, :] = pooled rows of weights at ids[bounds[b]:bounds[b + 1]]
 
 def lookup_bag(weights, ids, bounds, int mode, psw, int64_t padding_idx, out, argmax,
-               int n_threads, ids_for_errors):
+               int n_threads, ids_for_errors, bint bf16=False):
     """Pool rows of the 2-D table `weights` (rows contiguous, possibly strided) into `out`
     (n_bags, dim), C-contiguous, same dtype. `ids` and `bounds` are C-contiguous (int32 or
     int64 ids, int64 bounds of length n_bags + 1); `psw` is None or C-contiguous with the
     dtype of `weights`; `argmax` is None or (mode max) a C-contiguous int64 array like `out`.
+    A half table (float16, or bfloat16 with `bf16`) comes as a uint16 view, psw too; its
+    `out` is a uint16 view as well, or float32 with FE_BAG_OUT_F32 in `mode`.
     A bad id raises IndexError naming its position in `ids_for_errors`."""
     cdef Buffers bufs = Buffers()
     cdef Py_buffer *w = bufs.get(weights, False)
@@ -19,11 +21,12 @@ def lookup_bag(weights, ids, bounds, int mode, psw, int64_t padding_idx, out, ar
     cdef int64_t n_rows = w.shape[0], dim = w.shape[1], n_ids = i.len // i.itemsize
     cdef int64_t n_bags = bd.len // 8 - 1, bad_pos = -1
     cdef fe_status status
-    if w.ndim != 2 or o.itemsize != w.itemsize or bd.itemsize != 8 or n_bags < 0:
+    cdef int64_t o_size = 4 if (w.itemsize == 2 and mode & FE_BAG_OUT_F32) else w.itemsize
+    if w.ndim != 2 or o.itemsize != o_size or bd.itemsize != 8 or n_bags < 0:
         raise ValueError("lookup_bag: inconsistent buffers (internal error)")
-    if dim > 0 and n_bags > INT64_MAX // dim // w.itemsize:
+    if dim > 0 and n_bags > INT64_MAX // dim // 8:
         raise ValueError("array sizes overflow a 64-bit size product")
-    if o.len != n_bags * dim * w.itemsize:
+    if o.len != n_bags * dim * o_size:
         raise ValueError("lookup_bag: inconsistent buffers (internal error)")
     if psw is not None:
         p = bufs.get(psw, False)
@@ -36,7 +39,31 @@ def lookup_bag(weights, ids, bounds, int mode, psw, int64_t padding_idx, out, ar
             raise ValueError("lookup_bag: inconsistent buffers (internal error)")
         am_ptr = <int64_t *>a.buf
     with nogil:
-        if w.itemsize == 4 and i.itemsize == 4:
+        if w.itemsize == 2 and bf16 and i.itemsize == 4:
+            status = fe_lookup_bag_bf16_i32(<const char *>w.buf, n_rows, dim, w.strides[0],
+                                            <const int32_t *>i.buf, n_ids,
+                                            <const int64_t *>bd.buf, n_bags, mode,
+                                            <const uint16_t *>psw_ptr, padding_idx,
+                                            <uint16_t *>o.buf, am_ptr, n_threads, &bad_pos)
+        elif w.itemsize == 2 and bf16:
+            status = fe_lookup_bag_bf16_i64(<const char *>w.buf, n_rows, dim, w.strides[0],
+                                            <const int64_t *>i.buf, n_ids,
+                                            <const int64_t *>bd.buf, n_bags, mode,
+                                            <const uint16_t *>psw_ptr, padding_idx,
+                                            <uint16_t *>o.buf, am_ptr, n_threads, &bad_pos)
+        elif w.itemsize == 2 and i.itemsize == 4:
+            status = fe_lookup_bag_f16_i32(<const char *>w.buf, n_rows, dim, w.strides[0],
+                                           <const int32_t *>i.buf, n_ids,
+                                           <const int64_t *>bd.buf, n_bags, mode,
+                                           <const uint16_t *>psw_ptr, padding_idx,
+                                           <uint16_t *>o.buf, am_ptr, n_threads, &bad_pos)
+        elif w.itemsize == 2:
+            status = fe_lookup_bag_f16_i64(<const char *>w.buf, n_rows, dim, w.strides[0],
+                                           <const int64_t *>i.buf, n_ids,
+                                           <const int64_t *>bd.buf, n_bags, mode,
+                                           <const uint16_t *>psw_ptr, padding_idx,
+                                           <uint16_t *>o.buf, am_ptr, n_threads, &bad_pos)
+        elif w.itemsize == 4 and i.itemsize == 4:
             status = fe_lookup_bag_f32_i32(<const char *>w.buf, n_rows, dim, w.strides[0],
                                            <const int32_t *>i.buf, n_ids, <const int64_t *>bd.buf,
                                            n_bags, mode, <const float *>psw_ptr, padding_idx,
@@ -110,9 +137,10 @@ def bag_grad(grad, bag_of, scale, argmax, perm, starts, int64_t skip_group, bint
         raise_status(status, -1, None, 0)
 
 
-def bag_dots(weights, ids, bag_of, grad, dots, int n_threads):
+def bag_dots(weights, ids, bag_of, grad, dots, int n_threads, bint bf16=False):
     """dots[p] = weights[ids[p]] . grad[bag_of[p]] (float64), for the per_sample_weights
-    gradient. weights as in lookup_bag; ids int32/int64, bag_of int64, grad (n_bags, dim)."""
+    gradient. weights as in lookup_bag; ids int32/int64, bag_of int64, grad (n_bags, dim) of
+    the table's dtype (both uint16 views for half tables: float16, or bfloat16 with bf16)."""
     cdef Buffers bufs = Buffers()
     cdef Py_buffer *w = bufs.get(weights, False)
     cdef Py_buffer *i = bufs.get(ids, False)
@@ -126,7 +154,27 @@ def bag_dots(weights, ids, bag_of, grad, dots, int n_threads):
             or bo.len != n_ids * 8 or d.len != n_ids * 8):
         raise ValueError("bag_dots: inconsistent buffers (internal error)")
     with nogil:
-        if w.itemsize == 4 and i.itemsize == 4:
+        if w.itemsize == 2 and bf16 and i.itemsize == 4:
+            status = fe_bag_dots_bf16_i32(<const char *>w.buf, n_rows, dim, w.strides[0],
+                                          <const int32_t *>i.buf, n_ids, <const int64_t *>bo.buf,
+                                          <const uint16_t *>g.buf, n_bags, <double *>d.buf,
+                                          n_threads)
+        elif w.itemsize == 2 and bf16:
+            status = fe_bag_dots_bf16_i64(<const char *>w.buf, n_rows, dim, w.strides[0],
+                                          <const int64_t *>i.buf, n_ids, <const int64_t *>bo.buf,
+                                          <const uint16_t *>g.buf, n_bags, <double *>d.buf,
+                                          n_threads)
+        elif w.itemsize == 2 and i.itemsize == 4:
+            status = fe_bag_dots_f16_i32(<const char *>w.buf, n_rows, dim, w.strides[0],
+                                         <const int32_t *>i.buf, n_ids, <const int64_t *>bo.buf,
+                                         <const uint16_t *>g.buf, n_bags, <double *>d.buf,
+                                         n_threads)
+        elif w.itemsize == 2:
+            status = fe_bag_dots_f16_i64(<const char *>w.buf, n_rows, dim, w.strides[0],
+                                         <const int64_t *>i.buf, n_ids, <const int64_t *>bo.buf,
+                                         <const uint16_t *>g.buf, n_bags, <double *>d.buf,
+                                         n_threads)
+        elif w.itemsize == 4 and i.itemsize == 4:
             status = fe_bag_dots_f32_i32(<const char *>w.buf, n_rows, dim, w.strides[0],
                                          <const int32_t *>i.buf, n_ids, <const int64_t *>bo.buf,
                                          <const float *>g.buf, n_bags, <double *>d.buf, n_threads)

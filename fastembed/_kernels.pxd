@@ -1,7 +1,7 @@
 # Declarations of the C kernels the extension calls, each once and in the order of their
 # contract, csrc/fastembed.h (nothing from fe_internal.h, which is not part of it); shared
 # by the .pxi parts of _kernels.pyx. The C enums are exported as module constants there.
-from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint64_t
 
 cdef extern from "fastembed.h" nogil:
     ctypedef enum fe_status:
@@ -39,6 +39,7 @@ cdef extern from "fastembed.h" nogil:
         FE_BAG_MAX
         FE_BAG_SQRTN
         FE_BAG_ACC64
+        FE_BAG_OUT_F32
     fe_status fe_lookup_bag_f32_i32(const char *table, int64_t n_rows, int64_t dim,
                                     int64_t row_stride, const int32_t *ids, int64_t n_ids,
                                     const int64_t *bounds, int64_t n_bags, int mode,
@@ -59,6 +60,26 @@ cdef extern from "fastembed.h" nogil:
                                     const int64_t *bounds, int64_t n_bags, int mode,
                                     const double *psw, int64_t padding_idx, double *out,
                                     int64_t *argmax, int n_threads, int64_t *bad_pos)
+    fe_status fe_lookup_bag_f16_i32(const char *table, int64_t n_rows, int64_t dim,
+                                    int64_t row_stride, const int32_t *ids, int64_t n_ids,
+                                    const int64_t *bounds, int64_t n_bags, int mode,
+                                    const uint16_t *psw, int64_t padding_idx, uint16_t *out,
+                                    int64_t *argmax, int n_threads, int64_t *bad_pos)
+    fe_status fe_lookup_bag_f16_i64(const char *table, int64_t n_rows, int64_t dim,
+                                    int64_t row_stride, const int64_t *ids, int64_t n_ids,
+                                    const int64_t *bounds, int64_t n_bags, int mode,
+                                    const uint16_t *psw, int64_t padding_idx, uint16_t *out,
+                                    int64_t *argmax, int n_threads, int64_t *bad_pos)
+    fe_status fe_lookup_bag_bf16_i32(const char *table, int64_t n_rows, int64_t dim,
+                                     int64_t row_stride, const int32_t *ids, int64_t n_ids,
+                                     const int64_t *bounds, int64_t n_bags, int mode,
+                                     const uint16_t *psw, int64_t padding_idx, uint16_t *out,
+                                     int64_t *argmax, int n_threads, int64_t *bad_pos)
+    fe_status fe_lookup_bag_bf16_i64(const char *table, int64_t n_rows, int64_t dim,
+                                     int64_t row_stride, const int64_t *ids, int64_t n_ids,
+                                     const int64_t *bounds, int64_t n_bags, int mode,
+                                     const uint16_t *psw, int64_t padding_idx, uint16_t *out,
+                                     int64_t *argmax, int n_threads, int64_t *bad_pos)
     fe_status fe_group_ids_i32(const int32_t *ids, int64_t n_ids, int64_t n_rows, int64_t *uniq,
                                int64_t *starts, int64_t *perm, int64_t *n_unique, int n_threads,
                                int64_t *bad_pos)
@@ -107,6 +128,22 @@ cdef extern from "fastembed.h" nogil:
                                   int64_t row_stride, const int64_t *ids, int64_t n_ids,
                                   const int64_t *bag_of, const double *grad, int64_t n_bags,
                                   double *dots, int n_threads)
+    fe_status fe_bag_dots_f16_i32(const char *table, int64_t n_rows, int64_t dim,
+                                  int64_t row_stride, const int32_t *ids, int64_t n_ids,
+                                  const int64_t *bag_of, const uint16_t *grad, int64_t n_bags,
+                                  double *dots, int n_threads)
+    fe_status fe_bag_dots_f16_i64(const char *table, int64_t n_rows, int64_t dim,
+                                  int64_t row_stride, const int64_t *ids, int64_t n_ids,
+                                  const int64_t *bag_of, const uint16_t *grad, int64_t n_bags,
+                                  double *dots, int n_threads)
+    fe_status fe_bag_dots_bf16_i32(const char *table, int64_t n_rows, int64_t dim,
+                                   int64_t row_stride, const int32_t *ids, int64_t n_ids,
+                                   const int64_t *bag_of, const uint16_t *grad, int64_t n_bags,
+                                   double *dots, int n_threads)
+    fe_status fe_bag_dots_bf16_i64(const char *table, int64_t n_rows, int64_t dim,
+                                   int64_t row_stride, const int64_t *ids, int64_t n_ids,
+                                   const int64_t *bag_of, const uint16_t *grad, int64_t n_bags,
+                                   double *dots, int n_threads)
 
     enum:
         FE_OPT_SGD

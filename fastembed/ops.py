@@ -2,9 +2,9 @@
 import numpy as np
 
 from fastembed import _kernels, _quantized_ops
-from fastembed._arrays import (BAG_ACC64, BAG_MODES, U16, as_array, as_float, as_ids, as_table,
-                               as_weights_for, bag_bounds, bag_mode, check_out,
-                               is_bfloat16)
+from fastembed._arrays import (BAG_ACC64, BAG_MODES, BAG_OUT_F32, U16, as_array, as_float, as_ids,
+                               as_table, as_weights_for, bag_bounds, bag_mode, check_out,
+                               is_bfloat16, is_half)
 from fastembed._arrays import grad_rows as _grad_rows, padding_row as _padding
 from fastembed._pool import empty as _empty  # large results from recycled, mapped pages
 from fastembed._threads import resolve as _resolve_threads
@@ -65,13 +65,16 @@ def lookup(weights, ids, *, out=None, num_threads=None):
 
 def lookup_bag(weights, ids, offsets=None, *, mode="sum", per_sample_weights=None,
                padding_idx=None, include_last_offset=False, out=None, return_argmax=False,
-               accumulator=None, num_threads=None):
+               accumulator=None, out_dtype=None, num_threads=None):
     """Pooled lookup (``torch.nn.functional.embedding_bag`` semantics, plus "sqrtn").
 
     Parameters
     ----------
-    weights : array_like, shape (n_rows, dim), float32 or float64, or QuantizedTable
+    weights : array_like, shape (n_rows, dim), float32, float64, float16 or bfloat16, or QuantizedTable
         A `QuantizedTable` gives float32 bags (sums in float32; no return_argmax).
+        Half tables (float16, ml_dtypes.bfloat16) are summed in float32 (float64 with
+        ``accumulator="float64"``) and each result rounded once to the table's dtype (a
+        mean or sqrtn quotient is formed in float64, rounded to float32, then to half).
     ids : array_like of integers, 1-D with `offsets`, or 2-D (each row one bag)
     offsets : array_like of integers, 1-D, optional
         Start of each bag in `ids` (``offsets[0] == 0``, non-decreasing, at most
@@ -95,11 +98,15 @@ def lookup_bag(weights, ids, offsets=None, *, mode="sum", per_sample_weights=Non
         each column (recursive summation; about ``n * 6e-8`` relative to the sum of the
         magnitudes), as torch's embedding_bag. "float64": float32 tables sum in double and
         round once (float64 accuracy; measured ~40% more instructions per row).
+    out_dtype : {None, numpy.float32}, default None
+        The result's dtype: None, the table's; float32 for a half (or float32) table keeps
+        the float32 sums unrounded to half.
     num_threads : int, optional
 
     Returns
     -------
-    ndarray, shape (n_bags, dim), dtype of `weights` (and the argmax array if asked)
+    ndarray, shape (n_bags, dim), dtype of `weights` or `out_dtype` (and the argmax array
+    if asked)
         A bag with no (non-padding) ids gives zeros. Sums run in id order in one thread
         (see `accumulator`), so results are the same for any thread count;
         "max" keeps the first maximum and propagates NaN as ``np.max`` does.
@@ -118,11 +125,17 @@ def lookup_bag(weights, ids, offsets=None, *, mode="sum", per_sample_weights=Non
         return _quantized_ops.lookup_bag(weights, ids, offsets, mode, per_sample_weights,
                                          padding_idx, include_last_offset, out, return_argmax,
                                          num_threads)
-    table = as_table(weights)
+    table = as_table(weights, half=True)
     idx, original = as_ids(ids)
     code = bag_mode(mode)
     if not (accumulator is None or accumulator == "float64"):
         raise ValueError(f'accumulator must be None or "float64", got {accumulator!r}')
+    result_dtype = table.dtype
+    if out_dtype is not None:
+        result_dtype = np.dtype(out_dtype)
+        if result_dtype != np.float32 or table.dtype == np.float64:
+            raise ValueError("out_dtype must be None or float32 (for a float32, float16 or "
+                             f"bfloat16 table), got {out_dtype!r} for a {table.dtype} table")
     bounds = bag_bounds(idx, offsets, include_last_offset)
     n_bags = bounds.shape[0] - 1
     psw = None
@@ -139,13 +152,18 @@ def lookup_bag(weights, ids, offsets=None, *, mode="sum", per_sample_weights=Non
             raise ValueError('return_argmax needs mode="max"')
         argmax = _empty(shape, np.int64)
     if out is None:
-        out = dest = _empty(shape, table.dtype)
+        out = dest = _empty(shape, result_dtype)
     else:
-        dest = check_out(out, shape, table.dtype,
+        dest = check_out(out, shape, result_dtype,
                          (table, idx, original, weights, bounds, psw, per_sample_weights))
-    acc64 = BAG_ACC64 if accumulator is not None else 0
-    _kernels.lookup_bag(table, idx, bounds, code | acc64, psw, pad, dest, argmax, n_threads,
-                        original)
+    flags = BAG_ACC64 if accumulator is not None else 0
+    half, bf16 = table.itemsize == 2, is_bfloat16(table.dtype)
+    if half:  # float16/bfloat16 through uint16 views (bfloat16 has no buffer format)
+        flags |= BAG_OUT_F32 if result_dtype == np.float32 else 0
+        table, psw = table.view(U16), None if psw is None else psw.view(U16)
+        dest = dest if result_dtype == np.float32 else dest.view(U16)
+    _kernels.lookup_bag(table, idx, bounds, code | flags, psw, pad, dest, argmax, n_threads,
+                        original, bf16)
     return out if argmax is None else (out, argmax)
 
 
@@ -286,7 +304,8 @@ def accumulate_bag(ids, offsets, grad_output, n_rows, *, mode="sum", per_sample_
     ----------
     ids, offsets, mode, per_sample_weights, padding_idx, include_last_offset
         As given to `lookup_bag` (`offsets` None for 2-D ids).
-    grad_output : array_like, shape (n_bags, dim), float32 or float64
+    grad_output : array_like, shape (n_bags, dim), float32, float64, float16 or bfloat16
+        A half gradient is widened to float32 (exactly) and gives float32 gradient values.
     n_rows : int
         Rows of the table (>= 1).
     weights : array_like, shape (n_rows, dim), optional
@@ -317,10 +336,15 @@ def accumulate_bag(ids, offsets, grad_output, n_rows, *, mode="sum", per_sample_
     bounds = bag_bounds(idx, offsets, include_last_offset)
     n = _n_rows_arg(n_rows)
     n_bags = bounds.shape[0] - 1
-    grad = as_float(grad_output, "grad_output")
+    grad = as_array(grad_output, "grad_output")
+    grad_half = grad if is_half(grad.dtype) else None  # summed from its exact float32 widening
+    grad = as_float(grad if grad_half is None else grad.astype(np.float32), "grad_output")
     if grad.ndim != 2 or grad.shape[0] != n_bags:
         raise ValueError(f"grad_output must have shape (n_bags, dim) = ({n_bags}, dim), "
                          f"got {grad.shape}")
+    if grad_half is not None and not (grad_half.dtype.isnative and grad_half.flags.c_contiguous
+                                      and grad_half.flags.aligned):
+        grad_half = np.ascontiguousarray(grad_half)
     dim = grad.shape[1]
     if scale_grad_by_freq and code == BAG_MODES["max"]:
         raise ValueError('scale_grad_by_freq is not supported with mode="max"')
@@ -334,9 +358,10 @@ def accumulate_bag(ids, offsets, grad_output, n_rows, *, mode="sum", per_sample_
         if weights is None:
             raise ValueError('weights (the forward table) are needed for mode="max" and for '
                              "the gradient with respect to per_sample_weights")
-        table = as_table(weights)
-        if table.shape != (n, dim) or table.dtype != grad.dtype:
-            raise ValueError(f"weights must be ({n}, {dim}) {grad.dtype} like grad_output, got "
+        table = as_table(weights, half=True)
+        want = grad.dtype if grad_half is None else grad_half.dtype
+        if table.shape != (n, dim) or table.dtype != want:
+            raise ValueError(f"weights must be ({n}, {dim}) {want} like grad_output, got "
                              f"{table.shape} {table.dtype}")
     pad = _padding(padding_idx, n)
     n_threads = _resolve_threads(num_threads)
@@ -349,8 +374,9 @@ def accumulate_bag(ids, offsets, grad_output, n_rows, *, mode="sum", per_sample_
     with np.errstate(divide="ignore", invalid="ignore"):
         if code == BAG_MODES["max"]:
             argmax = np.empty((n_bags, dim), np.int64)
-            _kernels.lookup_bag(table, idx, bounds, code, None, pad,
-                                np.empty((n_bags, dim), table.dtype), argmax, n_threads, original)
+            t = table.view(U16) if table.itemsize == 2 else table
+            _kernels.lookup_bag(t, idx, bounds, code, None, pad, np.empty((n_bags, dim), t.dtype),
+                                argmax, n_threads, original, is_bfloat16(table.dtype))
         elif code == BAG_MODES["sum"]:
             scale = None if psw is None else w
         else:
@@ -369,7 +395,11 @@ def accumulate_bag(ids, offsets, grad_output, n_rows, *, mode="sum", per_sample_
     if psw is None:
         return result
     dots = np.empty(flat.shape[0], np.float64)
-    _kernels.bag_dots(table, idx, bag_of, grad, dots, n_threads)
+    if grad_half is not None:  # products of the half values, in double
+        _kernels.bag_dots(table.view(U16), idx, bag_of, grad_half.view(U16), dots, n_threads,
+                          is_bfloat16(table.dtype))
+    else:
+        _kernels.bag_dots(table, idx, bag_of, grad, dots, n_threads)
     if pad >= 0:  # padding rows are not in the bag: an inf there must not reach its sums
         dots[kept == 0] = 0.0
     with np.errstate(divide="ignore", invalid="ignore"):

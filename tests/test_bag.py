@@ -113,6 +113,29 @@ def test_float32_default_meets_its_documented_error_bound(rng, mode):
     assert not np.array_equal(got, exact.astype(np.float32))  # float32 arithmetic really ran
 
 
+@pytest.mark.parametrize("dim", [8, 16, 32, 64, 128, 256])
+@pytest.mark.parametrize("mode", ["sum", "mean", "sqrtn"])
+@pytest.mark.parametrize("vdt, accumulator", [(np.float32, None), (np.float32, "float64"),
+                                              (np.float64, None), (np.float16, None),
+                                              (np.float16, "float64"), ("bfloat16", None)])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_register_widths_equal_the_general_loop(rng, dim, mode, vdt, accumulator, weighted):
+    # widths of whole SIMD registers pool with the sum in registers; one more column sends the
+    # same rows through the general loop, which must give the same bits in the shared columns
+    vdt = half_dtype(vdt)
+    wide = rng.standard_normal((300, dim + 1)).astype(vdt)
+    sizes = rng.integers(0, 30, 400)
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    ids = rng.integers(0, 300, int(sizes.sum()))
+    psw = rng.random(ids.size).astype(vdt) + 0.1 if weighted else None
+    kw = dict(mode=mode, per_sample_weights=psw, padding_idx=7, accumulator=accumulator)
+    got = fastembed.lookup_bag(np.ascontiguousarray(wide[:, :dim]), ids, offsets, **kw)
+    want = fastembed.lookup_bag(wide, ids, offsets, **kw)[:, :dim]
+    assert got.tobytes() == np.ascontiguousarray(want).tobytes()
+    strided = fastembed.lookup_bag(wide[:, :dim], ids, offsets, **kw)  # rows not contiguous
+    assert strided.tobytes() == got.tobytes()
+
+
 def test_bad_accumulator_is_rejected():
     with pytest.raises(ValueError, match="accumulator"):
         fastembed.lookup_bag(np.ones((3, 2), np.float32), [0, 1], [0], accumulator="float16")
@@ -342,3 +365,148 @@ def test_padding_row_with_inf_does_not_reach_the_weights_gradient():
     np.testing.assert_allclose(gpsw, want_psw)
     assert np.isfinite(gpsw).all() and gpsw[0] == 0 and gpsw[3] == 0
     np.testing.assert_allclose(grad.to_dense(), want_grad)
+
+
+# ---- float16 / bfloat16 tables ---------------------------------------------------------------
+
+def half_dtype(name):
+    if name == "bfloat16":
+        return np.dtype(pytest.importorskip("ml_dtypes").bfloat16)
+    return np.dtype(name)
+
+
+HALF_DTYPES = [np.float16, "bfloat16"]
+UNIT = {"float16": 2.0 ** -11, "bfloat16": 2.0 ** -8, "float32": 2.0 ** -24}
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("hdt", HALF_DTYPES)
+@pytest.mark.parametrize("out_dtype", [None, np.float32])
+@pytest.mark.parametrize("dim", [24, 64])
+def test_half_bags_meet_the_documented_bound(rng, mode, hdt, out_dtype, dim):
+    # sums in float32 (n * 2^-24 relative to the magnitudes), each result rounded once to
+    # the output type; a mean/sqrtn quotient is rounded to float32 first
+    hdt = half_dtype(hdt)
+    w = rng.standard_normal((500, dim)).astype(hdt)
+    sizes = rng.integers(0, 80, 200)
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    ids = rng.integers(0, 500, int(sizes.sum()))
+    psw = None if mode == "max" else (rng.random(ids.size) + 0.5).astype(hdt)
+    got = fastembed.lookup_bag(w, ids, offsets, mode=mode, per_sample_weights=psw,
+                               out_dtype=out_dtype, padding_idx=3)
+    assert got.dtype == (hdt if out_dtype is None else np.float32)
+    w64 = w.astype(np.float64)
+    exact = fastembed.lookup_bag(w64, ids, offsets, mode=mode, padding_idx=3,
+                                 per_sample_weights=None if psw is None else psw.astype(np.float64))
+    if mode == "max":
+        assert got.astype(np.float64).tobytes() == exact.tobytes()  # max is exact
+        return
+    kept = ids != 3
+    bags = np.repeat(np.arange(sizes.size), sizes)
+    pw = psw.astype(np.float64) * kept
+    mags = np.zeros((sizes.size, dim))
+    np.add.at(mags, bags, np.abs(pw[:, None] * w64[ids]))
+    wsum = np.bincount(bags, weights=pw if mode == "mean" else pw ** 2, minlength=sizes.size)
+    norm = {"sum": np.ones(sizes.size), "mean": wsum, "sqrtn": np.sqrt(wsum)}[mode]
+    norm[norm == 0] = 1
+    u = 2.0 ** -24
+    gamma = sizes * u / (1 - sizes * u)
+    u_out = UNIT[np.dtype(got.dtype).name]
+    bound = gamma[:, None] * mags / norm[:, None] + (u + u_out) * np.abs(exact) * 1.0001
+    assert (np.abs(got.astype(np.float64) - exact) <= bound + 1e-300).all()
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("hdt", HALF_DTYPES)
+def test_half_bags_thread_count_agnostic(rng, mode, hdt):
+    hdt = half_dtype(hdt)
+    w = rng.standard_normal((20_000, 64)).astype(hdt)
+    sizes = np.minimum(rng.zipf(1.5, 6_000), 500)
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    ids = rng.integers(0, 20_000, int(sizes.sum()))
+    psw = None if mode == "max" else rng.random(ids.size).astype(hdt)
+    for out_dtype in (None, np.float32):
+        one, two = (fastembed.lookup_bag(w, ids, offsets, mode=mode, per_sample_weights=psw,
+                                         out_dtype=out_dtype, num_threads=n) for n in (1, 2))
+        assert one.tobytes() == two.tobytes()
+
+
+@pytest.mark.parametrize("hdt", HALF_DTYPES)
+@pytest.mark.parametrize("out_dtype", [None, np.float32])
+def test_half_bad_id_changes_nothing(rng, hdt, out_dtype):
+    hdt = half_dtype(hdt)
+    w = rng.standard_normal((20, 4)).astype(hdt)
+    ids = rng.integers(0, 20, 10)
+    ids[6] = 20
+    out = np.zeros((2, 4), hdt if out_dtype is None else np.float32)
+    before = snapshot(w, ids, out)
+    with pytest.raises(IndexError, match=r"ids\[6\] = 20"):
+        fastembed.lookup_bag(w, ids, [0, 4], out=out, out_dtype=out_dtype)
+    assert_unchanged(before, w, ids, out)
+    with pytest.raises(ValueError, match="out_dtype"):
+        fastembed.lookup_bag(w, ids, [0, 4], out_dtype=np.float16)
+    with pytest.raises(ValueError, match="out_dtype"):
+        fastembed.lookup_bag(w.astype(np.float64), ids, [0, 4], out_dtype=np.float32)
+
+
+@pytest.mark.parametrize("mode", ["sum", "mean", "max"])
+@pytest.mark.parametrize("hdt", HALF_DTYPES)
+def test_half_bags_equal_torch(rng, mode, hdt):
+    torch = pytest.importorskip("torch")
+    hdt = half_dtype(hdt)
+    w = rng.standard_normal((50, 32)).astype(np.float32)
+    ids = rng.integers(0, 50, 200)
+    offsets = random_offsets(rng, 200, 25)
+    tdt = torch.float16 if hdt == np.float16 else torch.bfloat16
+    want = torch.nn.functional.embedding_bag(torch.from_numpy(ids),
+                                             torch.from_numpy(w).to(tdt),
+                                             torch.from_numpy(offsets), mode=mode)
+    got = fastembed.lookup_bag(w.astype(hdt), ids, offsets, mode=mode)
+    tol = 4 * UNIT[hdt.name]
+    np.testing.assert_allclose(got.astype(np.float32), want.float().numpy(), rtol=tol,
+                               atol=tol)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("hdt", HALF_DTYPES)
+def test_accumulate_bag_half_gradient(rng, mode, hdt):
+    # a half grad_output gives float32 gradient values: the float64 result of the same half
+    # values, rounded once
+    hdt = half_dtype(hdt)
+    w = rng.standard_normal((60, 16)).astype(hdt)
+    ids = rng.integers(0, 60, 300)
+    offsets = np.arange(0, 300, 10)
+    g = rng.standard_normal((30, 16)).astype(hdt)
+    psw = None if mode == "max" else rng.random(300).astype(np.float32) + 0.5
+    got = fastembed.accumulate_bag(ids, offsets, g, 60, mode=mode, weights=w,
+                                   per_sample_weights=psw)
+    want = fastembed.accumulate_bag(ids, offsets, g.astype(np.float64), 60, mode=mode,
+                                    weights=w.astype(np.float64),
+                                    per_sample_weights=None if psw is None
+                                    else psw.astype(np.float64))
+    if psw is not None:
+        (got, gpsw), (want, wpsw) = got, want
+        np.testing.assert_allclose(gpsw, wpsw, rtol=1e-6, atol=1e-6)
+    assert got.values.dtype == np.float32
+    np.testing.assert_array_equal(got.indices, want.indices)
+    np.testing.assert_array_equal(got.values, want.values.astype(np.float32))
+
+
+@pytest.mark.parametrize("hdt", HALF_DTYPES)
+@pytest.mark.parametrize("mode", ["sum", "mean", "sqrtn"])
+def test_half_rounding_of_special_values_equals_the_general_loop(rng, hdt, mode):
+    # inf, nan, subnormal results, sums that overflow the half range and ties: the register
+    # path rounds a vector at a time, the general loop (one more column) value by value
+    hdt = half_dtype(hdt)
+    pool = np.array([np.inf, -np.inf, np.nan, 6e-8, -3e-8, 1e-5, 6e4, -6e4, 3e4, 1.0,
+                     2049.0, 1 + 2 ** -11, 0.0, -0.0], np.float32).astype(hdt)
+    wide = pool[rng.integers(0, pool.size, (40, 65))]
+    ids = rng.integers(0, 40, 400)
+    offsets = np.arange(0, 400, 4)
+    got = fastembed.lookup_bag(np.ascontiguousarray(wide[:, :64]), ids, offsets, mode=mode)
+    want = fastembed.lookup_bag(wide, ids, offsets, mode=mode)[:, :64]
+    # a NaN's sign and payload follow the order of an addition's operands, which the compiler
+    # picks: NaN where the other has NaN, the same bits everywhere else
+    nan = np.isnan(want.astype(np.float32))
+    assert (np.isnan(got.astype(np.float32)) == nan).all()
+    assert got[~nan].tobytes() == want[~nan].tobytes()

@@ -18,6 +18,8 @@ SHAPES = {
         (1_000_000, 64, 100_000, 20, np.float32, "uniform", "max", False),
         (1_000_000, 64, 100_000, 20, np.float32, "uniform", "sum", True),
         (1_000_000, 64, 100_000, 20, np.float64, "uniform", "sum", False),
+        (1_000_000, 64, 100_000, 20, np.float16, "uniform", "sum", False),  # half the bytes
+        (1_000_000, 64, 100_000, 20, np.float16, "zipf", "sum", False),
         (1_000_000, 64, 100_000, 1, np.float32, "uniform", "sum", False),   # bags of 1
         (1_000_000, 64, 100_000, 32, np.float32, "uniform", "sum", False),
     ],
@@ -72,18 +74,21 @@ def _case(n_rows, dim, n_bags, mean_len, dtype, dist, mode, weighted):
                 + (d["ids"].size + n_bags) * dim * isz)
 
     label = mode + (" weighted" if weighted else "")
+    half = dtype.itemsize == 2
     return Case(
         kernel="lookup_bag",
-        name=f"{short(n_rows)}x{dim} {DTYPE_NAMES[dtype]} {short(n_bags)} bags~{mean_len} "
+        name=f"{short(n_rows)}x{dim} {DTYPE_NAMES.get(dtype, 'f16')} {short(n_bags)} bags~{mean_len} "
              f"{dist} {label}",
         params={"n_rows": n_rows, "dim": dim, "n_bags": n_bags, "mean_bag": mean_len,
                 "dtype": dtype.name, "ids": dist, "mode": mode,
                 "per_sample_weights": weighted},
         make=make,
-        reference=lambda d: numpy_bag(d, mode),
+        # half tables: the reference sums the same values in float32 and rounds once
+        reference=lambda d: (numpy_bag(dict(d, weights=d["weights"].astype(np.float32)), mode)
+                             .astype(dtype) if half else numpy_bag(d, mode)),
         bytes_moved=moved,
         impls=_impls(mode, weighted, dtype),
-        compare=close(),
+        compare=close(rtol_f32=2e-3, rtol_f64=2e-3) if half else close(),
         ratios=[("allocating / out=", "lookup_bag", "lookup_bag(out=)")],
     )
 
@@ -108,8 +113,14 @@ def _impls(mode, weighted, dtype):
     impls = [
         Impl("fastembed", "lookup_bag", _fastembed(False, mode), threaded=True),
         Impl("fastembed", "lookup_bag(out=)", _fastembed(True, mode), threaded=True),
-        Impl("numpy", "take + ufunc.reduceat", lambda d, t: Timed(lambda: numpy_bag(d, mode))),
     ]
+    if dtype.itemsize == 2:  # half tables: torch's half embedding_bag is the peer
+        torch = peers.torch()
+        if torch is not None:
+            impls.append(Impl("torch", "F.embedding_bag", _torch(mode), threaded=True))
+        return impls
+    impls.append(Impl("numpy", "take + ufunc.reduceat",
+                      lambda d, t: Timed(lambda: numpy_bag(d, mode))))
     if mode in ("sum", "mean"):
         impls.append(Impl("scipy", "csr (bags x rows) @ weights", _scipy(mode)))
     torch = peers.torch()
