@@ -1,6 +1,5 @@
-/* Body of fe_opt_step for one (value, index) type pair; included by opt_step.c with FE_VT,
- * FE_VSUF, FE_VMAX, FE_VEPS (the value type, its suffix, largest value and epsilon) and
- * FE_IDX, FE_ISUF (the id type and its suffix). */
+/* Body of opt_step.c per value type (FE_VT, FE_VSUF; FE_VMAX, FE_VEPS) and id type (FE_IDX,
+ * FE_ISUF), instantiated by fe_instantiate.h: fe_opt_step. */
 
 fe_status FE_NAME3(fe_opt_step, FE_VSUF, FE_ISUF)(char *table, int64_t n_rows, int64_t dim,
                                                   int64_t row_stride, const FE_IDX *ids,

@@ -1,5 +1,11 @@
 /* Fused sparse optimizer steps: the summed gradient of each touched row, the optimizer's
- * update and its state, in one pass over the touched rows (each row one thread's). */
+ * update and its state, in one pass over the touched rows (each row one thread's).
+ *
+ * Three bodies, each instantiated by fe_instantiate.h:
+ *   optim_scan_impl.h  the magnitude scan of a gradient, per arithmetic type and SIMD level
+ *   optim_row_impl.h   per arithmetic type (f32, f64): one row's update, one group's summed
+ *                      gradient and fe_first_nonfinite
+ *   optim_impl.h       per table type (f32, f64): fe_opt_update and fe_opt_apply */
 #include "fe_internal.h"
 
 #include <math.h>
@@ -19,25 +25,27 @@ static inline void fe_opt_prefetch_row(const void *row, int64_t bytes)
         FE_PREFETCH((const char *)p);
 }
 
-/* FE_VBITS: an unsigned integer of the value's width. With the sign bit cleared, IEEE bit
- * patterns order like the magnitudes, and every inf and NaN is >= FE_VINF_BITS: one integer
- * max over a gradient finds both its largest |g| and whether it holds a non-finite value
- * (an integer max vectorises without -ffast-math; a float one does not). */
-#define FE_VT float
-#define FE_VSUF f32
-#define FE_VBITS uint32_t
-#define FE_VINF_BITS UINT32_C(0x7f800000)
-#include "optim_impl.h"
-#undef FE_VT
-#undef FE_VSUF
-#undef FE_VBITS
-#undef FE_VINF_BITS
-#define FE_VT double
-#define FE_VSUF f64
-#define FE_VBITS uint64_t
-#define FE_VINF_BITS UINT64_C(0x7ff0000000000000)
-#include "optim_impl.h"
-#undef FE_VT
-#undef FE_VSUF
-#undef FE_VBITS
-#undef FE_VINF_BITS
+/* fe_opt_bits_<VSUF>: an unsigned integer of the value's width. With the sign bit cleared,
+ * IEEE bit patterns order like the magnitudes, and every inf and NaN is >= FE_OPT_INF_<VSUF>:
+ * one integer max over a gradient finds both its largest |g| and whether it holds a
+ * non-finite value (an integer max vectorises without -ffast-math; a float one does not). */
+typedef uint32_t fe_opt_bits_f32;
+typedef uint64_t fe_opt_bits_f64;
+#define FE_OPT_INF_f32 UINT32_C(0x7f800000)
+#define FE_OPT_INF_f64 UINT64_C(0x7ff0000000000000)
+
+#define FE_IMPL "optim_scan_impl.h"
+#define FE_EACH_VALUE
+#define FE_SIMD_BODY "fe_instantiate.h"
+#include "fe_simd_clones.h"
+#include "fe_instantiate_end.h"
+
+#define FE_IMPL "optim_row_impl.h"
+#define FE_EACH_VALUE
+#include "fe_instantiate.h"
+#include "fe_instantiate_end.h"
+
+#define FE_IMPL "optim_impl.h"
+#define FE_EACH_VALUE
+#include "fe_instantiate.h"
+#include "fe_instantiate_end.h"
