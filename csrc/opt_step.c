@@ -28,6 +28,7 @@ static int fe_opt_sums_need_check(double max_abs, int64_t n_ids, const int64_t *
 
 #define FE_IMPL "opt_step_impl.h"
 #define FE_EACH_VALUE
+#define FE_EACH_HALF
 #define FE_EACH_INDEX
 #include "fe_instantiate.h"
 #include "fe_instantiate_end.h"
