@@ -2,7 +2,8 @@
  * update and its state, in one pass over the touched rows (each row one thread's).
  *
  * Three bodies, each instantiated by fe_instantiate.h:
- *   optim_scan_impl.h  the magnitude scan of a gradient, per arithmetic type and SIMD level
+ *   optim_simd_impl.h  per arithmetic type and SIMD level: the loops that read a whole
+ *                      gradient (its magnitude scan, a group's sum)
  *   optim_row_impl.h   per arithmetic type (f32, f64): one row's update, one group's summed
  *                      gradient and fe_first_nonfinite
  *   optim_impl.h       per table type (f32, f64, f16, bf16): fe_opt_update, fe_opt_apply */
@@ -35,7 +36,7 @@ typedef uint64_t fe_opt_bits_f64;
 #define FE_OPT_INF_f32 UINT32_C(0x7f800000)
 #define FE_OPT_INF_f64 UINT64_C(0x7ff0000000000000)
 
-#define FE_IMPL "optim_scan_impl.h"
+#define FE_IMPL "optim_simd_impl.h"
 #define FE_EACH_VALUE
 #define FE_SIMD_BODY "fe_instantiate.h"
 #include "fe_simd_clones.h"

@@ -48,6 +48,7 @@ fe_status FE_NAME(fe_opt_update, FE_VSUF)(
     if (n_touched == 0 || dim == 0)
         return FE_OK;
     const int64_t n_perm = perm ? starts[n_groups] : 0;
+    const int level = fe_simd_level();
     int64_t work = (perm ? n_perm : n_touched) * dim * (int64_t)sizeof(ct_t);
     int nt = fe_plan_threads(n_threads, work);
     const int64_t row_bytes = dim * (int64_t)sizeof(FE_VT);
@@ -71,7 +72,7 @@ fe_status FE_NAME(fe_opt_update, FE_VSUF)(
             for (int64_t r = lo; r < hi; r++) {
                 int64_t grp = r + (skipping && r >= skip_group);
                 FE_NAME(fe_opt_group_sum, FE_CSUF(FE_VSUF))(sum, grad, dim, perm, starts[grp],
-                                                   starts[grp + 1], n_perm);
+                                                            starts[grp + 1], n_perm, level);
                 int bad = 0;
                 for (int64_t d = 0; d < dim; d++)
                     bad |= !isfinite(sum[d]);
@@ -114,7 +115,7 @@ fe_status FE_NAME(fe_opt_update, FE_VSUF)(
             }
             if (perm) { /* fused: the row's gradient summed as accumulate sums it */
                 FE_NAME(fe_opt_group_sum, FE_CSUF(FE_VSUF))(sum, grad, dim, perm, starts[grp],
-                                                            starts[grp + 1], n_perm);
+                                                            starts[grp + 1], n_perm, level);
                 g = sum;
             } else {
                 g = grad + grp * dim;

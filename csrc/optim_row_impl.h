@@ -83,23 +83,13 @@ static void FE_NAME(fe_opt_row, FE_VSUF)(FE_VT *restrict w, const FE_VT *restric
     }
 }
 
-/* The summed gradient of one group: grad rows perm[k0:k1] added in that (input) order into
- * zeros, in the value type, exactly as accumulate sums them. Phase 1's finiteness check and
- * phase 2's update both sum through here, so what is checked is what is applied. */
+/* The summed gradient of one group (optim_simd_impl.h), at the SIMD level `level`. */
 static inline void FE_NAME(fe_opt_group_sum, FE_VSUF)(FE_VT *restrict sum, const FE_VT *grad,
                                                       int64_t dim, const int64_t *perm,
-                                                      int64_t k0, int64_t k1, int64_t n_perm)
+                                                      int64_t k0, int64_t k1, int64_t n_perm,
+                                                      int level)
 {
-    const int64_t row_bytes = dim * (int64_t)sizeof(FE_VT);
-    for (int64_t d = 0; d < dim; d++)
-        sum[d] = 0;
-    for (int64_t k = k0; k < k1; k++) {
-        if (k + FE_OPT_PF_GRAD < n_perm) /* gradient rows come in perm order */
-            fe_opt_prefetch_row(grad + perm[k + FE_OPT_PF_GRAD] * dim, row_bytes);
-        const FE_VT *src = grad + perm[k] * dim;
-        for (int64_t d = 0; d < dim; d++)
-            sum[d] += src[d];
-    }
+    FE_SIMD_DISPATCH(FE_NAME(fe_opt_group_sum, FE_VSUF), (sum, grad, dim, perm, k0, k1, n_perm));
 }
 
 int64_t FE_NAME(fe_first_nonfinite, FE_VSUF)(const FE_VT *x, int64_t n, FE_VT *max_abs,
