@@ -298,3 +298,19 @@ def test_float_tables_ignore_rounding(rng):
     O.Adam(0.1).step(a, ids, g)
     O.Adam(0.1, rounding="stochastic", seed=1).step(b, ids, g)
     assert a.tobytes() == b.tobytes()
+
+
+@pytest.mark.parametrize("dt", HALF)
+def test_stochastic_apply_equals_step(rng, dt):
+    """The apply path draws the same bits as the fused step: same seed and step, same table."""
+    w = table(rng, 400, 16, dt, scale=1.0)
+    a, b = w.copy(), w.copy()
+    oa = O.Adagrad(0.05, rounding="stochastic", seed=21)
+    ob = O.Adagrad(0.05, rounding="stochastic", seed=21)
+    for _ in range(3):
+        ids = np.minimum(rng.zipf(1.3, 1000) - 1, 399)
+        g = rng.standard_normal((1000, 16)).astype(np.float32)
+        oa.step(a, ids, g)
+        ob.apply(b, fastembed.accumulate(ids, g, 400))
+    assert bits(a).tobytes() == bits(b).tobytes()
+    assert (bits(a) != bits(w)).any()
