@@ -41,8 +41,8 @@ then rounded back once, by every optimizer's ``rounding`` argument:
   subnormal range) and small updates are not lost to rounding. Each element draws its own
   random bits from a counter-based hash of (``seed``, the step count ``iterations``, row,
   column): the same seed gives the same table, for any thread count. ``seed=None`` draws a
-  seed from the OS when the optimizer is made; `get_config` (and so `save`) records the seed
-  in use, so a restored optimizer continues the same draws.
+  seed from the OS when a stochastic optimizer is made; `get_config` (and so `save`)
+  records the seed in use, so a restored optimizer continues the same draws.
 
 ``rounding`` is ignored for float32 and float64 tables (their rows are stored as before).
 A row constraint projects the rounded row (the half constraint kernels, rounding to nearest).
@@ -119,7 +119,8 @@ class Optimizer:
             raise ValueError(f"rounding must be one of {sorted(ROUNDINGS)} (how a float16 or "
                              f"bfloat16 table's updated rows are rounded back), got {rounding!r}")
         self.rounding = rounding
-        self.seed = _seed(seed)
+        # nearest rounding draws nothing: its seed stays as given (None keeps configs equal)
+        self.seed = None if seed is None and rounding == "nearest" else _seed(seed)
         self.use_locking = bool(use_locking)
         self.weight_decay = 0.0 if weight_decay is None else _number(
             weight_decay, "weight_decay", low=0)
@@ -291,7 +292,7 @@ class Optimizer:
             hyper = rules.Hyper(**self._hyper(), lr=self.learning_rate,
                                 weight_decay=self.weight_decay,
                                 decoupled=int(self.decoupled_weight_decay), l1=l1, l2=l2,
-                                rounding=ROUNDINGS[self.rounding], seed=self.seed,
+                                rounding=ROUNDINGS[self.rounding], seed=self.seed or 0,
                                 step=self.iterations)
             op(self.rule, table, *args, [slots[name] for name in self.slots], hyper,
                constraint=fused, allow_nonfinite=self.allow_nonfinite,

@@ -263,6 +263,7 @@ def test_constructor_arguments_and_config_round_trip(tmp_path, rng):
         assert cfg["rounding"] == "stochastic" and cfg["seed"] == 123
         assert cls.from_config(cfg).get_config() == cfg
         assert cls().get_config()["rounding"] == "nearest"
+        assert cls().get_config() == cls().get_config()  # nearest: no seed drawn
     a, b = O.SGD(0.1, rounding="stochastic"), O.SGD(0.1, rounding="stochastic")
     assert isinstance(a.seed, int) and a.seed != b.seed  # None: drawn, then kept
     assert O.SGD.from_config(a.get_config()).seed == a.seed
