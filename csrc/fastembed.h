@@ -309,9 +309,21 @@ fe_status fe_bag_dots_bf16_i64(const char *table, int64_t n_rows, int64_t dim,
  *   when a bound on max |grad| and the group sizes cannot rule an overflow out, with the
  *   same code that computes the update: what is checked is what is applied.)
  * Threads:    the grouping is the same for any count; touched rows in contiguous chunks,
- *             each row one thread's: bit-identical for any count. */
+ *             each row one thread's: bit-identical for any count.
+ * Half tables (f16, bf16; table values are uint16 bit patterns): grad, values and the state
+ *   are float; each row is loaded as float, updated exactly as the f32 kernel updates a
+ *   float32 row (the same float result and state), and rounded back once:
+ *   FE_OPT_ROUND_NEAREST  to nearest, ties to even (a float32 step, then rounded);
+ *   FE_OPT_ROUND_STOCHASTIC  to one of the two neighbours of the float value x, the far one
+ *     with probability |x - near| / |far - near| (E[result] = x: exactly for bf16 and for
+ *     float16 normals, within 2^-32 of a float16 subnormal step below that), from the
+ *     64 random bits fe_draw(fe_draw(fe_draw(fe_mix64(seed), step), row), column) (SplitMix64,
+ *     fe_internal.h): a pure function of (seed, step, row, column), the same for any thread
+ *     count; a non-finite x is rounded to nearest.
+ *   The row constraint then projects the rounded row (fe_constrain_rows_*_f16/bf16). */
 enum { FE_OPT_SGD = 0, FE_OPT_ADAGRAD = 1, FE_OPT_ROWWISE_ADAGRAD = 2, FE_OPT_ADAM = 3,
        FE_OPT_FTRL = 4 };
+enum { FE_OPT_ROUND_NEAREST = 0, FE_OPT_ROUND_STOCHASTIC = 1 };
 typedef struct {
     int kind, nesterov, decoupled;
     int allow_nonfinite; /* skip the finiteness checks */
@@ -321,6 +333,8 @@ typedef struct {
     double weight_decay, l1, l2;
     int cons_kind;       /* FE_CONS_* row constraint applied to each updated row; < 0: none */
     double cons_a, cons_b, cons_rate;
+    int rounding;        /* half tables: FE_OPT_ROUND_NEAREST or FE_OPT_ROUND_STOCHASTIC */
+    uint64_t seed, step; /* stochastic rounding: the draws of (seed, step); see below */
 } fe_opt;
 typedef struct {
     int64_t pos, row, count; /* see "Bad input" above */
@@ -349,6 +363,30 @@ fe_status fe_opt_apply_f64_i64(char *table, int64_t n_rows, int64_t dim, int64_t
                                const int64_t *rows, int64_t n_touched, const double *values,
                                double *s1, double *s2, int64_t state_stride, const fe_opt *o,
                                int n_threads, fe_opt_fault *fault);
+fe_status fe_opt_step_f16_i32(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
+                              const int32_t *ids, int64_t n_ids, const float *grad,
+                              int64_t padding_idx, float *s1, float *s2, int64_t state_stride,
+                              const fe_opt *o, int n_threads, fe_opt_fault *fault);
+fe_status fe_opt_step_f16_i64(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
+                              const int64_t *ids, int64_t n_ids, const float *grad,
+                              int64_t padding_idx, float *s1, float *s2, int64_t state_stride,
+                              const fe_opt *o, int n_threads, fe_opt_fault *fault);
+fe_status fe_opt_step_bf16_i32(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
+                               const int32_t *ids, int64_t n_ids, const float *grad,
+                               int64_t padding_idx, float *s1, float *s2, int64_t state_stride,
+                               const fe_opt *o, int n_threads, fe_opt_fault *fault);
+fe_status fe_opt_step_bf16_i64(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
+                               const int64_t *ids, int64_t n_ids, const float *grad,
+                               int64_t padding_idx, float *s1, float *s2, int64_t state_stride,
+                               const fe_opt *o, int n_threads, fe_opt_fault *fault);
+fe_status fe_opt_apply_f16_i64(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
+                               const int64_t *rows, int64_t n_touched, const float *values,
+                               float *s1, float *s2, int64_t state_stride, const fe_opt *o,
+                               int n_threads, fe_opt_fault *fault);
+fe_status fe_opt_apply_bf16_i64(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
+                                const int64_t *rows, int64_t n_touched, const float *values,
+                                float *s1, float *s2, int64_t state_stride, const fe_opt *o,
+                                int n_threads, fe_opt_fault *fault);
 /* The first position of a NaN or infinity in x[0:n] (any thread count: the lowest), or -1;
  * in the same pass, *max_abs (if not NULL) = max |x[i]| (0 for n == 0; meaningful only when
  * -1 is returned). One read of x: the optimizers' finiteness check and the bound that

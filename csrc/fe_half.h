@@ -76,13 +76,18 @@ static inline fe_bf16 fe_float_to_bf16(float f)
 /* ---- value loads and stores: the convention every kernel body follows -------------------
  * A body instantiated per value type (suffix VSUF: f32, f64, f16, bf16) reads a stored value
  * with FE_LOAD(VSUF, p), which gives its compute type FE_CT_<VSUF> (float for f32 and the
- * half types, double for f64), and writes with FE_STORE(VSUF, p, x), x of the compute type,
+ * half types, double for f64; FE_CSUF(VSUF) its suffix, f32 or f64), and writes with
+ * FE_STORE(VSUF, p, x), x of the compute type,
  * rounded to nearest (ties to even) for the half types. On f32/f64 both are plain accesses:
  * the bodies compile to what they were. */
 #define FE_CT_f32 float
 #define FE_CT_f64 double
 #define FE_CT_f16 float
 #define FE_CT_bf16 float
+#define FE_CSUF_f32 f32 /* the suffix of the compute type */
+#define FE_CSUF_f64 f64
+#define FE_CSUF_f16 f32
+#define FE_CSUF_bf16 f32
 #define FE_LOAD_f32(p) (*(p))
 #define FE_LOAD_f64(p) (*(p))
 #define FE_LOAD_f16(p) fe_f16_to_float(*(p))
@@ -94,6 +99,7 @@ static inline fe_bf16 fe_float_to_bf16(float f)
 #define FE_HALF_CAT_(a, b) a##b
 #define FE_HALF_CAT(a, b) FE_HALF_CAT_(a, b)
 #define FE_CT(VSUF) FE_HALF_CAT(FE_CT_, VSUF)
+#define FE_CSUF(VSUF) FE_HALF_CAT(FE_CSUF_, VSUF)
 #define FE_LOAD(VSUF, p) FE_HALF_CAT(FE_LOAD_, VSUF)(p)
 #define FE_STORE(VSUF, p, x) FE_HALF_CAT(FE_STORE_, VSUF)(p, x)
 

@@ -155,13 +155,16 @@ fe_status fe_distinct_ids_i64(const int64_t *ids, int64_t n_ids, int64_t n_rows,
 int fe_cons_params_ok(int kind, double a, double b, double rate);
 void fe_cons_row_f32(float *row, int64_t dim, int kind, double a, double b, double rate);
 void fe_cons_row_f64(double *row, int64_t dim, int kind, double a, double b, double rate);
+void fe_cons_row_f16(uint16_t *row, int64_t dim, int kind, double a, double b, double rate);
+void fe_cons_row_bf16(uint16_t *row, int64_t dim, int kind, double a, double b, double rate);
 
 /* The optimizer update of grouped rows (optim.c), the shared phase of fe_opt_step and
  * fe_opt_apply: rows[g] is group g's row (strictly increasing), group skip_group (< 0:
  * none) is not updated. With perm, group g's gradient is the sum of grad rows
  * perm[starts[g]:starts[g + 1]] in that order; without, it is grad row g (n_grad ==
  * n_groups). check_sums: phase 1 also sums every group and checks it is finite. Phase 1
- * checks o, the constraint and rows (FE_ERR_INDEX, fault->pos = the first bad g). */
+ * checks o, the constraint and rows (FE_ERR_INDEX, fault->pos = the first bad g). A half
+ * table's gradient and state are float. */
 fe_status fe_opt_update_f32(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
                             const int64_t *rows, int64_t n_groups, int64_t skip_group,
                             const float *grad, int64_t n_grad, const int64_t *perm,
@@ -172,6 +175,33 @@ fe_status fe_opt_update_f64(char *table, int64_t n_rows, int64_t dim, int64_t ro
                             const double *grad, int64_t n_grad, const int64_t *perm,
                             const int64_t *starts, double *s1, double *s2, int64_t state_stride,
                             const fe_opt *o, int check_sums, int n_threads, fe_opt_fault *fault);
+fe_status fe_opt_update_f16(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
+                            const int64_t *rows, int64_t n_groups, int64_t skip_group,
+                            const float *grad, int64_t n_grad, const int64_t *perm,
+                            const int64_t *starts, float *s1, float *s2, int64_t state_stride,
+                            const fe_opt *o, int check_sums, int n_threads, fe_opt_fault *fault);
+fe_status fe_opt_update_bf16(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
+                             const int64_t *rows, int64_t n_groups, int64_t skip_group,
+                             const float *grad, int64_t n_grad, const int64_t *perm,
+                             const int64_t *starts, float *s1, float *s2, int64_t state_stride,
+                             const fe_opt *o, int check_sums, int n_threads, fe_opt_fault *fault);
+
+/* SplitMix64, the counter-based generator of the random fills (init.c) and of the
+ * optimizers' stochastic rounding (optim.c): fe_mix64 is its finalizer, fe_draw(key, c) draw
+ * c of the stream `key` (c < 2**64 - 1), a pure function of (key, c). */
+#define FE_GOLDEN 0x9E3779B97F4A7C15ULL
+
+static inline uint64_t fe_mix64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+static inline uint64_t fe_draw(uint64_t key, uint64_t c)
+{
+    return fe_mix64(key + (c + 1) * FE_GOLDEN);
+}
 
 /* The first bag (or group) starting at or after position `pos`: bags are handed to chunks
  * by where they start, so that each chunk pools about the same number of ids however

@@ -18,21 +18,6 @@
 #pragma STDC FP_CONTRACT OFF
 #endif
 
-#define FE_GOLDEN 0x9E3779B97F4A7C15ULL
-
-static inline uint64_t fe_mix64(uint64_t z)
-{
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
-
-/* Draw c of the stream `key` (c < 2**64 - 1). */
-static inline uint64_t fe_draw(uint64_t key, uint64_t c)
-{
-    return fe_mix64(key + (c + 1) * FE_GOLDEN);
-}
-
 /* The key of stream `attempt` of `seed`: attempt 0 is the first draw of every element,
  * attempt t > 0 the t-th redraw of a truncated-normal element. Two mixes, so that nearby
  * seeds give unrelated keys. */

@@ -3,8 +3,6 @@
  * is handed back to Python between them. The update itself is optim.c's fe_opt_update. */
 #include "fe_internal.h"
 
-#include <float.h>
-
 /* Whether finite gradient rows could add up to a non-finite row sum, so the update must sum
  * every group once more in phase 1 and check it. Summing k terms of magnitude <= M in input
  * order gives partial sums within (1 + gamma_(k-1)) * k * M of zero, gamma_(k-1) =
@@ -28,22 +26,9 @@ static int fe_opt_sums_need_check(double max_abs, int64_t n_ids, const int64_t *
     return !fe_opt_count_safe(largest, max_abs, big, u);
 }
 
-#define FE_VT float
-#define FE_VSUF f32
-#define FE_VMAX FLT_MAX
-#define FE_VEPS FLT_EPSILON
-#include "opt_step_index.h"
-#undef FE_VT
-#undef FE_VSUF
-#undef FE_VMAX
-#undef FE_VEPS
-
-#define FE_VT double
-#define FE_VSUF f64
-#define FE_VMAX DBL_MAX
-#define FE_VEPS DBL_EPSILON
-#include "opt_step_index.h"
-#undef FE_VT
-#undef FE_VSUF
-#undef FE_VMAX
-#undef FE_VEPS
+#define FE_IMPL "opt_step_impl.h"
+#define FE_EACH_VALUE
+#define FE_EACH_HALF
+#define FE_EACH_INDEX
+#include "fe_instantiate.h"
+#include "fe_instantiate_end.h"

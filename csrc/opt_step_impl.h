@@ -1,13 +1,14 @@
-/* Body of fe_opt_step for one (value, index) type pair; included by opt_step.c with FE_VT,
- * FE_VSUF, FE_VMAX, FE_VEPS (the value type, its suffix, largest value and epsilon) and
- * FE_IDX, FE_ISUF (the id type and its suffix). */
+/* Body of opt_step.c per table type (FE_VT, FE_VSUF; FE_VMAX, FE_VEPS those of its compute
+ * type, the gradient's) and id type (FE_IDX, FE_ISUF), instantiated by fe_instantiate.h:
+ * fe_opt_step. The gradient and the state are of the compute type (float for half tables). */
 
 fe_status FE_NAME3(fe_opt_step, FE_VSUF, FE_ISUF)(char *table, int64_t n_rows, int64_t dim,
                                                   int64_t row_stride, const FE_IDX *ids,
-                                                  int64_t n_ids, const FE_VT *grad,
-                                                  int64_t padding_idx, FE_VT *s1, FE_VT *s2,
-                                                  int64_t state_stride, const fe_opt *o,
-                                                  int n_threads, fe_opt_fault *fault)
+                                                  int64_t n_ids, const FE_CT(FE_VSUF) *grad,
+                                                  int64_t padding_idx, FE_CT(FE_VSUF) *s1,
+                                                  FE_CT(FE_VSUF) *s2, int64_t state_stride,
+                                                  const fe_opt *o, int n_threads,
+                                                  fe_opt_fault *fault)
 {
     fault->pos = fault->row = -1;
     fault->count = 0;
@@ -28,9 +29,9 @@ fe_status FE_NAME3(fe_opt_step, FE_VSUF, FE_ISUF)(char *table, int64_t n_rows, i
                                             n_threads, &fault->pos);
     int check_sums = 0;
     if (st == FE_OK && !o->allow_nonfinite && n_ids > 0 && dim > 0) {
-        FE_VT max_abs = 0;
-        int64_t bad = FE_NAME(fe_first_nonfinite, FE_VSUF)(grad, n_ids * dim, &max_abs,
-                                                           n_threads);
+        FE_CT(FE_VSUF) max_abs = 0;
+        int64_t bad = FE_NAME(fe_first_nonfinite, FE_CSUF(FE_VSUF))(grad, n_ids * dim, &max_abs,
+                                                                    n_threads);
         if (bad >= 0) {
             fault->pos = bad;
             st = FE_ERR_NONFINITE;

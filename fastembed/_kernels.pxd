@@ -151,6 +151,8 @@ cdef extern from "fastembed.h" nogil:
         FE_OPT_ROWWISE_ADAGRAD
         FE_OPT_ADAM
         FE_OPT_FTRL
+        FE_OPT_ROUND_NEAREST
+        FE_OPT_ROUND_STOCHASTIC
     ctypedef struct fe_opt:
         int kind, nesterov, decoupled
         int allow_nonfinite
@@ -160,6 +162,8 @@ cdef extern from "fastembed.h" nogil:
         double weight_decay, l1, l2
         int cons_kind
         double cons_a, cons_b, cons_rate
+        int rounding
+        uint64_t seed, step
     ctypedef struct fe_opt_fault:
         int64_t pos, row, count
     fe_status fe_opt_step_f32_i32(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
@@ -186,6 +190,31 @@ cdef extern from "fastembed.h" nogil:
                                    const int64_t *rows, int64_t n_touched, const double *values,
                                    double *s1, double *s2, int64_t state_stride, const fe_opt *o,
                                    int n_threads, fe_opt_fault *fault)
+    fe_status fe_opt_step_f16_i32(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
+                                  const int32_t *ids, int64_t n_ids, const float *grad,
+                                  int64_t padding_idx, float *s1, float *s2, int64_t state_stride,
+                                  const fe_opt *o, int n_threads, fe_opt_fault *fault)
+    fe_status fe_opt_step_f16_i64(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
+                                  const int64_t *ids, int64_t n_ids, const float *grad,
+                                  int64_t padding_idx, float *s1, float *s2, int64_t state_stride,
+                                  const fe_opt *o, int n_threads, fe_opt_fault *fault)
+    fe_status fe_opt_step_bf16_i32(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
+                                   const int32_t *ids, int64_t n_ids, const float *grad,
+                                   int64_t padding_idx, float *s1, float *s2, int64_t state_stride,
+                                   const fe_opt *o, int n_threads, fe_opt_fault *fault)
+    fe_status fe_opt_step_bf16_i64(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
+                                   const int64_t *ids, int64_t n_ids, const float *grad,
+                                   int64_t padding_idx, float *s1, float *s2, int64_t state_stride,
+                                   const fe_opt *o, int n_threads, fe_opt_fault *fault)
+    fe_status fe_opt_apply_f16_i64(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
+                                   const int64_t *rows, int64_t n_touched, const float *values,
+                                   float *s1, float *s2, int64_t state_stride, const fe_opt *o,
+                                   int n_threads, fe_opt_fault *fault)
+    fe_status fe_opt_apply_bf16_i64(char *table, int64_t n_rows, int64_t dim,
+                                    int64_t row_stride, const int64_t *rows, int64_t n_touched,
+                                    const float *values, float *s1, float *s2,
+                                    int64_t state_stride, const fe_opt *o, int n_threads,
+                                    fe_opt_fault *fault)
 
     enum:
         FE_INIT_UNIFORM

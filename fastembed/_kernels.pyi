@@ -34,6 +34,8 @@ OPT_ADAGRAD: int
 OPT_ROWWISE_ADAGRAD: int
 OPT_ADAM: int
 OPT_FTRL: int
+OPT_ROUND_NEAREST: int
+OPT_ROUND_STOCHASTIC: int
 
 def raise_status(status: int, bad_pos: int, ids: Optional[Array], n_rows: int,
                  name: str = ...) -> None:
@@ -76,11 +78,12 @@ def renorm(weights: Array, ids: Array, max_norm: float, norm_type: float, n_thre
            ids_for_errors: Array) -> None: ...
 
 # optimizers: `hyper` is fastembed._ops_optim.Hyper, `cons` None or (kind, a, b, rate)
-def opt_step(table: Array, ids: Array, grad: Array, padding_idx: int, s1: Optional[Array],
-             s2: Optional[Array], state_row: int, kind: int, hyper: Tuple[float, ...],
+def opt_step(table: Array, bf16: bool, ids: Array, grad: Array, padding_idx: int,
+             s1: Optional[Array], s2: Optional[Array], state_row: int, kind: int,
+             hyper: Tuple[float, ...],
              cons: Optional[Tuple[int, float, float, float]], allow_nonfinite: bool,
              n_threads: int, ids_for_errors: Array) -> None: ...
-def opt_apply(table: Array, indices: Array, values: Array, s1: Optional[Array],
+def opt_apply(table: Array, bf16: bool, indices: Array, values: Array, s1: Optional[Array],
               s2: Optional[Array], state_row: int, kind: int, hyper: Tuple[float, ...],
               cons: Optional[Tuple[int, float, float, float]], allow_nonfinite: bool,
               n_threads: int) -> None: ...

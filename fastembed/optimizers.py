@@ -23,24 +23,54 @@ Concurrent updates of one table from several Python threads are racy but memory-
 (RELIABILITY.md); ``use_locking=True`` (TensorFlow's name) serializes the updates of each
 table under a lock shared by every optimizer, so they equal some serial order of the calls.
 
-`target` is a weights array (float32/float64, writable, rows contiguous) or an
-`Embedding` layer: then its embeddings regularizer gradient on the touched rows ("lazy"
-mode; "exact" mode goes through ``layer.backward``) and its row constraint are applied too.
+`target` is a weights array (float32/float64/float16/bfloat16, writable, rows contiguous)
+or an `Embedding` layer: then its embeddings regularizer gradient on the touched rows
+("lazy" mode; "exact" mode goes through ``layer.backward``) and its row constraint are
+applied too.
+
+Half tables (float16, ``ml_dtypes.bfloat16``): each touched row is loaded as float32 and
+updated exactly as a float32 table's row would be, from float32 state (the optimizer keeps
+float32 state for them) and a float32 gradient (a half ``grad_output`` is widened exactly),
+then rounded back once, by every optimizer's ``rounding`` argument:
+
+- ``"nearest"`` (the default): to nearest, ties to even: the float32 step, then
+  ``astype(table.dtype)``, bit for bit.
+- ``"stochastic"`` (as FBGEMM trains half tables): to one of the two half values around the
+  float32 result x, the farther one with probability ``|x - nearer| / |farther - nearer|``,
+  so the expected stored value is x (exactly, except within 2**-32 of a step in float16's
+  subnormal range) and small updates are not lost to rounding. Each element draws its own
+  random bits from a counter-based hash of (``seed``, the step count ``iterations``, row,
+  column): the same seed gives the same table, for any thread count. ``seed=None`` draws a
+  seed from the OS when a stochastic optimizer is made; `get_config` (and so `save`)
+  records the seed in use, so a restored optimizer continues the same draws.
+
+``rounding`` is ignored for float32 and float64 tables (their rows are stored as before).
+A row constraint projects the rounded row (the half constraint kernels, rounding to nearest).
 """
 import contextlib
 import math
 import numbers
 import operator
+import secrets
 import threading
 
 import numpy as np
 
 from fastembed import _ops_optim as rules, _savefile
 from fastembed._arrays import as_table
-from fastembed._validate import real as _number  # TypeError / ValueError, one rule
+from fastembed._validate import integer as _integer, real as _number  # one rule
 from fastembed.sparse import RowSparseGrad
 
 __all__ = ["SGD", "Adagrad", "RowwiseAdagrad", "Adam", "FTRL", "Optimizer"]
+
+ROUNDINGS = {"nearest": rules.NEAREST, "stochastic": rules.STOCHASTIC}
+
+
+def _seed(seed):
+    """An integer seed in [0, 2**64), or a fresh one from the OS for None."""
+    if seed is None:
+        return secrets.randbits(64)
+    return _integer(seed, "seed", low=0, high=2 ** 64 - 1)
 
 
 _TABLE_LOCKS = {}              # root buffer address -> its lock (use_locking=True)
@@ -65,8 +95,14 @@ class Optimizer:
     row_state = False   # one state value per row instead of per element
 
     def __init__(self, learning_rate, *, weight_decay=None, decoupled_weight_decay=False,
-                 allow_nonfinite=False, use_locking=False):
+                 allow_nonfinite=False, use_locking=False, rounding="nearest", seed=None):
         self.learning_rate = _number(learning_rate, "learning_rate", low=0, low_open=True)
+        if not isinstance(rounding, str) or rounding not in ROUNDINGS:
+            raise ValueError(f"rounding must be one of {sorted(ROUNDINGS)} (how a float16 or "
+                             f"bfloat16 table's updated rows are rounded back), got {rounding!r}")
+        self.rounding = rounding
+        # nearest rounding draws nothing: its seed stays as given (None keeps configs equal)
+        self.seed = None if seed is None and rounding == "nearest" else _seed(seed)
         self.use_locking = bool(use_locking)
         self.weight_decay = 0.0 if weight_decay is None else _number(
             weight_decay, "weight_decay", low=0)
@@ -100,18 +136,19 @@ class Optimizer:
         slots = self._state.get(key)
         if slots is not None:
             return key, slots, False
+        dtype = rules.state_dtype(table)
         if self._pending:
             shape = self._slot_shape(table)
             for name, a in self._pending[0].items():
-                if a.shape != shape or a.dtype != table.dtype:
+                if a.shape != shape or a.dtype != dtype:
                     raise ValueError(
                         f"the restored state's next slot set does not fit this table: its "
                         f"{name!r} is {a.dtype} of shape {a.shape}, a {table.dtype} table of "
-                        f"shape {table.shape} needs {table.dtype} of shape {shape} (set_state's "
+                        f"shape {table.shape} needs {dtype} of shape {shape} (set_state's "
                         "slot sets bind, in order, to the next tables this optimizer updates); "
                         "nothing was updated")
             return key, self._pending[0], True
-        return key, {name: np.full(self._slot_shape(table), self._initial(name), table.dtype)
+        return key, {name: np.full(self._slot_shape(table), self._initial(name), dtype)
                      for name in self.slots}, False
 
     def _slot_shape(self, table):
@@ -133,7 +170,8 @@ class Optimizer:
     def get_config(self):
         cfg = {"learning_rate": self.learning_rate, "weight_decay": self.weight_decay or None,
                "decoupled_weight_decay": self.decoupled_weight_decay,
-               "allow_nonfinite": self.allow_nonfinite, "use_locking": self.use_locking}
+               "allow_nonfinite": self.allow_nonfinite, "use_locking": self.use_locking,
+               "rounding": self.rounding, "seed": self.seed}
         cfg.update(self._config())
         return cfg
 
@@ -213,7 +251,7 @@ class Optimizer:
         if hasattr(target, "embeddings") and hasattr(target, "apply_constraint"):
             layer = target
             target = target.embeddings
-        return as_table(target, "weights", writable=True), layer
+        return as_table(target, "weights", writable=True, half=True), layer
 
     def _layer_terms(self, layer, from_backward=False):
         """The lazy embeddings-regularizer coefficients (l1, l2) of a layer."""
@@ -246,7 +284,9 @@ class Optimizer:
             key, slots, from_pending = self._slots_for(table)
             hyper = rules.Hyper(**self._hyper(), lr=self.learning_rate,
                                 weight_decay=self.weight_decay,
-                                decoupled=int(self.decoupled_weight_decay), l1=l1, l2=l2)
+                                decoupled=int(self.decoupled_weight_decay), l1=l1, l2=l2,
+                                rounding=ROUNDINGS[self.rounding], seed=self.seed or 0,
+                                step=self.iterations)
             op(self.rule, table, *args, [slots[name] for name in self.slots], hyper,
                constraint=fused, allow_nonfinite=self.allow_nonfinite,
                num_threads=num_threads, **kwargs)

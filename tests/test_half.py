@@ -176,13 +176,3 @@ def test_rounding_over_the_whole_range(rng, dt):
     got = w.copy()
     fastembed.renorm_(got, np.arange(w.shape[0]), 1.0)
     np.testing.assert_array_equal(bits(got), bits(renorm_reference(w, np.arange(w.shape[0]), 1.0, 2)))
-
-
-def test_half_tables_refused_where_not_supported_yet(rng):
-    w = table(rng, 10, 4, np.float16)  # (lookup_bag takes half tables now: test_bag.py)
-    from fastembed.optimizers import SGD
-    grad = fastembed.accumulate([1, 2], np.ones((2, 4), np.float32), 10)
-    before = snapshot(w)
-    with pytest.raises(TypeError, match="float16"):
-        SGD(0.1).apply(w, grad)
-    assert_unchanged(before, w)

@@ -11,6 +11,11 @@ sparse gradient) and, for Adagrad, JAX (dense scatter-add and update under jit, 
 Steps are timed back to back on the same batch without restoring anything: that is
 steady-state training (every step touches the same rows and does the same work). The
 first step, from a fresh table and optimizer, is the one checked against NumPy's.
+
+float16 cases (a half table, float32 state, rounded to nearest or stochastically): the
+reference is NumPy's float32 step rounded; the peer torch's optimizer on a float16
+parameter (which computes and keeps its state in float16: SGD and Adagrad only, as Adam's
+float16 second moment loses too much to compare); no NumPy or JAX timing.
 """
 import numpy as np
 
@@ -34,16 +39,21 @@ HYPERS = {
 STATES = {"SGD": 0, "Adagrad": 1, "Adam": 2, "RowwiseAdagrad": 0, "FTRL": 2}  # rows of state
 ALL = tuple(HYPERS)
 
-# (optimizer, n_rows, dim, n_ids, dtype, id distribution)
+# (optimizer, n_rows, dim, n_ids, dtype, id distribution[, rounding of a half table])
 SHAPES = {
     "full": [(o, 1_000_000, 64, 1_000_000, np.float32, d)
-             for d in ("uniform", "zipf") for o in ALL],
-    "quick": [(o, 50_000, 64, 10_000, np.float32, "zipf") for o in ALL],
+             for d in ("uniform", "zipf") for o in ALL]
+    + [("Adagrad", 1_000_000, 64, 1_000_000, np.float16, "zipf", "nearest"),
+       ("SGD", 1_000_000, 64, 1_000_000, np.float16, "uniform", "stochastic")],
+    "quick": [(o, 50_000, 64, 10_000, np.float32, "zipf") for o in ALL]
+    + [("Adagrad", 50_000, 64, 10_000, np.float16, "zipf", "stochastic")],
     "tiny": [("Adagrad", 1_000, 8, 500, np.float32, "uniform"),
              ("Adam", 1_000, 8, 500, np.float64, "zipf"),
              ("SGD", 1_000, 8, 500, np.float32, "zipf"),
              ("RowwiseAdagrad", 1_000, 8, 500, np.float32, "uniform"),
-             ("FTRL", 1_000, 8, 500, np.float32, "uniform")],
+             ("FTRL", 1_000, 8, 500, np.float32, "uniform"),
+             ("Adagrad", 1_000, 8, 500, np.float16, "zipf", "nearest"),
+             ("SGD", 1_000, 8, 500, np.float16, "uniform", "stochastic")],
 }
 
 
@@ -91,67 +101,81 @@ class NumpyRule:
             w[rows] = -lin / (np.sqrt(n_new) / LR)
 
 
-def _case(name, n_rows, dim, n_ids, dtype, dist):
+def _case(name, n_rows, dim, n_ids, dtype, dist, rounding="nearest"):
     dtype = np.dtype(dtype)
+    half = dtype.itemsize == 2
+    wide = np.dtype(np.float32) if half else dtype  # the gradient's and the state's
 
     def make():
         rng = np.random.default_rng(0)
         ids = make_ids(rng, dist, n_ids, n_rows)
         return {"table": random_table(rng, n_rows, dim, dtype), "ids": ids,
-                "grad_output": random_table(rng, n_ids, dim, dtype) - 0.5,
+                "grad_output": random_table(rng, n_ids, dim, wide) - 0.5,
                 "n_unique": np.unique(ids).size}
 
-    def reference(d):
-        w = d["table"].copy()
+    def reference(d):  # a half table: the float32 step, rounded to nearest
+        w = d["table"].astype(wide)
         NumpyRule(name, w.shape, w.dtype).step(w, d["ids"], d["grad_output"])
-        return w
+        return w.astype(dtype)
 
     def moved(d):  # ids, grad_output read; per touched row: the gradient row written and
         # read, the table row and each state row read and written
-        row = dim * dtype.itemsize
+        row = dim * wide.itemsize
         return (d["ids"].nbytes + d["grad_output"].nbytes
-                + d["n_unique"] * (4 + 2 * STATES[name]) * row)
+                + d["n_unique"] * (2 * dim * dtype.itemsize + (2 + 2 * STATES[name]) * row))
 
     fused, two = f"{name}.step (fused)", f"accumulate + {name}.apply"
+    how = f" {rounding}" if half else ""
     return Case(
         kernel="optimizer step",
-        name=f"{name} {short(n_rows)}x{dim} {DTYPE_NAMES[dtype]} {short(n_ids)} ids {dist}",
+        name=(f"{name} {short(n_rows)}x{dim} {DTYPE_NAMES[dtype]}{how} {short(n_ids)} ids "
+              f"{dist}"),
         params=dict({"optimizer": name, "n_rows": n_rows, "dim": dim, "n_ids": n_ids,
-                     "dtype": dtype.name, "ids": dist}, **HYPERS[name]),
+                     "dtype": dtype.name, "ids": dist},
+                    **HYPERS[name], **({"rounding": rounding} if half else {})),
         make=make,
         reference=reference,
         bytes_moved=moved,
-        impls=_impls(name, fused, two),
-        compare=close(rtol_f32=1e-4, rtol_f64=1e-9),
+        impls=_impls(name, fused, two, rounding, half),
+        compare=_half_close if half else close(rtol_f32=1e-4, rtol_f64=1e-9),
         ratios=[("fused / accumulate+apply", fused, two)],
     )
 
 
-def _impls(name, fused, two):
+def _half_close(got, want):
+    """A half table against the float32 step rounded: within two float16 steps of each
+    value (stochastic rounding moves one step; torch computes in float16)."""
+    got = np.asarray(got, np.float32)
+    want = want.astype(np.float32)
+    return got.shape == want.shape and bool(np.allclose(got, want, rtol=2 ** -9, atol=2 ** -14))
+
+
+def _impls(name, fused, two, rounding="nearest", half=False):
     impls = [
-        Impl("fastembed", fused, _fastembed_fused(name), threaded=True),
-        Impl("fastembed", two, _fastembed_two_calls(name), threaded=True),
-        Impl("numpy", "unique/add.at + fancy-index update", _numpy(name)),
+        Impl("fastembed", fused, _fastembed_fused(name, rounding), threaded=True),
+        Impl("fastembed", two, _fastembed_two_calls(name, rounding), threaded=True),
     ]
+    if not half:
+        impls.append(Impl("numpy", "unique/add.at + fancy-index update", _numpy(name)))
     if peers.torch() is not None:
         what = {"SGD": "optim.SGD", "Adagrad": "optim.Adagrad", "Adam": "optim.SparseAdam"}
         impls.append(Impl("torch", "sparse backward + " + what.get(name, "rule in torch ops"),
                           _torch(name), threaded=True, compare_to=fused))
-    if name == "Adagrad" and peers.jax() is not None:
+    if name == "Adagrad" and not half and peers.jax() is not None:
         impls.append(Impl("jax", "jit(dense scatter-add + Adagrad), donated", _jax,
                           own_threads=True, compare_to=fused))
     return impls
 
 
-def _optimizer(name):
-    return getattr(optimizers, name)(**HYPERS[name])
+def _optimizer(name, rounding="nearest"):
+    return getattr(optimizers, name)(**HYPERS[name], rounding=rounding, seed=0)
 
 
-def _fastembed_two_calls(name):
+def _fastembed_two_calls(name, rounding):
     def prepare(d, threads):
         w = d["table"].copy()
         ids, grad_output, n_rows = d["ids"], d["grad_output"], w.shape[0]
-        opt = _optimizer(name)
+        opt = _optimizer(name, rounding)
 
         def call():
             opt.apply(w, fastembed.accumulate(ids, grad_output, n_rows, num_threads=threads),
@@ -160,11 +184,11 @@ def _fastembed_two_calls(name):
     return prepare
 
 
-def _fastembed_fused(name):
+def _fastembed_fused(name, rounding):
     def prepare(d, threads):
         w = d["table"].copy()
         ids, grad_output = d["ids"], d["grad_output"]
-        opt = _optimizer(name)
+        opt = _optimizer(name, rounding)
         return Timed(lambda: opt.step(w, ids, grad_output, num_threads=threads),
                      output=lambda _: w)
     return prepare
@@ -186,7 +210,8 @@ def _torch(name):
         torch.sparse.check_sparse_tensor_invariants.disable()
         w = d["table"].copy()
         param = torch.nn.Parameter(torch.from_numpy(w))
-        it, gt = torch.from_numpy(d["ids"]), torch.from_numpy(d["grad_output"])
+        it = torch.from_numpy(d["ids"])
+        gt = torch.from_numpy(d["grad_output"]).to(param.dtype)  # float16 for a half table
         n_rows = w.shape[0]
         hp = HYPERS[name]
         if name == "SGD":

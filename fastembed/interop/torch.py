@@ -7,7 +7,11 @@ behaviour; only ``forward`` (and the backward it records) differ, and a strided 
 or pretrained tensor becomes a C-contiguous copy (the kernels write rows in place).
 `SparseOptimizer` applies a fused fastembed optimizer to their weights straight from the
 last backward, without building torch sparse gradients or coalescing them.
-`embedding` and `embedding_bag` are ``torch.nn.functional``'s. `embedding` is
+`embedding` and `embedding_bag` are ``torch.nn.functional``'s. Weights may be float32,
+float64, float16 or bfloat16 (NumPy sees a bfloat16 tensor as ``ml_dtypes.bfloat16`` over
+the same memory; the gradient of a half weight is summed in float32 and rounded once to
+the weight's dtype; a `SparseOptimizer` updates half weights in float32 with float32 state
+and rounds back as its optimizer's ``rounding`` says). `embedding` is
 differentiable to any order and under ``torch.func``; a bag's gradient, as torch's, refuses
 a second derivative. Errors are raised as classes that are both fastembed's documented
 exception and the one torch raises (`IndexRuntimeError` is an IndexError and a
@@ -25,27 +29,50 @@ __all__ = ["Embedding", "EmbeddingBag", "SparseOptimizer", "embedding", "embeddi
            "ValueNotImplementedError", "ValueAssertionError"]
 
 
+_WEIGHT_DTYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
+
+
+def _bfloat16():
+    try:
+        import ml_dtypes
+    except ImportError:
+        raise TypeError("a bfloat16 tensor reaches fastembed as NumPy's ml_dtypes.bfloat16: "
+                        "pip install ml_dtypes") from None
+    return np.dtype(ml_dtypes.bfloat16)
+
+
 def _np(t):
-    """A NumPy view of a CPU tensor's data (a contiguous copy only if it is strided)."""
+    """A NumPy view of a CPU tensor's data (a contiguous copy only if it is strided);
+    bfloat16 as ml_dtypes.bfloat16, which NumPy has no type of its own for."""
     if t.device.type != "cpu":
         raise ValueError(f"fastembed runs on the CPU; got a tensor on {t.device}")
     t = t.detach()
     if not t.is_contiguous():
         t = t.contiguous()
+    if t.dtype == torch.bfloat16:
+        return t.view(torch.int16).numpy().view(_bfloat16())
     return t.numpy()
+
+
+def _tensor(a):
+    """torch.from_numpy, for ml_dtypes.bfloat16 arrays too (as bfloat16 tensors)."""
+    if a.dtype.name == "bfloat16":
+        return torch.from_numpy(a.view(np.int16)).view(torch.bfloat16)
+    return torch.from_numpy(a)
 
 
 def _np_to_write(weight):
     """The NumPy view an in-place kernel writes `weight` through. `_np` would hand a strided
     tensor over as a contiguous copy and the write would be lost, so refuse it instead."""
-    if (weight.device.type != "cpu" or weight.dtype not in (torch.float32, torch.float64)
+    if (weight.device.type != "cpu" or weight.dtype not in _WEIGHT_DTYPES
             or weight.layout != torch.strided or not weight.is_contiguous()):
         raise ValueError(
-            "fastembed writes the weight in place and needs a C-contiguous CPU float32/float64 "
-            f"tensor; got {weight.dtype} {weight.layout} on {weight.device}"
+            "fastembed writes the weight in place and needs a C-contiguous CPU float32, "
+            f"float64, float16 or bfloat16 tensor; got {weight.dtype} {weight.layout} on "
+            f"{weight.device}"
             f"{' with strides %s' % (weight.stride(),) if weight.layout == torch.strided else ''} "
             "(e.g. m.weight = torch.nn.Parameter(m.weight.detach().contiguous()))")
-    return weight.detach().numpy()
+    return _np(weight)
 
 
 def _own_contiguous_weight(module):
@@ -78,10 +105,10 @@ def _sparse_or_dense(grad, sparse, dim, dtype):
         if dim == 0:  # nothing to carry; torch's gradient has no entries either
             return _empty_grad(True, grad.n_rows, 0, dtype)
         indices = torch.from_numpy(grad.indices).unsqueeze(0)
-        values = torch.from_numpy(grad.values).reshape(-1, dim)
+        values = torch.from_numpy(grad.values).reshape(-1, dim).to(dtype)
         return torch.sparse_coo_tensor(indices, values, (grad.n_rows, dim), dtype=dtype,
                                        is_coalesced=True)
-    return torch.from_numpy(grad.to_dense())
+    return torch.from_numpy(grad.to_dense()).to(dtype)  # a half weight's: float32 sums
 
 
 def _padding(padding_idx, n_rows):
@@ -206,7 +233,7 @@ class _LookupFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(weight, ids, module):
-        return torch.from_numpy(ops.lookup(_np(weight), _np(ids)))
+        return _tensor(ops.lookup(_np(weight), _np(ids)))
 
     @staticmethod
     def setup_context(ctx, inputs, output):
@@ -448,7 +475,7 @@ class _BagFunction(torch.autograd.Function):
             mode=module.mode, per_sample_weights=psw,
             padding_idx=_padding(module.padding_idx, weight.shape[0]),
             include_last_offset=module.include_last_offset)
-        return torch.from_numpy(out)
+        return _tensor(out)
 
     @staticmethod
     def backward(ctx, grad_output):
@@ -471,7 +498,7 @@ class _BagFunction(torch.autograd.Function):
                 weights=_np(weight) if (m.mode == "max" or psw is not None) else None,
                 scale_grad_by_freq=bool(m.scale_grad_by_freq))
             grad, grad_psw = result if psw is not None else (result, None)
-            grad_psw = None if grad_psw is None else torch.from_numpy(np.asarray(grad_psw))
+            grad_psw = None if grad_psw is None else _tensor(np.asarray(grad_psw)).to(psw.dtype)
             grad_w = None
             if need_w and fused is not None:
                 fused._record(m, grad.indices, grad.values)
