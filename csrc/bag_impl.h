@@ -15,11 +15,10 @@ fe_status FE_NAME3(fe_lookup_bag, FE_VSUF, FE_ISUF)(
         return FE_ERR_VALUE;
     if (dim > 0 && (n_ids > INT64_MAX / dim || n_bags > INT64_MAX / dim))
         return FE_ERR_OVERFLOW;
-    int64_t bad = FE_NAME(fe_first_bad_id, FE_ISUF)(ids, n_ids, n_rows, n_threads);
-    if (bad >= 0) {
-        *bad_pos = bad;
-        return FE_ERR_INDEX;
-    }
+    fe_status st = fe_index_status(FE_NAME(fe_first_bad_id, FE_ISUF)(ids, n_ids, n_rows, n_threads),
+                                   bad_pos);
+    if (st != FE_OK)
+        return st;
     if (n_bags == 0 || dim == 0)
         return FE_OK;
     int level = fe_simd_level();

@@ -74,6 +74,16 @@
 #define FE_PARALLEL_DYNAMIC(nt, n, grain, ...) FE_PARALLEL_CHUNKS(nt, n, __VA_ARGS__)
 #endif
 
+/* An entry point's status from fe_first_bad_id's answer: FE_ERR_INDEX with *bad_pos set
+ * when an id is out of range (checked before anything is written), else FE_OK. */
+static inline fe_status fe_index_status(int64_t bad, int64_t *bad_pos)
+{
+    if (bad < 0)
+        return FE_OK;
+    *bad_pos = bad;
+    return FE_ERR_INDEX;
+}
+
 /* Items per chunk of FE_PARALLEL_DYNAMIC for n items moving `work_bytes` in all over `nt`
  * threads: up to FE_CHUNKS_PER_THREAD chunks a thread, none under FE_CHUNK_MIN_BYTES of work
  * (a chunk costs one atomic add, and a gather chunk restarts its prefetch), rounded up to a

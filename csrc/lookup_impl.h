@@ -53,11 +53,10 @@ fe_status FE_NAME(fe_lookup, FE_ISUF)(const char *table, int64_t n_rows, int64_t
         return FE_ERR_VALUE;
     if (row_bytes > 0 && n_ids > INT64_MAX / row_bytes)
         return FE_ERR_OVERFLOW;
-    int64_t bad = FE_NAME(fe_first_bad_id, FE_ISUF)(ids, n_ids, n_rows, n_threads);
-    if (bad >= 0) {
-        *bad_pos = bad;
-        return FE_ERR_INDEX;
-    }
+    fe_status st = fe_index_status(FE_NAME(fe_first_bad_id, FE_ISUF)(ids, n_ids, n_rows, n_threads),
+                                   bad_pos);
+    if (st != FE_OK)
+        return st;
     if (n_ids == 0 || row_bytes == 0)
         return FE_OK;
     int level = fe_simd_level();
