@@ -63,5 +63,17 @@ def run_python(code, timeout=120, env=None):
                               timeout=timeout, env=full_env)
 
 
+def simd_digests(code):
+    """The set of what `code` prints (a digest of its results) when run on each SIMD path
+    (FASTEMBED_SIMD baseline, avx2, avx512) in a fresh interpreter: one element when every
+    path computes the same bits."""
+    digests = set()
+    for level in ("baseline", "avx2", "avx512"):
+        proc = run_python(code, env={"FASTEMBED_SIMD": level})
+        assert proc.returncode == 0, proc.stderr
+        digests.add(proc.stdout.strip())
+    return digests
+
+
 requires_openmp = pytest.mark.skipif(not fastembed._kernels.openmp_enabled(),
                                      reason="serial build (no OpenMP)")
