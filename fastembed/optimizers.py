@@ -87,6 +87,14 @@ def _table_lock(table):
         return _TABLE_LOCKS.setdefault(key, threading.Lock())
 
 
+def _filled(shape, value, dtype):
+    """State of `shape` filled with `value`. Zero state comes from np.zeros: calloc'd pages
+    that the OS maps on first touch, so a sparse step on a huge table commits memory only
+    for the rows it updates (np.full would write every byte: 16 GiB for Adam's two slots of
+    a 2**31-element table)."""
+    return np.zeros(shape, dtype) if value == 0 else np.full(shape, value, dtype)
+
+
 class Optimizer:
     """Base of the sparse optimizers (see the module docstring). Not used directly."""
 
@@ -148,7 +156,7 @@ class Optimizer:
                         "slot sets bind, in order, to the next tables this optimizer updates); "
                         "nothing was updated")
             return key, self._pending[0], True
-        return key, {name: np.full(self._slot_shape(table), self._initial(name), dtype)
+        return key, {name: _filled(self._slot_shape(table), self._initial(name), dtype)
                      for name in self.slots}, False
 
     def _slot_shape(self, table):
