@@ -34,8 +34,9 @@ def derive(results, copy_by_threads):
 
 def summary(doc, kernel):
     """Per case and thread count: fastembed against each peer library's fastest (correct)
-    variant, as (case, threads, fastembed GB/s, copy fraction, {library: how many times
-    faster fastembed is}). fastembed's figure is its fastest variant, or the variant the
+    variant, as (case, threads, fastembed's variant, its GB/s, its copy fraction,
+    {library: how many times faster fastembed is}). fastembed's figure is its fastest
+    variant, or the variant the
     peer's row names in `compare_to` (a fused step against torch's step, not fastembed's
     two-call path)."""
     rows = []
@@ -52,7 +53,8 @@ def summary(doc, kernel):
                 continue
             ratios = {lib: r["median_s"] / _variant(doc, r, r.get("compare_to"), fe)["median_s"]
                       for lib, r in best.items() if lib != "fastembed"}
-            rows.append((case, threads, fe["gbps"], fe.get("copy_fraction"), ratios))
+            rows.append((case, threads, fe["variant"], fe["gbps"], fe.get("copy_fraction"),
+                         ratios))
     return rows
 
 
@@ -233,13 +235,15 @@ def kernel_tables(doc, kernel):
     if summ:
         libs = sorted({lib for *_, ratios in summ for lib in ratios})
         cw = max(len(c) for c, *_ in summ)
+        vw = max(len(v) for _, _, v, *_ in summ)
         title = f"{kernel}: fastembed's fastest variant vs each library's fastest"
         lines += [title, "-" * len(title),
-                  f"{'case':<{cw}} {'thr':>3} {'GB/s':>7} {'of copy':>7} "
+                  f"{'case':<{cw}} {'thr':>3} {'fastembed':<{vw}} {'GB/s':>7} {'of copy':>7} "
                   + " ".join(f"{'vs ' + lib:>10}" for lib in libs)]
-        for case, threads, gbps, frac, ratios in summ:
+        for case, threads, variant, gbps, frac, ratios in summ:
             fr = f"{frac:7.2f}" if frac is not None else " " * 7
-            lines.append(f"{case:<{cw}} {threads:>3} {gbps:7.2f} {fr} " + " ".join(
+            lines.append(f"{case:<{cw}} {threads:>3} {variant:<{vw}} {gbps:7.2f} {fr} "
+                         + " ".join(
                 f"{_ratio(ratios[lib]) if lib in ratios else '-':>10}" for lib in libs))
         lines.append("")
     selfr = _self_ratio_rows(doc, kernel)
@@ -314,7 +318,7 @@ def plot(doc, path):
         if not rows:
             continue
         kernels.append(kernel)
-        for _, _, _, fr, ratios in rows:
+        for *_, fr, ratios in rows:
             if fr is not None:
                 frac.setdefault(kernel, []).append(fr)
             for lib, x in ratios.items():
@@ -387,12 +391,13 @@ def markdown(doc):
             libs = sorted({lib for *_, ratios in summ for lib in ratios})
             out.append(f"#### Summary: fastembed's fastest variant vs each library's fastest")
             out.append("")
-            out.append("| case | threads | fastembed GB/s | of copy | "
+            out.append("| case | threads | fastembed variant | GB/s | of copy | "
                        + " | ".join(f"vs {lib}" for lib in libs) + " |")
-            out.append("|---|---:|---:|---:|" + "---:|" * len(libs))
-            for case, threads, gbps, frac, ratios in summ:
+            out.append("|---|---:|---|---:|---:|" + "---:|" * len(libs))
+            for case, threads, variant, gbps, frac, ratios in summ:
                 fr = f"{frac:.2f}" if frac is not None else ""
-                out.append(f"| {case} | {threads} | {gbps:.1f} | {fr} | " + " | ".join(
+                out.append(f"| {case} | {threads} | `{variant}` | {gbps:.1f} | {fr} | "
+                           + " | ".join(
                     _ratio(ratios[lib]) if lib in ratios else "-" for lib in libs) + " |")
             out.append("")
         selfr = _self_ratio_rows(doc, kernel)
@@ -427,7 +432,8 @@ def markdown(doc):
                 mem = f"{mem / 2**20:.1f}" if mem is not None else ""
                 frac = r.get("copy_fraction")
                 frac = f"{frac:.2f}" if frac is not None else ""
-                out.append(f"| {case} | {r['library']} | `{variant}` | {_time(r['median_s']).strip()}"
+                out.append(f"| {case} | {r['library']} | `{variant}` | "
+                           f"{_time(r['median_s']).strip()}"
                            f" | {r['gbps']:.2f} | {frac} | {mem} | {ratio} |")
             out.append("")
     return "\n".join(out)
