@@ -370,6 +370,10 @@ def test_finished_run_is_not_partial_and_says_where_its_time_went(tmp_path):
     timed_here = [r for r in doc["results"] if r["cost_s"] is not None]
     assert timed_here and all(r["cost_s"]["timed"] > 0 for r in timed_here
                               if r["status"] == "ok")
+    table = report.time_spent(doc).splitlines()
+    assert table[0] == "time spent (wall seconds)"
+    assert any(line.split()[:2] == ["lookup", str(len(names))] for line in table)
+    assert report.time_spent(doc) in report.tables(doc)
 
 
 @pytest.mark.parametrize("args", [["--threads", "0"], ["--threads", "a"], ["--size", "huge"]])

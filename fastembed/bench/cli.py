@@ -206,6 +206,7 @@ def run(args, argv, size, fams):
         save()
     if doc["partial"]:
         return 130
+    print(report.time_spent(doc))
     print(report.legend())
     if args.json:
         print(f"\nJSON written to {args.json}")

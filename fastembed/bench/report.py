@@ -36,9 +36,8 @@ def summary(doc, kernel):
     """Per case and thread count: fastembed against each peer library's fastest (correct)
     variant, as (case, threads, fastembed's variant, its GB/s, its copy fraction,
     {library: how many times faster fastembed is}). fastembed's figure is its fastest
-    variant, or the variant the
-    peer's row names in `compare_to` (a fused step against torch's step, not fastembed's
-    two-call path)."""
+    variant, or the variant the peer's row names in `compare_to` (a fused step against
+    torch's step, not fastembed's two-call path)."""
     rows = []
     for threads in doc["threads"]:
         cases = {}
@@ -189,8 +188,10 @@ def _faster(r, bold=lambda x: x, code=lambda x: x):
 
 
 def tables(doc):
-    """The text report: per kernel its tables (`kernel_tables`), then the legend."""
-    return "\n".join([kernel_tables(doc, k) for k in doc["kernels"]] + [legend()])
+    """The text report: per kernel its tables (`kernel_tables`), where the time went,
+    then the legend."""
+    return "\n".join([kernel_tables(doc, k) for k in doc["kernels"]]
+                     + [time_spent(doc), legend()])
 
 
 def kernel_tables(doc, kernel):
@@ -258,6 +259,39 @@ def kernel_tables(doc, kernel):
                          + (" (noisy)" if noisy else ""))
         lines.append("")
     return "\n".join(lines)
+
+
+def time_spent(doc):
+    """Where the run's time went, per kernel: wall seconds building inputs and NumPy's
+    results, then timing (prepare, check, rounds, memory) at each thread count, with the
+    CPU seconds of the timing (above the wall time when threads ran in parallel)."""
+    spent = doc.get("seconds")
+    if not spent or not spent.get("cases"):
+        return ""
+    per = {}
+    for c in spent["cases"]:
+        k = per.setdefault(c["kernel"], {"cases": 0, "inputs": 0.0, "threads": {}, "cpu": 0.0})
+        k["cases"] += 1
+        k["inputs"] += c["make_s"] + c["reference_s"]
+        for t in c["threads"]:
+            k["threads"][t["threads"]] = k["threads"].get(t["threads"], 0.0) + t["wall_s"]
+            k["cpu"] += t["cpu_s"]
+    counts = sorted({t for k in per.values() for t in k["threads"]})
+    kw = max(len(k) for k in per)
+    head = (f"{'kernel':<{kw}} {'cases':>5} {'inputs':>8} "
+            + " ".join(f"{f'{t} thr':>8}" for t in counts) + f" {'total':>8} {'timing CPU':>10}")
+    lines = ["time spent (wall seconds)", "-" * len(head), head]
+    total = 0.0
+    for name, k in per.items():
+        wall = k["inputs"] + sum(k["threads"].values())
+        total += wall
+        lines.append(f"{name:<{kw}} {k['cases']:>5} {k['inputs']:8.1f} "
+                     + " ".join(f"{k['threads'].get(t, 0.0):8.1f}" for t in counts)
+                     + f" {wall:8.1f} {k['cpu']:10.1f}")
+    run = spent.get("total")
+    lines.append(f"cases {total:.0f} s + copy bandwidth {spent.get('copy', 0):.0f} s"
+                 + (f" of the run's {run:.0f} s ({run / 60:.1f} min)" if run else ""))
+    return "\n".join(lines) + "\n"
 
 
 def legend():
