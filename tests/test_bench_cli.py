@@ -210,6 +210,37 @@ def test_single_threaded_peers_timed_once(tmp_path, fake_kernel):
     assert [r["threads_used"] for r in fe_rows] == [1, 2]
 
 
+@pytest.mark.parametrize("memory", [True, False])
+def test_one_warm_up_then_the_timed_rounds(memory):
+    """Each implementation is called once to be checked (its warm-up), then once per timed
+    round: no second warm-up, and peak memory is read around its first timed round (no
+    call of its own) where VmHWM can be reset."""
+    calls = {}
+
+    def slow(d):  # above BATCH_SECONDS: one call per round
+        import time
+        time.sleep(2 * runner.BATCH_SECONDS)
+        return d["x"] * 2
+
+    case = core.Case(kernel="fake", name="c", params={}, make=lambda: {"x": np.arange(8.0)},
+                     reference=lambda d: d["x"] * 2, bytes_moved=lambda d: 0)
+    impls = [core.Impl("fastembed", "fe", counting(slow, calls, "fe"), threaded=True),
+             core.Impl("numpy", "np", counting(slow, calls, "np"))]
+    data = case.make()
+    rows = runner.run_case(case, impls, data, case.reference(data), 1,
+                           runner.Rounds(3, 4, 0.0), measure_memory=memory)
+    assert [r["rounds"] for r in rows] == [3, 3]  # the budget is spent: the minimum
+    extra = 1 if memory and not runner._hwm() else 0
+    assert calls == {"fe": 1 + 3 + extra, "np": 1 + 3 + extra}
+    assert all(("peak_extra_bytes" in r) == memory for r in rows)
+
+
+def test_median_stable_once_its_standard_error_is_small():
+    assert runner.stable([1.0, 1.0, 1.001, 0.999, 1.0])
+    assert not runner.stable([1.0, 1.3, 0.8, 1.1, 0.9])
+    assert runner.stable([1.0, 1.3, 0.8, 1.1, 0.9], rel=0.2)
+
+
 # ---- every registered family, on tiny sizes -----------------------------------------------
 
 @pytest.mark.parametrize("kernel", list(core.families()))
