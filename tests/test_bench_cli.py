@@ -210,6 +210,37 @@ def test_single_threaded_peers_timed_once(tmp_path, fake_kernel):
     assert [r["threads_used"] for r in fe_rows] == [1, 2]
 
 
+@pytest.mark.parametrize("memory", [True, False])
+def test_one_warm_up_then_the_timed_rounds(memory):
+    """Each implementation is called once to be checked (its warm-up), then once per timed
+    round: no second warm-up, and peak memory is read around its first timed round (no
+    call of its own) where VmHWM can be reset."""
+    calls = {}
+
+    def slow(d):  # above BATCH_SECONDS: one call per round
+        import time
+        time.sleep(2 * runner.BATCH_SECONDS)
+        return d["x"] * 2
+
+    case = core.Case(kernel="fake", name="c", params={}, make=lambda: {"x": np.arange(8.0)},
+                     reference=lambda d: d["x"] * 2, bytes_moved=lambda d: 0)
+    impls = [core.Impl("fastembed", "fe", counting(slow, calls, "fe"), threaded=True),
+             core.Impl("numpy", "np", counting(slow, calls, "np"))]
+    data = case.make()
+    rows = runner.run_case(case, impls, data, case.reference(data), 1,
+                           runner.Rounds(3, 4, 0.0), measure_memory=memory)
+    assert [r["rounds"] for r in rows] == [3, 3]  # the budget is spent: the minimum
+    extra = 1 if memory and not runner._hwm() else 0
+    assert calls == {"fe": 1 + 3 + extra, "np": 1 + 3 + extra}
+    assert all(("peak_extra_bytes" in r) == memory for r in rows)
+
+
+def test_median_stable_once_its_standard_error_is_small():
+    assert runner.stable([1.0, 1.0, 1.001, 0.999, 1.0])
+    assert not runner.stable([1.0, 1.3, 0.8, 1.1, 0.9])
+    assert runner.stable([1.0, 1.3, 0.8, 1.1, 0.9], rel=0.2)
+
+
 # ---- every registered family, on tiny sizes -----------------------------------------------
 
 @pytest.mark.parametrize("kernel", list(core.families()))
@@ -282,14 +313,98 @@ def test_plot_without_matplotlib_says_so_before_running(tmp_path, monkeypatch, c
     assert not (tmp_path / "x.png").exists()
 
 
-def test_progress_bar(tmp_path, capsys):
+def test_progress_line_per_case_and_thread_count(tmp_path, capsys):
+    """One line on stderr per copy measurement and per case and thread count, as each
+    finishes, though stderr is not a terminal here; `--progress off` prints none."""
     assert main(TINY + ["--only", "lookup", "--threads", "1,2", "--no-memory",
                         "--progress", "on"]) == 0
-    err = capsys.readouterr().err
-    n_cases = len(core.families()["lookup"].cases("tiny"))
-    total = 2 * (1 + n_cases)
-    assert f"0/{total}" in err and f"{total - 1}/{total}" in err
-    assert "copy bandwidth, 2 threads" in err and "lookup 1Kx8" in err
+    lines = capsys.readouterr().err.splitlines()
+    names = [c.name for c in core.families()["lookup"].cases("tiny")]
+    total = 2 * (1 + len(names))
+    assert len(lines) == total
+    assert lines[0].startswith(f"[1/{total} ") and "copy bandwidth, 1 thread" in lines[0]
+    want = [f"lookup | {n} | {t} thread" for n in names for t in (1, 2)]
+    assert all(w in line for w, line in zip(want, lines[2:])), lines
+    assert all("fastembed lookup " in line for line in lines[2:])
+    assert main(TINY + ["--only", "lookup", "--threads", "1", "--no-memory"]) == 0
+    assert capsys.readouterr().err == ""
+
+
+def _spinners():
+    """The --busy spinners this process started (children running runner.SPINNER)."""
+    pid = os.getpid()
+    with open(f"/proc/{pid}/task/{pid}/children") as f:
+        children = [int(p) for p in f.read().split()]
+    out = []
+    for child in children:
+        with open(f"/proc/{child}/cmdline", "rb") as f:
+            if b"getppid" in f.read():
+                out.append(child)
+    return out
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads /proc")
+def test_stopped_run_keeps_every_finished_case(tmp_path, capsys):
+    """The --json file is rewritten after every case and thread count, "partial" until
+    the end: a run stopped by Ctrl-C (in the third case here) keeps the cases done before,
+    stops its --busy spinners, and `--report` prints the partial file."""
+    path = tmp_path / "partial.json"
+    seen = {}
+
+    def make(i):
+        def build():
+            if i == 2:
+                seen["file"] = json.loads(path.read_text())
+                seen["spinners"] = _spinners()
+                raise KeyboardInterrupt
+            return {"x": np.arange(8.0) + i}
+        return build
+
+    core.register("fake")(lambda size: [core.Case(
+        kernel="fake", name=f"fake {i}", params={"i": i}, make=make(i),
+        reference=lambda d: d["x"] * 2, bytes_moved=lambda d: 2 * d["x"].nbytes,
+        impls=[core.Impl("fastembed", "x*2",
+                         lambda d, t: core.Timed(lambda: d["x"] * 2), threaded=True)])
+        for i in range(3)])
+    try:
+        rc = main(TINY + ["--only", "fake", "--threads", "1,2", "--busy", "1",
+                          "--json", str(path)])
+    finally:
+        core._FAMILIES.pop("fake", None)
+    assert rc == 130
+    out = capsys.readouterr()
+    assert "interrupted: 2 of 3 cases measured" in out.err
+    assert "fake, 2 threads" in out.out  # the tables of what was measured
+    before = seen["file"]  # as the third case started: the first two, partial
+    assert before["partial"] is True
+    assert [(r["case"], r["threads"]) for r in before["results"]] == [
+        ("fake 0", 1), ("fake 0", 2), ("fake 1", 1), ("fake 1", 2)]
+    assert all(r["status"] == "ok" and r["median_s"] > 0 for r in before["results"])
+    doc = json.loads(path.read_text())
+    assert doc["partial"] is True and doc["results"] == before["results"]
+    assert [c["case"] for c in doc["seconds"]["cases"]] == ["fake 0", "fake 1"]
+    assert len(seen["spinners"]) == 1 and not _alive(seen["spinners"][0])
+    assert not list(tmp_path.glob("*.tmp*"))
+    assert main(["--report", str(path)]) == 0
+    printed = capsys.readouterr().out
+    assert "PARTIAL run: 2 of 3 cases measured" in printed and "fake 1" in printed
+
+
+def test_finished_run_is_not_partial_and_says_where_its_time_went(tmp_path):
+    rc, doc = run_bench(tmp_path, "--only", "lookup", "--threads", "1,2", "--no-memory")
+    assert rc == 0 and doc["partial"] is False
+    names = [c.name for c in core.families()["lookup"].cases("tiny")]
+    spent = doc["seconds"]
+    assert [c["case"] for c in spent["cases"]] == names
+    assert all([t["threads"] for t in c["threads"]] == [1, 2] for c in spent["cases"])
+    assert spent["total"] >= sum(t["wall_s"] for c in spent["cases"] for t in c["threads"])
+    timed_here = [r for r in doc["results"] if r["cost_s"] is not None]
+    assert timed_here and all(r["cost_s"]["timed"] > 0 for r in timed_here
+                              if r["status"] == "ok")
+    table = report.time_spent(doc).splitlines()
+    assert table[0] == "time spent (wall seconds)"
+    assert any(line.split()[:2] == ["lookup", str(len(names))] for line in table)
+    assert report.time_spent(doc) in report.tables(doc)
 
 
 @pytest.mark.parametrize("args", [["--threads", "0"], ["--threads", "a"], ["--size", "huge"]])

@@ -7,8 +7,8 @@ import scipy.sparse as sp
 
 import fastembed
 from fastembed.bench import peers
-from fastembed.bench.core import (DTYPE_NAMES, Case, Impl, Timed, close, make_ids,
-                                  random_table, register, short, written_empty)
+from fastembed.bench.core import (TINY_SHAPES, Case, Impl, Timed, close, make_ids,
+                                  random_table, id_stream_case, register_shapes, written_empty)
 
 # (n_rows, dim, n_ids, dtype, id distribution)
 SHAPES = {
@@ -24,16 +24,8 @@ SHAPES = {
         (250_000, 64, 50_000, np.float32, "uniform"),
         (250_000, 64, 50_000, np.float32, "zipf"),
     ],
-    "tiny": [
-        (1_000, 8, 500, np.float32, "uniform"),
-        (1_000, 8, 500, np.float64, "zipf"),
-    ],
+    "tiny": TINY_SHAPES,
 }
-
-
-@register("accumulate", available=lambda: hasattr(fastembed, "accumulate"))
-def cases(size):
-    return [_case(*shape) for shape in SHAPES[size]]
 
 
 def sparse_close(got, want):
@@ -81,9 +73,7 @@ def _case(n_rows, dim, n_ids, dtype, dist):
 
     return Case(
         kernel="accumulate",
-        name=f"{short(n_rows)}x{dim} {DTYPE_NAMES[dtype]} {short(n_ids)} ids {dist}",
-        params={"n_rows": n_rows, "dim": dim, "n_ids": n_ids, "dtype": dtype.name,
-                "ids": dist},
+        **id_stream_case(n_rows, dim, n_ids, dtype, dist),
         make=make,
         reference=lambda d: numpy_unique_add_at(d["ids"], d["grad_output"]),
         bytes_moved=moved,
@@ -165,3 +155,7 @@ def _jax(d, threads):
     ids, grad = jnp.asarray(d["ids"]), jnp.asarray(d["grad_output"])
     f = jax.jit(lambda i, g: jnp.zeros((n_rows, dim), g.dtype).at[i].add(g))
     return Timed(lambda: peers.jax_block(f(ids, grad)), output=dense_rows(d["unique"]))
+
+
+register_shapes("accumulate", SHAPES, _case,
+                available=lambda: hasattr(fastembed, "accumulate"))

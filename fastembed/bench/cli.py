@@ -6,6 +6,7 @@ import datetime
 import gc
 import platform
 import sys
+import time
 
 import fastembed
 from fastembed.bench import peers, report, runner
@@ -53,8 +54,9 @@ def build_parser():
                    help="run with N other processes spinning (one busy CPU each), started "
                         "for the run and stopped after it: the figures of a shared machine")
     p.add_argument("--no-memory", action="store_true", help="skip peak-memory measurement")
-    p.add_argument("--progress", choices=("auto", "on", "off"), default="auto",
-                   help="progress bar on stderr (auto: when stderr is a terminal)")
+    p.add_argument("--progress", choices=("on", "off"), default="on",
+                   help="one line on stderr per case and thread count as it finishes "
+                        "(default on, also when stderr is not a terminal)")
     return p
 
 
@@ -87,7 +89,9 @@ def main(argv=None):
         if not isinstance(doc, dict) or doc.get("schema") != report.SCHEMA:
             print(f"{args.report} is not a {report.SCHEMA} document", file=sys.stderr)
             return 2
-        return 1 if output(doc, args) else 0
+        print(report.header(doc))
+        print(report.tables(doc))
+        return _failed(write_outputs(doc, args))
     if args.busy < 0:
         print(f"--busy wants a count >= 0, got {args.busy}", file=sys.stderr)
         return 2
@@ -96,10 +100,12 @@ def main(argv=None):
 
 
 def run(args, argv, size, fams):
-    """Measure every case of `fams` and report (inside --busy's spinners, if asked)."""
+    """Measure every case of `fams` and report (inside --busy's spinners, if asked). Each
+    kernel's tables are printed when its last case is done, a progress line goes to stderr
+    after every case and thread count, and the --json file is rewritten (atomically) after
+    each too, with "partial": true until the end: a run stopped early (Ctrl-C) keeps every
+    figure it took, and `--report` prints it."""
     threads = args.threads or sorted({1, fastembed.get_num_threads()})
-    load_before = runner.load_average()
-    started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     rounds = runner.ROUNDS[size]
     copy_bytes = (int(args.copy_mb * 2**20) if args.copy_mb is not None
                   else runner.COPY_MIN_BYTES)
@@ -116,46 +122,12 @@ def run(args, argv, size, fams):
         ratios[kernel] = {c.name: [list(r) for r in c.ratios] for c in cases if c.ratios}
         plan.extend(cases)
 
-    total = len(threads) * (1 + len(plan))
-    progress = runner.Progress(total, {"auto": None, "on": True, "off": False}[args.progress])
-    copy = []
-    for t in threads:
-        progress.step(f"copy bandwidth, {t} thread{'s' if t > 1 else ''}")
-        copy.append(runner.measure_copy(copy_bytes, t, rounds))
-
-    results = []
-    for case in plan:
-        data = case.make()
-        want = case.reference(data)
-        moved = case.bytes_moved(data)
-        once = {}  # peers that ignore the thread count: timed once, shown at every count
-        for t in threads:
-            todo = [impl for impl in case.impls
-                    if impl.threaded or (impl.library, impl.variant) not in once]
-            progress.step(f"{case.kernel} {case.name}, {t} thread{'s' if t > 1 else ''}")
-            rows = runner.run_case(case, todo, data, want, t, rounds,
-                                   measure_memory=not args.no_memory)
-            measured = {(row["library"], row["variant"]): row for row in rows}
-            for impl in case.impls:
-                key = (impl.library, impl.variant)
-                if key in measured:
-                    row = measured[key]
-                    row["bytes_moved"] = int(moved)
-                    if not impl.threaded:
-                        once[key] = row
-                else:
-                    row = dict(once[key], threads=t)
-                results.append(row)
-        del data, want
-        gc.collect()
-    progress.close()
-    peers.set_threads("torch", fastembed.get_num_threads())
-
     from fastembed._build_info import config_dict
     doc = {
         "schema": report.SCHEMA,
-        "started": started,
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "partial": True,  # until the last case is done
+        "started": _now(),
+        "created": None,
         "command": ["python", "-m", "fastembed", "bench"] + list(argv if argv is not None
                                                                  else sys.argv[1:]),
         "size": size,
@@ -170,48 +142,139 @@ def run(args, argv, size, fams):
             "platform": platform.platform(),
             "python": platform.python_version(),
             # other processes' load: the 1, 5 and 15 minute averages before and after
-            "load_average_before": load_before,
-            "load_average_after": runner.load_average(),
+            "load_average_before": runner.load_average(),
+            "load_average_after": None,
         },
         "versions": dict(peers.versions(), fastembed=fastembed.__version__),
         "fastembed_config": config_dict(),
-        "copy_bandwidth": copy,
+        "copy_bandwidth": [],
         "kernels": kernels_info,
         "ratios": ratios,
-        "results": report.derive(results, {c["threads"]: c for c in copy}),
+        "results": [],
+        # where the run's time went: per case, building its inputs and NumPy's result,
+        # then per thread count the wall and CPU seconds of its implementations
+        "seconds": {"copy": 0.0, "cases": [], "total": None},
     }
-    failures = [r for r in results if r["library"] == "fastembed" and r["status"] != "ok"]
-    doc["fastembed_failures"] = len(failures)
-    doc["peer_failures"] = sum(r["library"] != "fastembed" and r["status"] != "ok"
-                               for r in results)
 
-    failures = output(doc, args)
-    if failures:
-        print(f"\nFAILED: {len(failures)} fastembed result(s) wrong or raising:", file=sys.stderr)
-        for r in failures:
-            print(f"  {r['kernel']} {r['case']} {r['variant']} ({r['threads']}t): {r['error']}",
-                  file=sys.stderr)
-        return 1
-    return 0
+    def save():
+        if args.json:
+            doc["created"] = _now()
+            report.write_json(doc, args.json)
 
+    print(report.header(doc), flush=True)
+    progress = runner.Progress(len(threads) * (1 + len(plan)), args.progress == "on")
+    start = time.perf_counter()
+    printed = set()
 
-def output(doc, args):
-    """Print the tables, write what was asked; returns fastembed's failed results."""
-    print(f"fastembed {doc['versions']['fastembed']} | {doc['machine']['cpu']} | "
-          f"{doc['machine']['cpus_available']} CPUs | threads {doc['threads']} | "
-          f"size {doc['size']} | "
-          + " ".join(f"{k} {v}" for k, v in doc["versions"].items() if k != "fastembed"))
-    if doc.get("busy"):
-        print(f"busy run: {doc['busy']} other process(es) kept spinning for the whole run"
-              f" (--busy {doc['busy']}), one CPU each")
-    busy = report.busy_warning(doc)
-    if busy:
-        print(busy)
-    print()
-    print(report.tables(doc))
-    if args.json and not args.report:
-        report.write_json(doc, args.json)
+    def print_done(kernel):
+        if kernel is not None and kernel not in printed:
+            printed.add(kernel)
+            print(report.kernel_tables(doc, kernel), flush=True)
+
+    kernel = None
+    try:
+        for t in threads:
+            t0 = time.perf_counter()
+            copy = runner.measure_copy(copy_bytes, t, rounds)
+            doc["copy_bandwidth"].append(copy)
+            doc["seconds"]["copy"] += time.perf_counter() - t0
+            progress.step(f"copy bandwidth, {_threads(t)}", time.perf_counter() - t0,
+                          f"{copy['gbps']:.1f} GB/s")
+        save()
+        copy_by_threads = {c["threads"]: c for c in doc["copy_bandwidth"]}
+        for case in plan:
+            if case.kernel != kernel:
+                print_done(kernel)
+                kernel = case.kernel
+            _run_one(case, threads, rounds, args, copy_by_threads, doc, progress, save)
+            gc.collect()
+        print_done(kernel)
+        doc["partial"] = False
+    except KeyboardInterrupt:
+        print_done(kernel)
+        print(f"\ninterrupted: {len(doc['seconds']['cases'])} of {len(plan)} cases measured"
+              + (f", saved in {args.json}" if args.json else ""), file=sys.stderr)
+    finally:
+        peers.set_threads("torch", fastembed.get_num_threads())
+        doc["machine"]["load_average_after"] = runner.load_average()
+        doc["seconds"]["total"] = time.perf_counter() - start
+        failures = [r for r in doc["results"]
+                    if r["library"] == "fastembed" and r["status"] != "ok"]
+        doc["fastembed_failures"] = len(failures)
+        doc["peer_failures"] = sum(r["library"] != "fastembed" and r["status"] != "ok"
+                                   for r in doc["results"])
+        save()
+    if doc["partial"]:
+        return 130
+    print(report.time_spent(doc))
+    print(report.legend())
+    if args.json:
         print(f"\nJSON written to {args.json}")
+    failures = write_outputs(doc, args)
+    return _failed(failures)
+
+
+def _run_one(case, threads, rounds, args, copy_by_threads, doc, progress, save):
+    """One case at every thread count (its inputs built once): its rows go to
+    doc["results"] and its seconds to doc["seconds"]; a progress line and a save after
+    each thread count."""
+    t0 = time.perf_counter()
+    data = case.make()
+    t1 = time.perf_counter()
+    want = case.reference(data)
+    moved = case.bytes_moved(data)
+    spent = {"kernel": case.kernel, "case": case.name, "make_s": t1 - t0,
+             "reference_s": time.perf_counter() - t1, "threads": []}
+    doc["seconds"]["cases"].append(spent)
+    once = {}  # peers that ignore the thread count: timed once, shown at every count
+    for t in threads:
+        w0, c0 = time.perf_counter(), time.process_time()
+        todo = [impl for impl in case.impls
+                if impl.threaded or (impl.library, impl.variant) not in once]
+        rows = runner.run_case(case, todo, data, want, t, rounds,
+                               measure_memory=not args.no_memory)
+        measured = {(row["library"], row["variant"]): row for row in rows}
+        step = []
+        for impl in case.impls:
+            key = (impl.library, impl.variant)
+            if key in measured:
+                row = measured[key]
+                row["bytes_moved"] = int(moved)
+                if not impl.threaded:
+                    once[key] = row
+            else:
+                row = dict(once[key], threads=t, cost_s=None)  # timed at another count
+            step.append(row)
+        doc["results"].extend(report.derive(step, copy_by_threads))
+        wall = time.perf_counter() - w0
+        spent["threads"].append({"threads": t, "wall_s": wall,
+                                 "cpu_s": time.process_time() - c0})
+        progress.step(f"{case.kernel} | {case.name} | {_threads(t)}", wall,
+                      report.progress_note(step))
+        save()
+
+
+def _threads(t):
+    return f"{t} thread{'s' if t > 1 else ''}"
+
+
+def _now():
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def _failed(failures):
+    """Exit status 1 and the list of fastembed's failed results, or 0."""
+    if not failures:
+        return 0
+    print(f"\nFAILED: {len(failures)} fastembed result(s) wrong or raising:", file=sys.stderr)
+    for r in failures:
+        print(f"  {r['kernel']} {r['case']} {r['variant']} ({r['threads']}t): {r['error']}",
+              file=sys.stderr)
+    return 1
+
+
+def write_outputs(doc, args):
+    """Write --markdown and --plot; returns fastembed's failed results."""
     if args.markdown:
         with open(args.markdown, "w") as f:
             f.write(report.markdown(doc) + "\n")

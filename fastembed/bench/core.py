@@ -14,6 +14,9 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 SIZES = ("full", "quick", "tiny")
+# the smoke-test cases of the kernels over an id stream (lookup, accumulate, renorm_):
+# (n_rows, dim, n_ids, dtype, id distribution)
+TINY_SHAPES = [(1_000, 8, 500, np.float32, "uniform"), (1_000, 8, 500, np.float64, "zipf")]
 
 
 @dataclass
@@ -110,6 +113,12 @@ def register(kernel, *, available=lambda: True, requires=None):
     return decorate
 
 
+def register_shapes(kernel, shapes, case, **kwargs):
+    """`register(kernel, **kwargs)` for a family that is one `case(*shape)` per shape of
+    ``shapes[size]``."""
+    register(kernel, **kwargs)(lambda size: [case(*shape) for shape in shapes[size]])
+
+
 def families():
     """Registered families in registration order (the order of the family modules)."""
     return dict(_FAMILIES)
@@ -136,6 +145,14 @@ def make_ids(rng, dist, n_ids, n_rows):
     raise ValueError(f"unknown id distribution {dist!r}")
 
 
+def table_and_ids(n_rows, dim, n_ids, dtype, dist):
+    """The table and id stream of a case (seeded: the same for the same arguments), and
+    the generator they came from, for the rest of the case's inputs."""
+    rng = np.random.default_rng(0)
+    w = random_table(rng, n_rows, dim, dtype)
+    return w, make_ids(rng, dist, n_ids, n_rows), rng
+
+
 def random_table(rng, n_rows, dim, dtype):
     """A written (not lazily mapped) table of uniform [0, 1) values."""
     return rng.random((n_rows, dim), dtype=np.float32).astype(dtype, copy=False)
@@ -156,7 +173,17 @@ def short(n):
     return str(n)
 
 
-DTYPE_NAMES = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64", np.dtype(np.float16): "f16"}
+DTYPE_NAMES = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64",
+               np.dtype(np.float16): "f16"}
+
+
+def id_stream_case(n_rows, dim, n_ids, dtype, dist, **more):
+    """The `name` and `params` of a case over a table and an id stream (lookup,
+    accumulate, renorm_), e.g. "1Mx64 f32 1M ids uniform"; `more` joins the params."""
+    dtype = np.dtype(dtype)
+    return {"name": f"{short(n_rows)}x{dim} {DTYPE_NAMES[dtype]} {short(n_ids)} ids {dist}",
+            "params": {"n_rows": n_rows, "dim": dim, "n_ids": n_ids, "dtype": dtype.name,
+                       "ids": dist, **more}}
 
 
 def optional_import(name):

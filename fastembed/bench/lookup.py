@@ -5,8 +5,8 @@ import scipy.sparse as sp
 
 import fastembed
 from fastembed.bench import peers
-from fastembed.bench.core import (DTYPE_NAMES, Case, Impl, Timed, make_ids, random_table,
-                                  register, short, written_empty)
+from fastembed.bench.core import (TINY_SHAPES, Case, Impl, Timed, table_and_ids,
+                                  id_stream_case, register_shapes, written_empty)
 
 # (n_rows, dim, n_ids, dtype, id distribution)
 SHAPES = {
@@ -24,25 +24,15 @@ SHAPES = {
         (250_000, 64, 125_000, np.float32, "zipf"),
         (100_000, 64, 100, np.float32, "uniform"),
     ],
-    "tiny": [
-        (1_000, 8, 500, np.float32, "uniform"),
-        (1_000, 8, 500, np.float64, "zipf"),
-    ],
+    "tiny": TINY_SHAPES,
 }
-
-
-@register("lookup", available=lambda: hasattr(fastembed, "lookup"))
-def cases(size):
-    return [_case(*shape) for shape in SHAPES[size]]
 
 
 def _case(n_rows, dim, n_ids, dtype, dist):
     dtype = np.dtype(dtype)
 
     def make():
-        rng = np.random.default_rng(0)
-        w = random_table(rng, n_rows, dim, dtype)
-        ids = make_ids(rng, dist, n_ids, n_rows)
+        w, ids, _ = table_and_ids(n_rows, dim, n_ids, dtype, dist)
         return {"weights": w, "ids": ids, "out": written_empty((n_ids, dim), dtype)}
 
     def moved(d):  # rows read + rows written + ids read
@@ -50,9 +40,7 @@ def _case(n_rows, dim, n_ids, dtype, dist):
 
     return Case(
         kernel="lookup",
-        name=f"{short(n_rows)}x{dim} {DTYPE_NAMES[dtype]} {short(n_ids)} ids {dist}",
-        params={"n_rows": n_rows, "dim": dim, "n_ids": n_ids, "dtype": dtype.name,
-                "ids": dist},
+        **id_stream_case(n_rows, dim, n_ids, dtype, dist),
         make=make,
         reference=lambda d: d["weights"][d["ids"]],
         bytes_moved=moved,
@@ -137,3 +125,7 @@ def _jax_take(d, threads):
     w, ids = jnp.asarray(d["weights"]), jnp.asarray(d["ids"])
     take = jax.jit(lambda w, i: jnp.take(w, i, axis=0))
     return Timed(lambda: peers.jax_block(take(w, ids)), output=np.asarray)
+
+
+register_shapes("lookup", SHAPES, _case,
+                available=lambda: hasattr(fastembed, "lookup"))

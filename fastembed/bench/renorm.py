@@ -6,8 +6,8 @@ import numpy as np
 
 import fastembed
 from fastembed.bench import peers
-from fastembed.bench.core import (DTYPE_NAMES, Case, Impl, Timed, close, make_ids,
-                                  random_table, register, short)
+from fastembed.bench.core import (TINY_SHAPES, Case, Impl, Timed, close,
+                                  id_stream_case, register_shapes, table_and_ids)
 
 # (n_rows, dim, n_ids, dtype, id distribution)
 SHAPES = {
@@ -19,17 +19,9 @@ SHAPES = {
     "quick": [
         (250_000, 64, 50_000, np.float32, "zipf"),
     ],
-    "tiny": [
-        (1_000, 8, 500, np.float32, "uniform"),
-        (1_000, 8, 500, np.float64, "zipf"),
-    ],
+    "tiny": TINY_SHAPES,
 }
 EPS = 1e-7  # PyTorch's: rows above max_norm are scaled by max_norm / (norm + EPS)
-
-
-@register("renorm_", available=lambda: hasattr(fastembed, "renorm_"))
-def cases(size):
-    return [_case(*shape) for shape in SHAPES[size]]
 
 
 def numpy_renorm_(w, ids, max_norm):
@@ -45,9 +37,7 @@ def _case(n_rows, dim, n_ids, dtype, dist):
     dtype = np.dtype(dtype)
 
     def make():
-        rng = np.random.default_rng(0)
-        w0 = random_table(rng, n_rows, dim, dtype)
-        ids = make_ids(rng, dist, n_ids, n_rows)
+        w0, ids, _ = table_and_ids(n_rows, dim, n_ids, dtype, dist)
         uniq = np.unique(ids)
         norms = np.linalg.norm(w0[uniq].astype(np.float64), axis=1)
         max_norm = float(np.median(norms))  # about half of the touched rows are scaled
@@ -65,9 +55,8 @@ def _case(n_rows, dim, n_ids, dtype, dist):
 
     return Case(
         kernel="renorm_",
-        name=f"{short(n_rows)}x{dim} {DTYPE_NAMES[dtype]} {short(n_ids)} ids {dist}",
-        params={"n_rows": n_rows, "dim": dim, "n_ids": n_ids, "dtype": dtype.name,
-                "ids": dist, "norm_type": 2.0, "max_norm": "median touched-row norm"},
+        **id_stream_case(n_rows, dim, n_ids, dtype, dist, norm_type=2.0,
+                         max_norm="median touched-row norm"),
         make=make,
         reference=reference,
         bytes_moved=moved,
@@ -140,3 +129,7 @@ def _jax(d, threads):
         state["w"] = peers.jax_block(f(state["w"], ids))
         return state["w"]
     return Timed(call, reset=reset, output=np.asarray)
+
+
+register_shapes("renorm_", SHAPES, _case,
+                available=lambda: hasattr(fastembed, "renorm_"))

@@ -1,6 +1,7 @@
 """Reporting: derived figures (GB/s, fraction of copy bandwidth, ratios), the text tables,
 the JSON document and the optional plot."""
 import json
+import os
 import textwrap
 
 import numpy as np
@@ -33,10 +34,10 @@ def derive(results, copy_by_threads):
 
 def summary(doc, kernel):
     """Per case and thread count: fastembed against each peer library's fastest (correct)
-    variant, as (case, threads, fastembed GB/s, copy fraction, {library: how many times
-    faster fastembed is}). fastembed's figure is its fastest variant, or the variant the
-    peer's row names in `compare_to` (a fused step against torch's step, not fastembed's
-    two-call path)."""
+    variant, as (case, threads, fastembed's variant, its GB/s, its copy fraction,
+    {library: how many times faster fastembed is}). fastembed's figure is its fastest
+    variant, or the variant the peer's row names in `compare_to` (a fused step against
+    torch's step, not fastembed's two-call path)."""
     rows = []
     for threads in doc["threads"]:
         cases = {}
@@ -51,7 +52,8 @@ def summary(doc, kernel):
                 continue
             ratios = {lib: r["median_s"] / _variant(doc, r, r.get("compare_to"), fe)["median_s"]
                       for lib, r in best.items() if lib != "fastembed"}
-            rows.append((case, threads, fe["gbps"], fe.get("copy_fraction"), ratios))
+            rows.append((case, threads, fe["variant"], fe["gbps"], fe.get("copy_fraction"),
+                         ratios))
     return rows
 
 
@@ -131,77 +133,170 @@ def _time(s):
     return f"{s * 1e6:8.2f} us"
 
 
+def header(doc):
+    """The lines above the tables: versions, machine, threads, size, --busy, load, and
+    whether the run is partial (stopped, or still going when the file was written)."""
+    lines = [f"fastembed {doc['versions']['fastembed']} | {doc['machine']['cpu']} | "
+             f"{doc['machine']['cpus_available']} CPUs | threads {doc['threads']} | "
+             f"size {doc['size']} | "
+             + " ".join(f"{k} {v}" for k, v in doc["versions"].items() if k != "fastembed")]
+    if doc.get("busy"):
+        lines.append(f"busy run: {doc['busy']} other process(es) kept spinning for the whole"
+                     f" run (--busy {doc['busy']}), one CPU each")
+    busy = busy_warning(doc)
+    if busy:
+        lines.append(busy)
+    if doc.get("partial") and doc.get("created"):
+        done = len({(r["kernel"], r["case"]) for r in doc["results"]})
+        planned = sum(len(k.get("cases", ())) for k in doc["kernels"].values())
+        lines.append(f"PARTIAL run: {done} of {planned} cases measured (stopped, or still "
+                     f"running, at {doc['created']})")
+    return "\n".join(lines) + "\n"
+
+
+def progress_note(rows):
+    """What a progress line says of one case at one thread count: fastembed's median (its
+    first variant) and how many times faster it is than each peer library's fastest."""
+    fe = next((r for r in rows if r["library"] == "fastembed"), None)
+    if fe is None or fe["status"] != "ok":
+        return f"fastembed {fe['status'].upper()}" if fe else ""
+    best = {}
+    for r in rows:
+        if r["library"] != "fastembed" and r["status"] == "ok" and r.get("fastembed_speedup"):
+            best[r["library"]] = min(best.get(r["library"], float("inf")),
+                                     r["fastembed_speedup"])
+    return (f"fastembed {fe['variant']} {_time(fe['median_s']).strip()}"
+            + "".join(f", vs {lib} {_ratio(x)}" for lib, x in best.items()))
+
+
+def _variant_label(r, threads):
+    """The variant and, when it did not run on `threads` threads, on how many it did."""
+    used = r["threads_used"]
+    return r["variant"] + ("" if used == threads else " [1 thr]" if used == 1
+                           else " [own thr]")
+
+
+def _faster(r, bold=lambda x: x, code=lambda x: x):
+    """'N.NNx faster' / 'N.NNx slower' of a peer's row (empty for fastembed's own)."""
+    sp = r.get("fastembed_speedup")
+    if r["library"] == "fastembed" or not sp:
+        return ""
+    text = bold(f"{sp:.2f}x faster") if sp >= 1 else f"{1 / sp:.2f}x slower"
+    if r.get("compare_to"):
+        text += f" (vs {code(r['fastembed_compared'])})"
+    return text
+
+
 def tables(doc):
-    """The text report: one table per kernel and thread count."""
+    """The text report: per kernel its tables (`kernel_tables`), where the time went,
+    then the legend."""
+    return "\n".join([kernel_tables(doc, k) for k in doc["kernels"]]
+                     + [time_spent(doc), legend()])
+
+
+def kernel_tables(doc, kernel):
+    """One kernel's text report: a table per thread count, the summary against each peer
+    library, fastembed against itself."""
     lines = []
+    info = doc["kernels"][kernel]
     copy = {c["threads"]: c for c in doc["copy_bandwidth"]}
     results = doc["results"]
-    for kernel, info in doc["kernels"].items():
-        if not info["available"]:
-            lines.append(f"{kernel}: not run ({info['reason']})")
-            lines.append("")
+    if not info["available"]:
+        return f"{kernel}: not run ({info['reason']})\n"
+    for threads in doc["threads"]:
+        rows = [r for r in results if r["kernel"] == kernel and r["threads"] == threads]
+        if not rows:
             continue
-        for threads in doc["threads"]:
-            rows = [r for r in results if r["kernel"] == kernel and r["threads"] == threads]
-            if not rows:
+        c = copy.get(threads)
+        bw = f"copy bandwidth {c['gbps']:.1f} GB/s" if c else "copy bandwidth not measured"
+        title = f"{kernel}, {threads} thread{'s' if threads > 1 else ''} ({bw})"
+        lines.append(title)
+        lines.append("=" * len(title))
+        cw = max(len(r["case"]) for r in rows)
+        vw = max(len(r["variant"]) for r in rows) + 10
+        head = (f"{'case':<{cw}} {'library':<9} {'variant':<{vw}} {'median':>11} {'GB/s':>7} "
+                f"{'of copy':>7} {'peak+MB':>8}  fastembed is")
+        lines.append(head)
+        lines.append("-" * len(head))
+        last_case = None
+        for r in rows:
+            case = r["case"] if r["case"] != last_case else ""
+            last_case = r["case"]
+            left = f"{case:<{cw}} {r['library']:<9} {_variant_label(r, threads):<{vw}}"
+            if r["status"] != "ok":
+                lines.append(f"{left} {r['status'].upper()}: {r['error']}")
                 continue
-            c = copy.get(threads)
-            bw = f"copy bandwidth {c['gbps']:.1f} GB/s" if c else "copy bandwidth not measured"
-            title = f"{kernel}, {threads} thread{'s' if threads > 1 else ''} ({bw})"
-            lines.append(title)
-            lines.append("=" * len(title))
-            cw = max(len(r["case"]) for r in rows)
-            vw = max(len(r["variant"]) for r in rows) + 10
-            head = (f"{'case':<{cw}} {'library':<9} {'variant':<{vw}} {'median':>11} {'GB/s':>7} "
-                    f"{'of copy':>7} {'peak+MB':>8}  fastembed is")
-            lines.append(head)
-            lines.append("-" * len(head))
-            last_case = None
-            for r in rows:
-                case = r["case"] if r["case"] != last_case else ""
-                last_case = r["case"]
-                used = r["threads_used"]
-                variant = r["variant"] + ("" if used == threads else " [1 thr]" if used == 1
-                                          else " [own thr]")
-                left = f"{case:<{cw}} {r['library']:<9} {variant:<{vw}}"
-                if r["status"] != "ok":
-                    lines.append(f"{left} {r['status'].upper()}: {r['error']}")
-                    continue
-                frac = f"{r['copy_fraction']:7.2f}" if r.get("copy_fraction") is not None else " " * 7
-                mem = r.get("peak_extra_bytes")
-                mem = f"{mem / 2**20:8.1f}" if mem is not None else " " * 8
-                sp = r.get("fastembed_speedup")
-                ratio = ("" if r["library"] == "fastembed" or not sp else
-                         f"{sp:.2f}x faster" if sp >= 1 else f"{1 / sp:.2f}x slower")
-                if ratio and r.get("compare_to"):
-                    ratio += f" (vs {r['fastembed_compared']})"
-                lines.append(f"{left} {_time(r['median_s'])} {r['gbps']:7.2f} {frac} {mem}  "
-                             f"{ratio}".rstrip())
-            lines.append("")
-        summ = summary(doc, kernel)
-        if summ:
-            libs = sorted({lib for *_, ratios in summ for lib in ratios})
-            cw = max(len(c) for c, *_ in summ)
-            title = f"{kernel}: fastembed's fastest variant vs each library's fastest"
-            lines += [title, "-" * len(title),
-                      f"{'case':<{cw}} {'thr':>3} {'GB/s':>7} {'of copy':>7} "
-                      + " ".join(f"{'vs ' + lib:>10}" for lib in libs)]
-            for case, threads, gbps, frac, ratios in summ:
-                fr = f"{frac:7.2f}" if frac is not None else " " * 7
-                lines.append(f"{case:<{cw}} {threads:>3} {gbps:7.2f} {fr} " + " ".join(
-                    f"{_ratio(ratios[lib]) if lib in ratios else '-':>10}" for lib in libs))
-            lines.append("")
-        selfr = _self_ratio_rows(doc, kernel)
-        if selfr:
-            cw = max(len(c) for c, *_ in selfr)
-            lw = max(len(label) for _, _, label, *_ in selfr)
-            title = f"{kernel}: fastembed against itself (time / time)"
-            lines += [title, "-" * len(title),
-                      f"{'case':<{cw}} {'thr':>3} {'ratio':<{lw}} {'value':>7}"]
-            for case, threads, label, x, noisy in selfr:
-                lines.append(f"{case:<{cw}} {threads:>3} {label:<{lw}} {x:7.2f}"
-                             + (" (noisy)" if noisy else ""))
-            lines.append("")
+            frac = f"{r['copy_fraction']:7.2f}" if r.get("copy_fraction") is not None else " " * 7
+            mem = r.get("peak_extra_bytes")
+            mem = f"{mem / 2**20:8.1f}" if mem is not None else " " * 8
+            lines.append(f"{left} {_time(r['median_s'])} {r['gbps']:7.2f} {frac} {mem}  "
+                         f"{_faster(r)}".rstrip())
+        lines.append("")
+    summ = summary(doc, kernel)
+    if summ:
+        libs = sorted({lib for *_, ratios in summ for lib in ratios})
+        cw = max(len(c) for c, *_ in summ)
+        vw = max(len(v) for _, _, v, *_ in summ)
+        title = f"{kernel}: fastembed's fastest variant vs each library's fastest"
+        lines += [title, "-" * len(title),
+                  f"{'case':<{cw}} {'thr':>3} {'fastembed':<{vw}} {'GB/s':>7} {'of copy':>7} "
+                  + " ".join(f"{'vs ' + lib:>10}" for lib in libs)]
+        for case, threads, variant, gbps, frac, ratios in summ:
+            fr = f"{frac:7.2f}" if frac is not None else " " * 7
+            lines.append(f"{case:<{cw}} {threads:>3} {variant:<{vw}} {gbps:7.2f} {fr} "
+                         + " ".join(
+                f"{_ratio(ratios[lib]) if lib in ratios else '-':>10}" for lib in libs))
+        lines.append("")
+    selfr = _self_ratio_rows(doc, kernel)
+    if selfr:
+        cw = max(len(c) for c, *_ in selfr)
+        lw = max(len(label) for _, _, label, *_ in selfr)
+        title = f"{kernel}: fastembed against itself (time / time)"
+        lines += [title, "-" * len(title),
+                  f"{'case':<{cw}} {'thr':>3} {'ratio':<{lw}} {'value':>7}"]
+        for case, threads, label, x, noisy in selfr:
+            lines.append(f"{case:<{cw}} {threads:>3} {label:<{lw}} {x:7.2f}"
+                         + (" (noisy)" if noisy else ""))
+        lines.append("")
+    return "\n".join(lines)
+
+
+def time_spent(doc):
+    """Where the run's time went, per kernel: wall seconds building inputs and NumPy's
+    results, then timing (prepare, check, rounds, memory) at each thread count, with the
+    CPU seconds of the timing (above the wall time when threads ran in parallel)."""
+    spent = doc.get("seconds")
+    if not spent or not spent.get("cases"):
+        return ""
+    per = {}
+    for c in spent["cases"]:
+        k = per.setdefault(c["kernel"], {"cases": 0, "inputs": 0.0, "threads": {}, "cpu": 0.0})
+        k["cases"] += 1
+        k["inputs"] += c["make_s"] + c["reference_s"]
+        for t in c["threads"]:
+            k["threads"][t["threads"]] = k["threads"].get(t["threads"], 0.0) + t["wall_s"]
+            k["cpu"] += t["cpu_s"]
+    counts = sorted({t for k in per.values() for t in k["threads"]})
+    kw = max(len(k) for k in per)
+    head = (f"{'kernel':<{kw}} {'cases':>5} {'inputs':>8} "
+            + " ".join(f"{f'{t} thr':>8}" for t in counts) + f" {'total':>8} {'timing CPU':>10}")
+    lines = ["time spent (wall seconds)", "-" * len(head), head]
+    total = 0.0
+    for name, k in per.items():
+        wall = k["inputs"] + sum(k["threads"].values())
+        total += wall
+        lines.append(f"{name:<{kw}} {k['cases']:>5} {k['inputs']:8.1f} "
+                     + " ".join(f"{k['threads'].get(t, 0.0):8.1f}" for t in counts)
+                     + f" {wall:8.1f} {k['cpu']:10.1f}")
+    run = spent.get("total")
+    lines.append(f"cases {total:.0f} s + copy bandwidth {spent.get('copy', 0):.0f} s"
+                 + (f" of the run's {run:.0f} s ({run / 60:.1f} min)" if run else ""))
+    return "\n".join(lines) + "\n"
+
+
+def legend():
+    """What the tables' columns and marks mean."""
+    lines = []
     lines.append("vs LIB = LIB's median / fastembed's (above 1: fastembed is faster).")
     lines.append("GB/s = bytes a kernel must move (inputs read + outputs written) / median time;"
                  " 'of copy' = that / the copy bandwidth at the same thread count;")
@@ -216,9 +311,18 @@ def tables(doc):
 
 
 def write_json(doc, path):
-    with open(path, "w") as f:
-        json.dump(doc, f, indent=1, sort_keys=False, default=str)
-        f.write("\n")
+    """Write `doc` to `path` atomically (a temporary file beside it, then a rename): a run
+    stopped while writing leaves the previous complete file, never half of one."""
+    path = os.fspath(path)
+    tmp = f"{path}.tmp{os.getpid()}"
+    try:
+        with open(tmp, "w") as f:
+            json.dump(doc, f, indent=1, sort_keys=False, default=str)
+            f.write("\n")
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
 
 
 class PlotUnavailable(RuntimeError):
@@ -248,7 +352,7 @@ def plot(doc, path):
         if not rows:
             continue
         kernels.append(kernel)
-        for _, _, _, fr, ratios in rows:
+        for *_, fr, ratios in rows:
             if fr is not None:
                 frac.setdefault(kernel, []).append(fr)
             for lib, x in ratios.items():
@@ -321,12 +425,13 @@ def markdown(doc):
             libs = sorted({lib for *_, ratios in summ for lib in ratios})
             out.append(f"#### Summary: fastembed's fastest variant vs each library's fastest")
             out.append("")
-            out.append("| case | threads | fastembed GB/s | of copy | "
+            out.append("| case | threads | fastembed variant | GB/s | of copy | "
                        + " | ".join(f"vs {lib}" for lib in libs) + " |")
-            out.append("|---|---:|---:|---:|" + "---:|" * len(libs))
-            for case, threads, gbps, frac, ratios in summ:
+            out.append("|---|---:|---|---:|---:|" + "---:|" * len(libs))
+            for case, threads, variant, gbps, frac, ratios in summ:
                 fr = f"{frac:.2f}" if frac is not None else ""
-                out.append(f"| {case} | {threads} | {gbps:.1f} | {fr} | " + " | ".join(
+                out.append(f"| {case} | {threads} | `{variant}` | {gbps:.1f} | {fr} | "
+                           + " | ".join(
                     _ratio(ratios[lib]) if lib in ratios else "-" for lib in libs) + " |")
             out.append("")
         selfr = _self_ratio_rows(doc, kernel)
@@ -351,23 +456,18 @@ def markdown(doc):
             for r in rows:
                 case = r["case"] if r["case"] != last else ""
                 last = r["case"]
-                used = r["threads_used"]
-                variant = r["variant"] + ("" if used == threads else " [1 thr]" if used == 1
-                                          else " [own thr]")
+                variant = _variant_label(r, threads)
                 if r["status"] != "ok":
                     out.append(f"| {case} | {r['library']} | `{variant}` | {r['status'].upper()}"
                                f" | | | | {r['error']} |")
                     continue
-                sp = r.get("fastembed_speedup")
-                ratio = ("" if r["library"] == "fastembed" or not sp else
-                         f"**{sp:.2f}x faster**" if sp >= 1 else f"{1 / sp:.2f}x slower")
-                if ratio and r.get("compare_to"):
-                    ratio += f" (vs `{r['fastembed_compared']}`)"
+                ratio = _faster(r, bold=lambda x: f"**{x}**", code=lambda x: f"`{x}`")
                 mem = r.get("peak_extra_bytes")
                 mem = f"{mem / 2**20:.1f}" if mem is not None else ""
                 frac = r.get("copy_fraction")
                 frac = f"{frac:.2f}" if frac is not None else ""
-                out.append(f"| {case} | {r['library']} | `{variant}` | {_time(r['median_s']).strip()}"
+                out.append(f"| {case} | {r['library']} | `{variant}` | "
+                           f"{_time(r['median_s']).strip()}"
                            f" | {r['gbps']:.2f} | {frac} | {mem} | {ratio} |")
             out.append("")
     return "\n".join(out)

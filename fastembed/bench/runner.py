@@ -39,30 +39,15 @@ BATCH_SECONDS = 2e-3  # calls faster than this are timed in loops (timer resolut
 # ---- timing ------------------------------------------------------------------------------
 
 def time_calls(timed, rounds):
-    """Per-call times in seconds. A call with no reset that takes under BATCH_SECONDS is
-    timed in loops of several calls (the figure is the loop time / calls)."""
-    clock = time.perf_counter
-    inner = 1
-    if timed.reset is None:
-        t0 = clock()
-        timed.call()
-        first = clock() - t0
-        if first < BATCH_SECONDS:
-            inner = max(1, min(10_000, int(BATCH_SECONDS / max(first, 1e-7))))
-    times = []
-    spent = 0.0
-    while len(times) < rounds.min_rounds or (len(times) < rounds.max_rounds
-                                             and spent < rounds.budget):
-        if timed.reset is not None:
-            timed.reset()
-        t0 = clock()
-        for _ in range(inner):
-            ret = timed.call()
-        t = (clock() - t0) / inner
-        del ret
-        times.append(t)
-        spent += t * inner
-    return times
+    """Per-call times in seconds of `timed` alone, after one warm-up call, with the rounds
+    rule of `run_case`."""
+    t0 = time.perf_counter()
+    timed.call()
+    entry = _Timing(None, timed, 1 if timed.reset is not None
+                    else _inner_calls(time.perf_counter() - t0))
+    while not entry.done(rounds):
+        entry.round()
+    return entry.times
 
 
 def summarize(times):
@@ -143,38 +128,54 @@ def _arrays(obj):
         yield from _arrays((obj.indices, obj.values))
 
 
+def _hwm():
+    """Whether VmHWM can measure peaks here (asked once)."""
+    global _HWM
+    if _HWM is None:
+        _HWM = _can_reset_hwm()
+    return _HWM
+
+
+def _reset_peak():
+    """Reset the process's peak resident set to its current size; returns that size."""
+    before = _status_kb("VmRSS")["VmRSS"]
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    return before
+
+
+def _new_bytes(timed, ret, data):
+    """Bytes of the arrays `ret` holds that are new memory (not views of the inputs)."""
+    inputs = [v for v in data.values() if isinstance(v, np.ndarray)]
+    got = timed.output(ret) if timed.output is not None else ret
+    return sum(a.nbytes for a in _arrays(got)
+               if not any(np.may_share_memory(a, x) for x in inputs))
+
+
+def _peak_since(before, timed, ret, data):
+    """Peak extra memory of the call that returned `ret`, begun at resident size `before`
+    (from `_reset_peak`): the growth of the peak less the bytes of a new result."""
+    return max(0, _status_kb("VmHWM")["VmHWM"] - before - _new_bytes(timed, ret, data))
+
+
 def peak_extra_bytes(timed, data):
     """Peak memory one call needs beyond its inputs and its output: the growth of the
     process's peak resident set (Linux: VmHWM, reset through /proc/self/clear_refs) during
     the call, less the bytes of the result it returns when that result is new memory.
     Elsewhere, tracemalloc's peak (it sees NumPy's allocations, not every library's).
     Returns (bytes, method)."""
-    global _HWM
-    if _HWM is None:
-        _HWM = _can_reset_hwm()
     if timed.reset is not None:
         timed.reset()
     gc.collect()
-    inputs = [v for v in data.values() if isinstance(v, np.ndarray)]
-    if _HWM:
-        before = _status_kb("VmRSS")["VmRSS"]
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
+    if _hwm():
+        before = _reset_peak()
         ret = timed.call()
-        peak = _status_kb("VmHWM")["VmHWM"]
-        method = "rss"
-    else:
-        tracemalloc.start()
-        ret = timed.call()
-        peak = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
-        before = 0
-        method = "tracemalloc"
-    got = timed.output(ret) if timed.output is not None else ret
-    new = sum(a.nbytes for a in _arrays(got)
-              if not any(np.may_share_memory(a, x) for x in inputs))
-    del ret, got
-    return max(0, peak - before - new), method
+        return _peak_since(before, timed, ret, data), "rss"
+    tracemalloc.start()
+    ret = timed.call()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return max(0, peak - _new_bytes(timed, ret, data)), "tracemalloc"
 
 
 # ---- one implementation on one case ---------------------------------------------------------
@@ -193,102 +194,148 @@ def _failed(row, exc):
     row["error"] = f"{type(exc).__name__}: {exc}"
 
 
-def _inner_calls(timed):
-    """Calls per timed round: several for a call under BATCH_SECONDS (timer resolution)."""
-    if timed.reset is not None:
-        return 1
-    t0 = time.perf_counter()
-    timed.call()
-    first = time.perf_counter() - t0
+def _inner_calls(first):
+    """Calls per timed round, from the time of a first call: several for a call under
+    BATCH_SECONDS (timer resolution)."""
     return max(1, min(10_000, int(BATCH_SECONDS / max(first, 1e-7))))
+
+
+def stable(times, rel=0.01):
+    """True when the median of `times` is known to within `rel` of itself: the standard
+    error of a median, about 0.93 * IQR / sqrt(n) for a normal spread, is at most `rel` of
+    the median. More rounds would not move it: an implementation stops there."""
+    n = len(times)
+    q = statistics.quantiles(times, n=4)
+    return 0.93 * (q[2] - q[0]) / n ** 0.5 <= rel * statistics.median(times)
+
+
+class _Timing:
+    """One implementation being timed: its row, its Timed, its calls per round, times."""
+
+    def __init__(self, row, timed, inner):
+        self.row, self.timed, self.inner, self.times, self.spent = row, timed, inner, [], 0.0
+
+    def round(self, untimed=None):
+        """One timed round (the reset, then `untimed()`, before it untimed); returns
+        (seconds, the last call's result, what `untimed` returned)."""
+        if self.timed.reset is not None:
+            self.timed.reset()
+        mark = untimed() if untimed is not None else None
+        clock = time.perf_counter
+        t0 = clock()
+        for _ in range(self.inner):
+            ret = self.timed.call()
+        t = clock() - t0
+        self.times.append(t / self.inner)
+        self.spent += t
+        return t, ret, mark
+
+    def done(self, rounds):
+        n = len(self.times)
+        return n >= rounds.max_rounds or n >= rounds.min_rounds and (
+            self.spent >= rounds.budget or stable(self.times))
 
 
 def run_case(case, impls, data, want, threads, rounds, measure_memory=True):
     """Every implementation in `impls` on one case at one thread count. Each is first
     checked against NumPy's result (`want`): one that disagrees is "wrong" and one that
-    raises is "error", and neither is timed. The others are timed in interleaved rounds
-    (one call of each per round), so a burst of load from another process falls on all
-    of them alike and the ratios hold. Returns one result dict per implementation."""
+    raises is "error", and neither is timed; that first call is also the warm-up. The
+    others are timed in interleaved rounds (one call of each per round), so a burst of
+    load from another process falls on all of them alike and the ratios hold. Each leaves
+    the rounds after `rounds.min_rounds` once its median is stable (`stable`) or its
+    `rounds.budget` seconds are spent, at `rounds.max_rounds` at the latest. Peak extra
+    memory is read around its first timed round (a separate call when that round loops
+    over several calls, or without VmHWM). Every row gets `cost_s`: the seconds its
+    preparation, check, timed rounds and memory call took. Returns one dict per
+    implementation."""
+    clock = time.perf_counter
     rows, ready = [], []
     for impl in impls:
         row = _row(case, impl, threads)
         rows.append(row)
+        cost = row["cost_s"] = {"prepare": 0.0, "check": 0.0, "timed": 0.0, "memory": 0.0}
         peers.set_threads(impl.library, threads)
         try:
+            t0 = clock()
             timed = impl.prepare(data, threads)
             if timed.reset is not None:
                 timed.reset()
+            t1 = clock()
             ret = timed.call()
+            first = clock() - t1
             got = timed.output(ret) if timed.output is not None else ret
-            if case.compare(got, want):
-                ready.append([row, timed, _inner_calls(timed), []])
+            ok = case.compare(got, want)
+            del ret, got
+            cost["prepare"], cost["check"] = t1 - t0, clock() - t1
+            if ok:
+                inner = 1 if timed.reset is not None else _inner_calls(first)
+                ready.append(_Timing(row, timed, inner))
             else:
                 row["status"] = "wrong"
                 row["error"] = "result differs from NumPy's"
-            del ret, got
         except Exception as exc:  # a peer that fails is reported, not fatal
             _failed(row, exc)
-    clock = time.perf_counter
-    spent = 0.0
-    n_rounds = 0
-    while ready and (n_rounds < rounds.min_rounds or (
-            n_rounds < rounds.max_rounds and spent < rounds.budget * len(ready))):
-        for entry in list(ready):
-            row, timed, inner, times = entry
+    memory_in_round = measure_memory and _hwm()
+    active = list(ready)
+    while active:
+        for entry in list(active):
+            watch = memory_in_round and entry.inner == 1 and not entry.times
             try:
-                if timed.reset is not None:
-                    timed.reset()
-                t0 = clock()
-                for _ in range(inner):
-                    ret = timed.call()
-                t = clock() - t0
+                t, ret, before = entry.round(_reset_peak if watch else None)
+                if watch:
+                    entry.row["peak_extra_bytes"] = _peak_since(before, entry.timed, ret, data)
+                    entry.row["memory_method"] = "rss"
                 del ret
             except Exception as exc:
-                _failed(row, exc)
+                _failed(entry.row, exc)
+                active.remove(entry)
                 ready.remove(entry)
                 continue
-            times.append(t / inner)
-            spent += t
-        n_rounds += 1
-    for row, timed, inner, times in ready:
-        row.update(summarize(times))
-        if measure_memory:
+            entry.row["cost_s"]["timed"] += t
+            if entry.done(rounds):
+                active.remove(entry)
+    for entry in ready:
+        row = entry.row
+        row.update(summarize(entry.times))
+        if measure_memory and "peak_extra_bytes" not in row:
+            t0 = clock()
             try:
-                row["peak_extra_bytes"], row["memory_method"] = peak_extra_bytes(timed, data)
+                row["peak_extra_bytes"], row["memory_method"] = peak_extra_bytes(entry.timed,
+                                                                                  data)
             except Exception as exc:
                 _failed(row, exc)
                 for key in ("median_s", "iqr_s", "min_s", "rounds"):
                     row.pop(key, None)
+            row["cost_s"]["memory"] = clock() - t0
     return rows
 
 
 class Progress:
-    """A one-line progress bar on stderr (only when stderr is a terminal, or forced)."""
+    """One line per finished step on stderr, flushed at once whether or not it is a
+    terminal (a log of a long run shows how far it got): how many steps are done, the time
+    since the start, what was measured and how long it took."""
 
-    def __init__(self, total, enabled=None, stream=None):
-        stream = sys.stderr if stream is None else stream  # the current one, at run time
-        self.total, self.done, self.stream = max(total, 1), 0, stream
-        self.enabled = stream.isatty() if enabled is None else enabled
+    def __init__(self, total, enabled=True, stream=None):
+        self.total, self.done, self.enabled = max(total, 1), 0, enabled
+        self.stream = sys.stderr if stream is None else stream  # the current one, at run time
         self.start = time.perf_counter()
 
-    def step(self, label):
-        """Show that the work named `label` starts (the bar counts what is finished)."""
-        if self.enabled:
-            self._draw(label)
+    def step(self, label, seconds, note=""):
         self.done += 1
-
-    def _draw(self, label):
-        width = 30
-        filled = int(width * self.done / self.total)
+        if not self.enabled:
+            return
         elapsed = time.perf_counter() - self.start
-        self.stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total}"
-                          f" {elapsed:5.0f}s {label[:60]:<60}")
+        width = len(str(self.total))
+        self.stream.write(f"[{self.done:>{width}}/{self.total} {_clock(elapsed)}] {label}: "
+                          f"{seconds:.1f} s" + (f"; {note}" if note else "") + "\n")
         self.stream.flush()
 
-    def close(self):
-        if self.enabled:
-            self.stream.write("\r" + " " * 110 + "\r")
-            self.stream.flush()
+
+def _clock(seconds):
+    """4000 -> '1:06:40', 75 -> '1:15' (h:mm:ss or m:ss)."""
+    m, s = divmod(int(seconds), 60)
+    h, m = divmod(m, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
 # A spinner burns one CPU until it is stopped, or until the bench that started it is gone
