@@ -60,6 +60,37 @@ def _whole_ids(ids):
     return ids.astype(np.int64 if np.abs(ids).max(initial=0) >= 2**31 else np.int32)
 
 
+_HUGE_PAGE = 2 << 20
+_MADV_HUGEPAGE, _MADV_COLLAPSE = 14, 25  # Linux's <asm-generic/mman-common.h>
+
+
+def _huge_pages(tensor):
+    """Ask Linux to back a large CPU torch tensor's memory with 2 MB pages, now
+    (``MADV_COLLAPSE``, Linux 6.1+: the pages are copied into huge ones in place, contents
+    unchanged) and on later faults (``MADV_HUGEPAGE``). A lookup reads rows of the table at
+    random, and with 4 KB pages nearly every row is also a TLB miss (a page walk): the
+    gather ceiling in benchmarks/README.md falls from ~0.37 to ~0.26 of copy. NumPy advises
+    this for its own large arrays; torch's allocator does not. Advice only: where the kernel
+    refuses (THP "never", another OS, an older kernel), nothing changes."""
+    import ctypes
+    import sys
+    if not sys.platform.startswith("linux") or tensor.device.type != "cpu":
+        return
+    start = tensor.data_ptr()
+    end = start + tensor.numel() * tensor.element_size()
+    lo = -(-start // _HUGE_PAGE) * _HUGE_PAGE  # the whole 2 MB pages inside the tensor
+    hi = end // _HUGE_PAGE * _HUGE_PAGE
+    if hi - lo < _HUGE_PAGE:
+        return
+    try:
+        madvise = ctypes.CDLL(None, use_errno=True).madvise
+    except (OSError, AttributeError):
+        return
+    madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    if madvise(lo, hi - lo, _MADV_HUGEPAGE) == 0:
+        madvise(lo, hi - lo, _MADV_COLLAPSE)
+
+
 def _int_ids_jax(ids):
     import jax
     # jax's default integer is int32 (x64 off): wider ids are not representable there anyway
@@ -77,6 +108,22 @@ def _torch_run(layer, table, ids, training):
     import fastembed.interop.torch as fet
     if ids.dtype.is_floating_point:
         ids = torch.from_numpy(_whole_ids(ids.detach().cpu().numpy()))
+    fused = layer.sparse_optimizer if (training and layer.trainable) else None
+    if fused is None and not (table.requires_grad and torch.is_grad_enabled()) \
+            and table.dtype in (torch.float32, torch.float64, torch.float16) \
+            and ids.dtype in (torch.int32, torch.int64) \
+            and table.device.type == "cpu" and ids.device.type == "cpu":
+        # nothing to differentiate (predict runs under no_grad): the lookup straight from
+        # the table's memory into a NumPy result that the returned tensor shares, without
+        # the per-call module and autograd node the training path needs
+        ids_np = ids.detach().numpy()
+        if not layer._bag:
+            return torch.from_numpy(fastembed.lookup(table.detach().numpy(), ids_np))
+        try:
+            return torch.from_numpy(fastembed.lookup_bag(
+                table.detach().numpy(), ids_np, mode=layer.mode, padding_idx=layer.padding_idx))
+        except IndexError as e:  # the class interop.torch's bag raises (torch's RuntimeError)
+            raise fet.IndexRuntimeError(*e.args) from None
     n_rows, dim = table.shape
     # interop.torch's public modules, pointed at the Keras variable's own Parameter, so the
     # gradient lands in its .grad where Keras's trainer reads it
@@ -86,7 +133,6 @@ def _torch_run(layer, table, ids, training):
     else:
         module = fet.Embedding(n_rows, dim, _weight=table)
     module.weight = table
-    fused = layer.sparse_optimizer if (training and layer.trainable) else None
     if fused is None:
         return module(ids)
     if not table.requires_grad:  # a non-trainable Keras variable: autograd must still call back
@@ -295,6 +341,12 @@ class _Table(keras.layers.Layer):
         if self._initial_weights is not None:
             self.embeddings.assign(self._initial_weights)
             self._initial_weights = None
+        if keras.backend.backend() == "torch":
+            # Keras assigns (set_weights, load_model) by copying into this same memory; None
+            # while a stateless scope defers the variable's creation
+            table = getattr(self.embeddings, "_value", None)
+            if table is not None:
+                _huge_pages(table)
         self.built = True
 
     def _lookup(self, inputs, training):
