@@ -71,24 +71,24 @@ def _huge_pages(tensor):
     random, and with 4 KB pages nearly every row is also a TLB miss (a page walk): the
     gather ceiling in benchmarks/README.md falls from ~0.37 to ~0.26 of copy. NumPy advises
     this for its own large arrays; torch's allocator does not. Advice only: where the kernel
-    refuses (THP "never", another OS, an older kernel), nothing changes."""
+    refuses (THP "never", another OS, an older kernel), nothing changes. Returns True when
+    the memory is now on huge pages."""
     import ctypes
     import sys
     if not sys.platform.startswith("linux") or tensor.device.type != "cpu":
-        return
+        return False
     start = tensor.data_ptr()
     end = start + tensor.numel() * tensor.element_size()
     lo = -(-start // _HUGE_PAGE) * _HUGE_PAGE  # the whole 2 MB pages inside the tensor
     hi = end // _HUGE_PAGE * _HUGE_PAGE
     if hi - lo < _HUGE_PAGE:
-        return
+        return False
     try:
         madvise = ctypes.CDLL(None, use_errno=True).madvise
     except (OSError, AttributeError):
-        return
+        return False
     madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
-    if madvise(lo, hi - lo, _MADV_HUGEPAGE) == 0:
-        madvise(lo, hi - lo, _MADV_COLLAPSE)
+    return madvise(lo, hi - lo, _MADV_HUGEPAGE) == 0 and madvise(lo, hi - lo, _MADV_COLLAPSE) == 0
 
 
 def _int_ids_jax(ids):
