@@ -9,7 +9,11 @@ Keras's own. What runs the lookup depends on the backend Keras was imported with
 
 - torch: the modules of `fastembed.interop.torch` (their autograd functions call
   `fastembed.lookup` / `lookup_bag` forward and `accumulate` / `accumulate_bag` backward),
-  on the Keras variable's own ``torch.nn.Parameter``, zero-copy;
+  on the Keras variable's own ``torch.nn.Parameter``, zero-copy; where nothing needs a
+  gradient (``predict`` runs under ``torch.no_grad``) `fastembed.lookup` / `lookup_bag`
+  straight from the Parameter's memory, without the per-call module and autograd node. The
+  table is moved onto 2 MB pages at build where Linux allows it (torch's allocator leaves
+  it on 4 KB pages, and a lookup of random rows then pays a TLB miss per row);
 - jax: `fastembed.interop.jax` (custom VJP, host callbacks, works under ``jit``);
 - tensorflow: ``tf.numpy_function`` under a ``tf.custom_gradient`` whose gradient is a
   ``tf.IndexedSlices`` with one row per distinct id (summed), so Keras's Adam takes the
