@@ -9,7 +9,7 @@ wall time and of process CPU time (on a loaded machine the CPU clock leaves out 
 threads sat descheduled; with 2 threads it counts both). fastembed is imported before
 torch, as the bench does, so libgomp loads with fastembed's bounded spin.
 
-    PYTHONPATH=. /work/devenv/bin/python tools/keras_predict_parts.py [rounds]   (from the repo root)
+    PYTHONPATH=. /work/devenv/bin/python tools/keras_predict_parts.py [rounds]  # repo root
 """
 import os
 import sys

@@ -32,7 +32,9 @@ operand to its output, so no copy) and hands the updated table back as its "grad
 which Keras's optimizer assigns as it is (the mechanism Keras uses for float8 scales: no
 slots, clipping or decay for it). See `Embedding` for what that gives up.
 """
+import ctypes
 import numbers
+import sys
 import weakref
 
 import keras
@@ -77,8 +79,6 @@ def _huge_pages(tensor):
     this for its own large arrays; torch's allocator does not. Advice only: where the kernel
     refuses (THP "never", another OS, an older kernel), nothing changes. Returns True when
     the memory is now on huge pages."""
-    import ctypes
-    import sys
     if not sys.platform.startswith("linux") or tensor.device.type != "cpu":
         return False
     start = tensor.data_ptr()
