@@ -505,6 +505,78 @@ def test_sparse_optimizer_other_backends():
         fek.Embedding(5, 2, sparse_optimizer=fastembed.optimizers.Adam())
 
 
+# ---- torch: predict's path, the table's pages ----------------------------------------------
+
+torch_only = pytest.mark.skipif(BACKEND != "torch", reason="the torch backend's paths")
+
+
+@torch_only
+@pytest.mark.parametrize("make", [lambda: fek.Embedding(50, 8),
+                                  *[lambda mode=mode: fek.EmbeddingBag(50, 8, mode=mode,
+                                                                       padding_idx=3)
+                                    for mode in ("sum", "mean", "max", "sqrtn")]])
+def test_torch_inference_path_equals_training_path(make):
+    """Under no_grad (Keras's predict) the lookup skips the autograd module: the same values
+    bit for bit, for int32, int64 and whole float ids, and the same error class."""
+    import torch
+    layer = make()
+    layer.build()
+    layer.set_weights([table()])
+    x = ids_and_targets(16)[0]
+    x[0, :2] = 3  # padding entries for the bags
+    for ids in (x, x.astype(np.int64), x.astype(np.float32)):
+        with torch.no_grad():
+            fast = layer(torch.from_numpy(ids))
+        slow = layer(torch.from_numpy(ids))  # grad on: the interop.torch module's forward
+        assert fast.grad_fn is None and slow.grad_fn is not None
+        assert fast.dtype == slow.dtype and torch.equal(fast, slow.detach())
+    bad = torch.from_numpy(np.array([[1, 2, 50]], np.int32))
+    with torch.no_grad(), pytest.raises(IndexError, match="50") as fast_error:
+        layer(bad)
+    with pytest.raises(IndexError, match="50") as slow_error:
+        layer(bad)
+    assert type(fast_error.value) is type(slow_error.value)
+    assert np.array_equal(layer.get_weights()[0], table())
+
+
+def _huge_page_bytes(address, size):
+    """Bytes of /proc/self/smaps' AnonHugePages in the mappings that overlap this range."""
+    huge, inside = 0, False
+    with open("/proc/self/smaps") as f:
+        for line in f:
+            field = line.split()
+            if "-" in field[0] and not field[0].endswith(":"):
+                start, end = (int(a, 16) for a in field[0].split("-"))
+                inside = start < address + size and end > address
+            elif inside and field[0] == "AnonHugePages:":
+                huge += int(field[1]) << 10
+    return huge
+
+
+@torch_only
+def test_torch_table_on_huge_pages():
+    """The table is moved onto 2 MB pages at build where Linux offers it, contents and
+    storage unchanged (Keras's later assigns copy into the same memory)."""
+    w = np.random.default_rng(0).standard_normal((40_000, 64)).astype(np.float32)  # 10 MB
+    layer = fek.Embedding(*w.shape, weights=[w])
+    layer.build()
+    value = layer.embeddings.value
+    address, size = value.data_ptr(), value.nbytes
+    assert np.array_equal(layer.get_weights()[0], w)
+    try:
+        with open("/sys/kernel/mm/transparent_hugepage/enabled") as f:
+            thp = f.read()
+        release = tuple(int(p) for p in os.uname().release.split(".")[:2])
+    except (OSError, ValueError):
+        thp, release = "[never]", (0, 0)
+    if "[never]" not in thp and release >= (6, 1):  # MADV_COLLAPSE is Linux 6.1+
+        assert _huge_page_bytes(address, size) >= 4 << 20  # 4 of its 5 whole 2 MB pages
+    assert fek._huge_pages(value) in (True, False)  # again: harmless
+    layer.set_weights([w[::-1].copy()])
+    assert layer.embeddings.value.data_ptr() == address
+    assert np.array_equal(layer.get_weights()[0], w[::-1])
+
+
 # ---- Keras 1 dropout ---------------------------------------------------------------------------
 
 def test_dropout_drops_whole_rows():

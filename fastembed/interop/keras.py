@@ -9,7 +9,11 @@ Keras's own. What runs the lookup depends on the backend Keras was imported with
 
 - torch: the modules of `fastembed.interop.torch` (their autograd functions call
   `fastembed.lookup` / `lookup_bag` forward and `accumulate` / `accumulate_bag` backward),
-  on the Keras variable's own ``torch.nn.Parameter``, zero-copy;
+  on the Keras variable's own ``torch.nn.Parameter``, zero-copy; where nothing needs a
+  gradient (``predict`` runs under ``torch.no_grad``) `fastembed.lookup` / `lookup_bag`
+  straight from the Parameter's memory, without the per-call module and autograd node. The
+  table is moved onto 2 MB pages at build where Linux allows it (torch's allocator leaves
+  it on 4 KB pages, and a lookup of random rows then pays a TLB miss per row);
 - jax: `fastembed.interop.jax` (custom VJP, host callbacks, works under ``jit``);
 - tensorflow: ``tf.numpy_function`` under a ``tf.custom_gradient`` whose gradient is a
   ``tf.IndexedSlices`` with one row per distinct id (summed), so Keras's Adam takes the
@@ -28,7 +32,9 @@ operand to its output, so no copy) and hands the updated table back as its "grad
 which Keras's optimizer assigns as it is (the mechanism Keras uses for float8 scales: no
 slots, clipping or decay for it). See `Embedding` for what that gives up.
 """
+import ctypes
 import numbers
+import sys
 import weakref
 
 import keras
@@ -60,6 +66,35 @@ def _whole_ids(ids):
     return ids.astype(np.int64 if np.abs(ids).max(initial=0) >= 2**31 else np.int32)
 
 
+_HUGE_PAGE = 2 << 20
+_MADV_HUGEPAGE, _MADV_COLLAPSE = 14, 25  # Linux's <asm-generic/mman-common.h>
+
+
+def _huge_pages(tensor):
+    """Ask Linux to back a large CPU torch tensor's memory with 2 MB pages, now
+    (``MADV_COLLAPSE``, Linux 6.1+: the pages are copied into huge ones in place, contents
+    unchanged) and on later faults (``MADV_HUGEPAGE``). A lookup reads rows of the table at
+    random, and with 4 KB pages nearly every row is also a TLB miss (a page walk): the
+    gather ceiling in benchmarks/README.md falls from ~0.37 to ~0.26 of copy. NumPy advises
+    this for its own large arrays; torch's allocator does not. Advice only: where the kernel
+    refuses (THP "never", another OS, an older kernel), nothing changes. Returns True when
+    the memory is now on huge pages."""
+    if not sys.platform.startswith("linux") or tensor.device.type != "cpu":
+        return False
+    start = tensor.data_ptr()
+    end = start + tensor.numel() * tensor.element_size()
+    lo = -(-start // _HUGE_PAGE) * _HUGE_PAGE  # the whole 2 MB pages inside the tensor
+    hi = end // _HUGE_PAGE * _HUGE_PAGE
+    if hi - lo < _HUGE_PAGE:
+        return False
+    try:
+        madvise = ctypes.CDLL(None, use_errno=True).madvise
+    except (OSError, AttributeError):
+        return False
+    madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    return madvise(lo, hi - lo, _MADV_HUGEPAGE) == 0 and madvise(lo, hi - lo, _MADV_COLLAPSE) == 0
+
+
 def _int_ids_jax(ids):
     import jax
     # jax's default integer is int32 (x64 off): wider ids are not representable there anyway
@@ -77,6 +112,22 @@ def _torch_run(layer, table, ids, training):
     import fastembed.interop.torch as fet
     if ids.dtype.is_floating_point:
         ids = torch.from_numpy(_whole_ids(ids.detach().cpu().numpy()))
+    fused = layer.sparse_optimizer if (training and layer.trainable) else None
+    if fused is None and not (table.requires_grad and torch.is_grad_enabled()) \
+            and table.dtype in (torch.float32, torch.float64, torch.float16) \
+            and ids.dtype in (torch.int32, torch.int64) \
+            and table.device.type == "cpu" and ids.device.type == "cpu":
+        # nothing to differentiate (predict runs under no_grad): the lookup straight from
+        # the table's memory into a NumPy result that the returned tensor shares, without
+        # the per-call module and autograd node the training path needs
+        ids_np = ids.detach().numpy()
+        if not layer._bag:
+            return torch.from_numpy(fastembed.lookup(table.detach().numpy(), ids_np))
+        try:
+            return torch.from_numpy(fastembed.lookup_bag(
+                table.detach().numpy(), ids_np, mode=layer.mode, padding_idx=layer.padding_idx))
+        except IndexError as e:  # the class interop.torch's bag raises (torch's RuntimeError)
+            raise fet.IndexRuntimeError(*e.args) from None
     n_rows, dim = table.shape
     # interop.torch's public modules, pointed at the Keras variable's own Parameter, so the
     # gradient lands in its .grad where Keras's trainer reads it
@@ -86,7 +137,6 @@ def _torch_run(layer, table, ids, training):
     else:
         module = fet.Embedding(n_rows, dim, _weight=table)
     module.weight = table
-    fused = layer.sparse_optimizer if (training and layer.trainable) else None
     if fused is None:
         return module(ids)
     if not table.requires_grad:  # a non-trainable Keras variable: autograd must still call back
@@ -295,6 +345,12 @@ class _Table(keras.layers.Layer):
         if self._initial_weights is not None:
             self.embeddings.assign(self._initial_weights)
             self._initial_weights = None
+        if keras.backend.backend() == "torch":
+            # Keras assigns (set_weights, load_model) by copying into this same memory; None
+            # while a stateless scope defers the variable's creation
+            table = getattr(self.embeddings, "_value", None)
+            if table is not None:
+                _huge_pages(table)
         self.built = True
 
     def _lookup(self, inputs, training):
