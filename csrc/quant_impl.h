@@ -7,7 +7,7 @@
 #ifdef FE_SIMD
 
 #define FE_QV FE_NAME(fe_qv, FE_SIMD)
-#define FE_QW FE_NAME(FE_QW, FE_SIMD)
+#define FE_QW FE_NAME(fe_qw, FE_SIMD)
 #define FE_Q(op) FE_NAME(op, FE_SIMD)
 
 /* A row's scale and bias, stored at p (float32 for 8 bits, float16 for 4). */
