@@ -11,8 +11,11 @@
 /* Columns pooled per pass over a bag: a 1 KB float accumulator, in L1. Even, so a block
  * of a 4-bit row starts on a byte. */
 #define FE_QBAG_BLOCK 256
-/* Rows prefetched this many ids ahead (packed rows are short: 24-136 bytes). */
+/* Rows prefetched this many ids ahead (packed rows are short: 24-136 bytes): by the gather,
+ * and by the bags, whose pooling loop is longer per row (measured, 1M x 64 random rows, one
+ * thread, interleaved CPU-time rounds: 32 ahead is 5-10% faster than 16 for 8 and 4 bits). */
 #define FE_QPF_DIST 16
+#define FE_QBAG_PF_DIST 32
 
 int64_t fe_qrow_bytes(int64_t dim, int bits)
 {

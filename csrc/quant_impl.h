@@ -56,8 +56,8 @@ FE_NAME3(fe_qbag_sum, FE_ISUF, FE_SIMD)(
         int64_t skipped = 0;
         double wsum = 0, w2sum = 0;
         for (int64_t k = bounds[b]; k < bounds[b + 1]; k++) {
-            if (k + FE_QPF_DIST < n_ids) {
-                uint64_t ahead = (uint64_t)(int64_t)ids[k + FE_QPF_DIST];
+            if (k + FE_QBAG_PF_DIST < n_ids) {
+                uint64_t ahead = (uint64_t)(int64_t)ids[k + FE_QBAG_PF_DIST];
                 if (ahead < (uint64_t)n_rows)
                     fe_qprefetch(packed + (int64_t)ahead * stride, c_byte, nb, params_end);
             }
