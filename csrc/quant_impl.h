@@ -58,11 +58,11 @@ FE_NAME3(fe_qbag_sum, FE_ISUF, FE_SIMD)(
         for (int64_t k = bounds[b]; k < bounds[b + 1]; k++) {
             if (k + FE_QBAG_PF_DIST < n_ids) {
                 uint64_t ahead = (uint64_t)(int64_t)ids[k + FE_QBAG_PF_DIST];
-                if (ahead < (uint64_t)n_rows)
+                if (__builtin_expect(ahead < (uint64_t)n_rows, 1)) /* kept in line */
                     fe_qprefetch(packed + (int64_t)ahead * stride, c_byte, nb, params_end);
             }
             uint64_t id = (uint64_t)(int64_t)ids[k];
-            if (id >= (uint64_t)n_rows || (int64_t)id == padding_idx) {
+            if (__builtin_expect(id >= (uint64_t)n_rows || (int64_t)id == padding_idx, 0)) {
                 if (id >= (uint64_t)n_rows && *first_bad < 0)
                     *first_bad = k;
                 skipped++;
