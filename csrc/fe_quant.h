@@ -60,9 +60,11 @@ fe_status fe_qlookup_i64(const uint8_t *packed, int64_t n_rows, int64_t stride, 
  * out = (acc + bsum) / divisor. The quantization step (scale / 2 per value) dwarfs float32
  * rounding. Weight sums in double, the divisor of mean and sqrtn rounded to float. Every
  * SIMD level rounds alike: the result does not depend on the level.
- * Bad mode, bounds, or psw with max: FE_ERR_VALUE; a bad id: FE_ERR_INDEX (first position);
- * nothing is written then. Each bag is pooled by one thread: the result does not depend
- * on the thread count. */
+ * Bad mode, bounds, or psw with max: FE_ERR_VALUE, nothing written. A bad id: FE_ERR_INDEX,
+ * *bad_pos its first position; the ids are checked as they are pooled (no pass of their
+ * own), so out's bags are then unspecified: a caller whose out must stay as it was checks
+ * the ids first (fe_first_bad_id). Each bag is pooled by one thread: the result does not
+ * depend on the thread count. */
 fe_status fe_qlookup_bag_i32(const uint8_t *packed, int64_t n_rows, int64_t stride,
                              int64_t dim, int bits, const int32_t *ids, int64_t n_ids,
                              const int64_t *bounds, int64_t n_bags, int mode, const float *psw,

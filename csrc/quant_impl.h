@@ -7,7 +7,7 @@
 #ifdef FE_SIMD
 
 #define FE_QV FE_NAME(fe_qv, FE_SIMD)
-#define FE_QW FE_NAME(FE_QW, FE_SIMD)
+#define FE_QW FE_NAME(fe_qw, FE_SIMD)
 #define FE_Q(op) FE_NAME(op, FE_SIMD)
 
 /* A row's scale and bias, stored at p (float32 for 8 bits, float16 for 4). */
@@ -28,13 +28,15 @@ FE_NAME3(fe_qparams, FE_ISUF, FE_SIMD)(const uint8_t *p, int bits, float *scale,
  * multiply-adds in id order, acc = fma(code, w * scale, acc), and the biases are summed
  * once per row, bsum += w * bias, added to every column at the end: one fma per value.
  * A 4-bit row's byte k holds columns 2k and 2k + 1: its low nibbles go to acc[v], its
- * high ones to acc[nv + v] (the nibbles never move per row), interleaved once per bag. */
+ * high ones to acc[nv + v] (the nibbles never move per row), interleaved once per bag.
+ * An id out of range is the id check (fused: no pass of its own): skipped like padding, its
+ * position, the chunk's first, kept in *first_bad (the entry point then reports it). */
 FE_TARGET static inline __attribute__((always_inline)) void
 FE_NAME3(fe_qbag_sum, FE_ISUF, FE_SIMD)(
     const uint8_t *packed, int64_t n_rows, int64_t stride, int64_t dim, const int BITS,
     const FE_IDX *ids, int64_t n_ids, const int64_t *bounds, int64_t b_lo, int64_t b_hi,
     int mode, const float *psw, int64_t padding_idx, float *out, int64_t c_lo,
-    const int64_t width, const int PSW)
+    const int64_t width, const int PSW, int64_t *first_bad)
 {
     const int64_t code_bytes = BITS == 8 ? dim : (dim + 1) / 2;
     const int64_t params_end = code_bytes + (BITS == 8 ? 7 : 3); /* a row's last byte */
@@ -54,12 +56,16 @@ FE_NAME3(fe_qbag_sum, FE_ISUF, FE_SIMD)(
         int64_t skipped = 0;
         double wsum = 0, w2sum = 0;
         for (int64_t k = bounds[b]; k < bounds[b + 1]; k++) {
-            if (k + FE_QPF_DIST < n_ids) /* ids were checked: the address is in the table */
-                fe_qprefetch(packed + (int64_t)ids[k + FE_QPF_DIST] * stride, c_byte, nb,
-                             params_end);
+            if (k + FE_QBAG_PF_DIST < n_ids) {
+                uint64_t ahead = (uint64_t)(int64_t)ids[k + FE_QBAG_PF_DIST];
+                if (__builtin_expect(ahead < (uint64_t)n_rows, 1)) /* kept in line */
+                    fe_qprefetch(packed + (int64_t)ahead * stride, c_byte, nb, params_end);
+            }
             uint64_t id = (uint64_t)(int64_t)ids[k];
-            if (id >= (uint64_t)n_rows || (int64_t)id == padding_idx) {
-                skipped++; /* out of range is unreachable after the check pass */
+            if (__builtin_expect(id >= (uint64_t)n_rows || (int64_t)id == padding_idx, 0)) {
+                if (id >= (uint64_t)n_rows && *first_bad < 0)
+                    *first_bad = k;
+                skipped++;
                 continue;
             }
             const uint8_t *restrict row = packed + (int64_t)id * stride;
@@ -124,11 +130,12 @@ FE_NAME3(fe_qbag_sum, FE_ISUF, FE_SIMD)(
 
 /* The columnwise max of the bags [b_lo, b_hi), columns [c_lo, c_hi), of the values
  * code * scale + bias (unfused, as fe_qlookup gives them): the first maximum wins, a NaN,
- * once met, stays (NumPy's max). Not a hot path: plain loops. */
+ * once met, stays (NumPy's max). Ids out of range as in fe_qbag_sum. Not a hot path: plain
+ * loops. */
 FE_TARGET static void FE_NAME3(fe_qbag_max, FE_ISUF, FE_SIMD)(
     const uint8_t *packed, int64_t n_rows, int64_t stride, int64_t dim, int bits,
     const FE_IDX *ids, const int64_t *bounds, int64_t b_lo, int64_t b_hi,
-    int64_t padding_idx, float *out, int64_t c_lo, int64_t c_hi)
+    int64_t padding_idx, float *out, int64_t c_lo, int64_t c_hi, int64_t *first_bad)
 {
     const int64_t code_bytes = bits == 8 ? dim : (dim + 1) / 2;
     for (int64_t b = b_lo; b < b_hi; b++) {
@@ -136,8 +143,11 @@ FE_TARGET static void FE_NAME3(fe_qbag_max, FE_ISUF, FE_SIMD)(
         int64_t count = 0;
         for (int64_t k = bounds[b]; k < bounds[b + 1]; k++) {
             uint64_t id = (uint64_t)(int64_t)ids[k];
-            if (id >= (uint64_t)n_rows || (int64_t)id == padding_idx)
+            if (id >= (uint64_t)n_rows || (int64_t)id == padding_idx) {
+                if (id >= (uint64_t)n_rows && *first_bad < 0)
+                    *first_bad = k;
                 continue;
+            }
             const uint8_t *row = packed + (int64_t)id * stride;
             float scale, bias;
             FE_NAME3(fe_qparams, FE_ISUF, FE_SIMD)(row + code_bytes, bits, &scale, &bias);
@@ -157,18 +167,20 @@ FE_TARGET static void FE_NAME3(fe_qbag_max, FE_ISUF, FE_SIMD)(
 FE_TARGET static void FE_NAME3(fe_qbag_block, FE_ISUF, FE_SIMD)(
     const uint8_t *packed, int64_t n_rows, int64_t stride, int64_t dim, int bits,
     const FE_IDX *ids, int64_t n_ids, const int64_t *bounds, int64_t b_lo, int64_t b_hi,
-    int mode, const float *psw, int64_t padding_idx, float *out, int64_t c_lo, int64_t c_hi)
+    int mode, const float *psw, int64_t padding_idx, float *out, int64_t c_lo, int64_t c_hi,
+    int64_t *first_bad)
 {
     if (mode == FE_BAG_MAX) {
         FE_NAME3(fe_qbag_max, FE_ISUF, FE_SIMD)(packed, n_rows, stride, dim, bits, ids, bounds,
-                                                b_lo, b_hi, padding_idx, out, c_lo, c_hi);
+                                                b_lo, b_hi, padding_idx, out, c_lo, c_hi,
+                                                first_bad);
         return;
     }
     const int64_t width = c_hi - c_lo;
 #define FE_QSUM(BITS, W, PSW)                                                                 \
     FE_NAME3(fe_qbag_sum, FE_ISUF, FE_SIMD)(packed, n_rows, stride, dim, BITS, ids, n_ids,    \
                                             bounds, b_lo, b_hi, mode, psw, padding_idx, out,  \
-                                            c_lo, W, PSW)
+                                            c_lo, W, PSW, first_bad)
     /* the common widths compiled with their accumulators in registers, with and without
      * weights */
     const int PSW = psw != NULL;
@@ -300,16 +312,20 @@ fe_status FE_NAME(fe_qlookup_bag, FE_ISUF)(const uint8_t *packed, int64_t n_rows
         return FE_ERR_VALUE;
     if (dim > 0 && n_bags > INT64_MAX / dim / 4)
         return FE_ERR_OVERFLOW;
-    fe_status st = fe_index_status(FE_NAME(fe_first_bad_id, FE_ISUF)(ids, n_ids, n_rows, n_threads),
-                                   bad_pos);
-    if (st != FE_OK)
-        return st;
-    if (n_bags == 0 || dim == 0)
+    if (dim == 0) /* no pooling pass to check the ids in */
+        return fe_index_status(FE_NAME(fe_first_bad_id, FE_ISUF)(ids, n_ids, n_rows, n_threads),
+                               bad_pos);
+    if (n_bags == 0) /* then no ids either (bounds end at n_ids) */
         return FE_OK;
     int level = fe_simd_level();
     int nt = fe_plan_threads(n_threads, n_ids * row_bytes + n_bags * dim * 4);
     if (n_ids == 0)
         nt = 1; /* only empty bags: zeros */
+    /* each thread's first bad position (its bags, so its ids, ascend); the least is the
+     * first of all, whatever the thread count */
+    int64_t first_bad[FE_MAX_THREADS];
+    for (int t = 0; t < FE_MAX_THREADS; t++)
+        first_bad[t] = -1;
     FE_PARALLEL_CHUNKS(nt, n_ids, {
         int64_t b_lo = lo == 0 ? 0 : fe_first_bag_from(bounds, n_bags, n_ids, lo);
         int64_t b_hi = hi >= n_ids ? n_bags : fe_first_bag_from(bounds, n_bags, n_ids, hi);
@@ -317,10 +333,14 @@ fe_status FE_NAME(fe_qlookup_bag, FE_ISUF)(const uint8_t *packed, int64_t n_rows
             int64_t c_hi = dim - c < FE_QBAG_BLOCK ? dim : c + FE_QBAG_BLOCK;
             FE_SIMD_DISPATCH(FE_NAME(fe_qbag_block, FE_ISUF),
                              (packed, n_rows, stride, dim, bits, ids, n_ids, bounds, b_lo,
-                              b_hi, mode, psw, padding_idx, out, c, c_hi));
+                              b_hi, mode, psw, padding_idx, out, c, c_hi, &first_bad[t]));
         }
     });
-    return FE_OK;
+    int64_t bad = -1;
+    for (int t = 0; t < FE_MAX_THREADS; t++)
+        if (first_bad[t] >= 0 && (bad < 0 || first_bad[t] < bad))
+            bad = first_bad[t];
+    return fe_index_status(bad, bad_pos);
 }
 
 #endif

@@ -6,7 +6,7 @@ import numpy as np
 from fastembed import _kernels
 from fastembed._arrays import (BAG_MODES, as_array, as_ids, as_weights_for, bag_bounds,
                                bag_mode, check_out, padding_row)
-from fastembed._errors import position
+from fastembed._errors import index_error, position
 from fastembed._threads import resolve as _resolve_threads
 
 F32 = np.dtype(np.float32)
@@ -84,6 +84,11 @@ def lookup_bag(qt, ids, offsets=None, mode="sum", per_sample_weights=None, paddi
     else:
         dest = check_out(out, shape, F32,
                          (qt.packed, idx, original, bounds, psw, per_sample_weights))
+        # the kernel checks ids as it pools (no pass of their own), so a bad one may leave
+        # bags written: a caller's out= is checked first, to stay untouched
+        bad = _kernels.first_bad_id(idx.reshape(-1), qt.shape[0], n_threads)
+        if bad >= 0:
+            raise index_error("ids", original, bad, qt.shape[0])
     _kernels.qlookup_bag(qt.packed, qt.dim, qt.bits, idx, bounds, code, psw, pad, dest,
                          n_threads, original)
     return out

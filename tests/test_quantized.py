@@ -319,6 +319,28 @@ def test_bad_ids_and_arguments_change_nothing(rng):
     assert_unchanged(packed_before, qt.packed)
 
 
+@pytest.mark.parametrize("bits", [8, 4])
+@pytest.mark.parametrize("mode", ["sum", "max"])
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("dim", [64, 300])
+def test_bag_reports_the_first_bad_id(rng, bits, mode, threads, dim):
+    # lookup_bag checks ids while it pools: the error names the first bad position whatever
+    # the thread count, the column block, or where the others are (late in another thread's
+    # chunk, in the prefetch window, negative, in an empty-tail bag)
+    qt = fastembed.quantize(table(rng, 50, dim), bits)
+    ids = rng.integers(0, 50, 60_000)
+    offsets = np.arange(0, ids.size, 7)
+    for bad in ([59_990, 40_000, 31_000], [3, 2], [0], [59_999]):
+        bad_ids = ids.copy()
+        bad_ids[bad] = [50, -1, 1 << 40][:len(bad)]
+        with pytest.raises(IndexError, match=rf"ids\[{min(bad)}\] = "):
+            fastembed.lookup_bag(qt, bad_ids, offsets, mode=mode, num_threads=threads)
+        out = np.full((offsets.size, dim), 7.0, np.float32)
+        with pytest.raises(IndexError, match=rf"ids\[{min(bad)}\] = "):
+            fastembed.lookup_bag(qt, bad_ids, offsets, mode=mode, out=out, num_threads=threads)
+        np.testing.assert_array_equal(out, 7.0)
+
+
 def test_keras_int8_form(rng):
     keras = import_keras()
     layer = keras.layers.Embedding(50, 12)
