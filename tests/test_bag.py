@@ -119,7 +119,9 @@ def test_float32_default_meets_its_documented_error_bound(rng, mode):
                                               (np.float64, None), (np.float16, None),
                                               (np.float16, "float64"), ("bfloat16", None)])
 @pytest.mark.parametrize("weighted", [False, True])
-def test_register_widths_equal_the_general_loop(rng, dim, mode, vdt, accumulator, weighted):
+@pytest.mark.parametrize("padding_idx", [None, 7])
+def test_register_widths_equal_the_general_loop(rng, dim, mode, vdt, accumulator, weighted,
+                                                padding_idx):
     # widths of whole SIMD registers pool with the sum in registers; one more column sends the
     # same rows through the general loop, which must give the same bits in the shared columns
     vdt = half_dtype(vdt)
@@ -128,7 +130,8 @@ def test_register_widths_equal_the_general_loop(rng, dim, mode, vdt, accumulator
     offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
     ids = rng.integers(0, 300, int(sizes.sum()))
     psw = rng.random(ids.size).astype(vdt) + 0.1 if weighted else None
-    kw = dict(mode=mode, per_sample_weights=psw, padding_idx=7, accumulator=accumulator)
+    kw = dict(mode=mode, per_sample_weights=psw, padding_idx=padding_idx,
+              accumulator=accumulator)
     got = fastembed.lookup_bag(np.ascontiguousarray(wide[:, :dim]), ids, offsets, **kw)
     want = fastembed.lookup_bag(wide, ids, offsets, **kw)[:, :dim]
     assert got.tobytes() == np.ascontiguousarray(want).tobytes()
