@@ -9,6 +9,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef FE_X86
+#include <immintrin.h>
+#endif
 
 /* Columns pooled per pass over a bag: the double accumulator is 2 KB, in L1. */
 #define FE_BAG_BLOCK 256
@@ -16,9 +19,16 @@
 #ifndef FE_BAG_PF_DIST
 #define FE_BAG_PF_DIST 16
 #endif
-#ifndef FE_BAG_PF_STEP
-#define FE_BAG_PF_STEP 64
-#endif
+/* ... or, on the register path, about this many bytes of rows ahead (up to 4x the rows):
+ * a miss in flight is a cache line, so half rows go twice as many rows ahead. */
+#define FE_BAG_PF_BYTES 4096
+/* Where the register path converts float16 with vcvtph2ps (in #if: 1 at AVX-512 only, the
+ * level whose target has it), and which value type is float16 (a C constant). */
+#define FE_BAG_AVX512_avx512 1
+#define FE_BAG_IS_F16_f16 1
+#define FE_BAG_IS_F16_bf16 0
+#define FE_BAG_IS_F16_f32 0
+#define FE_BAG_IS_F16_f64 0
 /* Rows of grad prefetched this many grouped positions ahead (bag_grad). */
 #define FE_GRAD_PF_DIST 16
 /* The register path of bag_pool_impl.h: bytes of one SIMD register per level, and registers

@@ -116,67 +116,114 @@ FE_NAME(FE_NAME3(fe_bag_pool, FE_VSUF, FE_ISUF), FE_NAME(FE_ASUF, FE_SIMD))(
     }
 }
 
-/* Sums, means and sqrtn of nv * FE_BAG_VL columns, nv a constant after inlining (1, 2, 4, 8;
- * FE_BAG_VL the accumulator's lanes in one register of the SIMD level): the accumulator is
- * nv registers, each row added straight from the table. Per column the same operations in the same order as the loop above (the first
- * row sets the sum, a weighted row is w * row), so the same results; no branch on the mode
- * inside the row loop. */
+/* The register path: sums, means and sqrtn of nv * FE_BAG_VL columns (nv 1, 2, 4 or 8;
+ * FE_BAG_VL the accumulator's lanes in one register of the SIMD level), the accumulator nv
+ * registers. nv, has_psw and has_pad are constants after inlining, so the row loop has no
+ * branch on them: the first row of a bag sets the sum and the others add to it (the general
+ * loop's operations, in its order, so the same results), and without padding_idx the
+ * count is the bag's length. */
+#define FE_BAG_VACC FE_NAME(FE_NAME3(fe_bag_vacc, FE_VSUF, FE_ISUF), FE_NAME(FE_ASUF, FE_SIMD))
+#define FE_BAG_VVAL FE_NAME(FE_NAME3(fe_bag_vval, FE_VSUF, FE_ISUF), FE_NAME(FE_ASUF, FE_SIMD))
+#define FE_BAG_FN(f) FE_NAME(FE_NAME3(f, FE_VSUF, FE_ISUF), FE_NAME(FE_ASUF, FE_SIMD))
+typedef FE_ACC FE_BAG_VACC __attribute__((vector_size(FE_BAG_VL * sizeof(FE_ACC))));
+typedef FE_VT FE_BAG_VVAL __attribute__((vector_size(FE_BAG_VL * sizeof(FE_VT))));
+
+/* x[0..nv) = the row's nv registers of values, as the accumulator type, times w if has_psw.
+ * float16 into 16 float lanes at AVX-512 is one vcvtph2ps a register (exact, as
+ * fe_f16_to_float); other levels use the portable bit operations (FE_BAG_VCT). */
 FE_TARGET static inline __attribute__((always_inline)) void
-FE_NAME(FE_NAME3(fe_bag_vpool, FE_VSUF, FE_ISUF), FE_NAME(FE_ASUF, FE_SIMD))(
-    const char *table, int64_t n_rows, int64_t dim, int64_t row_stride, const FE_IDX *ids,
-    int64_t n_ids, const int64_t *bounds, int64_t b_lo, int64_t b_hi, int mode, const FE_VT *psw,
-    int64_t padding_idx, FE_VT *out, int out_f32, int64_t c_lo, const int nv)
+FE_BAG_FN(fe_bag_vrow)(FE_BAG_VACC *x, const FE_VT *row, FE_ACC w, const int nv,
+                       const int has_psw)
 {
-    typedef FE_ACC vacc __attribute__((vector_size(FE_BAG_VL * sizeof(FE_ACC))));
-    typedef FE_VT vval __attribute__((vector_size(FE_BAG_VL * sizeof(FE_VT))));
+    for (int j = 0; j < nv; j++) {
+#if defined(FE_X86) && FE_HALF_CAT(FE_BAG_AVX512_, FE_SIMD)
+        if (FE_HALF_CAT(FE_BAG_IS_F16_, FE_VSUF) && sizeof(FE_ACC) == 4 && FE_BAG_VL == 16) {
+            __m512 f = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(row + j * 16)));
+            memcpy(&x[j], &f, sizeof x[j]);
+        } else
+#endif
+        {
+            FE_BAG_VVAL v;
+            memcpy(&v, row + j * FE_BAG_VL, sizeof v);
+            x[j] = __builtin_convertvector(FE_BAG_VCT(FE_VSUF, v), FE_BAG_VACC);
+        }
+        if (has_psw)
+            x[j] = w * x[j];
+    }
+}
+
+/* Prefetches every cache line of the row `id` (columns from byte `off`, row_bytes of them):
+ * a line every 64 bytes from its start, and the line of its last byte (rows need not be
+ * line-aligned). No bounds check: a prefetch never faults, and the address is formed in
+ * unsigned arithmetic. */
+FE_TARGET static inline __attribute__((always_inline)) void
+FE_BAG_FN(fe_bag_vpf)(const char *table, int64_t row_stride, uint64_t id, int64_t off,
+                      const int64_t row_bytes)
+{
+    uintptr_t p = (uintptr_t)table + (uintptr_t)id * (uintptr_t)row_stride + (uintptr_t)off;
+    for (int64_t j = 0; j < (row_bytes + 63) / 64; j++)
+        FE_PREFETCH((const char *)(p + (uintptr_t)(64 * j)));
+    if (row_bytes % 64 != 0 || row_bytes > 64)
+        FE_PREFETCH((const char *)(p + (uintptr_t)(row_bytes - 1)));
+}
+
+FE_TARGET static inline __attribute__((always_inline)) void
+FE_BAG_FN(fe_bag_vpool)(const char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
+                        const FE_IDX *ids, int64_t n_ids, const int64_t *bounds, int64_t b_lo,
+                        int64_t b_hi, int mode, const FE_VT *psw, int64_t padding_idx,
+                        FE_VT *out, int out_f32, int64_t c_lo, int64_t pf_dist, const int nv,
+                        const int has_psw, const int has_pad)
+{
     const int64_t row_bytes = nv * FE_BAG_VL * (int64_t)sizeof(FE_VT);
+    const int64_t off = c_lo * (int64_t)sizeof(FE_VT);
     const int64_t last = n_ids - 1;
     for (int64_t b = b_lo; b < b_hi; b++) {
-        vacc acc[FE_BAG_MAX_NV];
-        int64_t count = 0;
+        FE_BAG_VACC acc[FE_BAG_MAX_NV], x[FE_BAG_MAX_NV];
+        int64_t k = bounds[b], end = bounds[b + 1], count = 0;
         double wsum = 0, w2sum = 0;
-        for (int64_t k = bounds[b]; k < bounds[b + 1]; k++) {
-            /* the row FE_BAG_PF_DIST ids ahead, across bags (most bags are short) */
-            uint64_t pf = (uint64_t)(int64_t)ids[k + FE_BAG_PF_DIST < last ? k + FE_BAG_PF_DIST
-                                                                            : last];
-            if (pf < (uint64_t)n_rows) {
-                uintptr_t p = (uintptr_t)(table + (int64_t)pf * row_stride) +
-                              (uintptr_t)(c_lo * (int64_t)sizeof(FE_VT));
-                uintptr_t end = p + (uintptr_t)row_bytes;
-                for (p &= ~(uintptr_t)(FE_BAG_PF_STEP - 1); p < end; p += FE_BAG_PF_STEP)
-                    FE_PREFETCH((const char *)p);
-            }
+        FE_ACC w = 1;
+        for (; k < end && count == 0; k++) { /* the first row (not padding) sets the sum */
+            uint64_t pf = (uint64_t)(int64_t)ids[k + pf_dist < last ? k + pf_dist : last];
+            FE_BAG_FN(fe_bag_vpf)(table, row_stride, pf, off, row_bytes);
             uint64_t id = (uint64_t)(int64_t)ids[k];
-            if (id >= (uint64_t)n_rows || (int64_t)id == padding_idx)
+            if (id >= (uint64_t)n_rows || (has_pad && (int64_t)id == padding_idx))
                 continue; /* out of range is unreachable after the check pass */
-            const FE_VT *row = (const FE_VT *)(table + (int64_t)id * row_stride) + c_lo;
-            vacc x[FE_BAG_MAX_NV];
-            for (int j = 0; j < nv; j++) {
-                vval v;
-                memcpy(&v, row + j * FE_BAG_VL, sizeof v);
-                x[j] = __builtin_convertvector(FE_BAG_VCT(FE_VSUF, v), vacc);
-            }
-            if (psw) {
+            if (has_psw) {
                 double wd = (double)FE_LOAD(FE_VSUF, psw + k);
-                FE_ACC w = (FE_ACC)wd;
+                w = (FE_ACC)wd;
                 wsum += wd;
                 w2sum += wd * wd;
-                for (int j = 0; j < nv; j++)
-                    x[j] = w * x[j];
             }
-            if (count == 0) {
-                for (int j = 0; j < nv; j++)
-                    acc[j] = x[j];
-            } else {
-                for (int j = 0; j < nv; j++)
-                    acc[j] += x[j];
-            }
-            count++;
+            FE_BAG_FN(fe_bag_vrow)(acc, (const FE_VT *)(table + (int64_t)id * row_stride + off),
+                                   w, nv, has_psw);
+            count = 1;
         }
-        if (count == 0) /* an empty bag (zeros): no uninitialized read */
+        for (; k < end; k++) {
+            uint64_t pf = (uint64_t)(int64_t)ids[k + pf_dist < last ? k + pf_dist : last];
+            FE_BAG_FN(fe_bag_vpf)(table, row_stride, pf, off, row_bytes);
+            uint64_t id = (uint64_t)(int64_t)ids[k];
+            if (id >= (uint64_t)n_rows || (has_pad && (int64_t)id == padding_idx))
+                continue;
+            if (has_psw) {
+                double wd = (double)FE_LOAD(FE_VSUF, psw + k);
+                w = (FE_ACC)wd;
+                wsum += wd;
+                w2sum += wd * wd;
+            }
+            FE_BAG_FN(fe_bag_vrow)(x, (const FE_VT *)(table + (int64_t)id * row_stride + off),
+                                   w, nv, has_psw);
             for (int j = 0; j < nv; j++)
-                acc[j] = (vacc){0};
-        if (sizeof(FE_VT) == 2 && !out_f32 && (mode == FE_BAG_SUM || !psw)) {
+                acc[j] += x[j];
+            if (has_pad)
+                count++;
+        }
+        if (count == 0) { /* an empty bag (zeros): no uninitialized read */
+            for (int j = 0; j < nv; j++)
+                acc[j] = (FE_BAG_VACC){0};
+        } else if (!has_pad) {
+            count = end - bounds[b];
+        }
+        if (sizeof(FE_VT) == 2 && !out_f32 && (mode == FE_BAG_SUM || !has_psw)) {
             /* half results: rounded a register at a time (the put below, lane by lane) */
             typedef float vf32 __attribute__((vector_size(FE_BAG_VL * sizeof(float))));
             typedef double vf64 __attribute__((vector_size(FE_BAG_VL * sizeof(double))));
@@ -190,47 +237,70 @@ FE_NAME(FE_NAME3(fe_bag_vpool, FE_VSUF, FE_ISUF), FE_NAME(FE_ASUF, FE_SIMD))(
             }
             continue;
         }
+        if (mode == FE_BAG_SUM && !out_f32 && sizeof(FE_VT) == sizeof(FE_ACC)) {
+            /* a plain sum in the value type: the registers are the results */
+            memcpy(out + b * dim + c_lo, acc, (size_t)nv * sizeof acc[0]);
+            continue;
+        }
         FE_ACC sum[FE_BAG_MAX_NV * FE_BAG_VL];
         memcpy(sum, acc, (size_t)nv * sizeof acc[0]);
-        if (!psw) {
+        if (!has_psw) {
             wsum = (double)count;
             w2sum = (double)count;
         }
-        FE_NAME(FE_NAME3(fe_bag_put, FE_VSUF, FE_ISUF), FE_NAME(FE_ASUF, FE_SIMD))(
-            out, out_f32, b * dim + c_lo, nv * FE_BAG_VL, sum, count, mode, wsum, w2sum);
+        FE_BAG_FN(fe_bag_put)(out, out_f32, b * dim + c_lo, nv * FE_BAG_VL, sum, count, mode,
+                              wsum, w2sum);
     }
 }
 
 /* The body with the common widths as compile-time constants (fully unrolled, accumulators
  * in registers), any other width as a run-time loop. */
-FE_TARGET static void FE_NAME(FE_NAME3(fe_bag_block, FE_VSUF, FE_ISUF), FE_NAME(FE_ASUF, FE_SIMD))(
+FE_TARGET static void FE_BAG_FN(fe_bag_block)(
     const char *table, int64_t n_rows, int64_t dim, int64_t row_stride, const FE_IDX *ids,
     int64_t n_ids, const int64_t *bounds, int64_t b_lo, int64_t b_hi, int mode, const FE_VT *psw,
     int64_t padding_idx, FE_VT *out, int out_f32, int64_t *argmax, int64_t c_lo, int64_t c_hi)
 {
-#define FE_BAG_CALL(W)                                                                         \
-    FE_NAME(FE_NAME3(fe_bag_pool, FE_VSUF, FE_ISUF), FE_NAME(FE_ASUF, FE_SIMD))(                                \
-        table, n_rows, dim, row_stride, ids, n_ids, bounds, b_lo, b_hi, mode, psw, padding_idx,\
-        out, out_f32, argmax, c_lo, W)
-#define FE_BAG_VCALL(NV)                                                                       \
-    FE_NAME(FE_NAME3(fe_bag_vpool, FE_VSUF, FE_ISUF), FE_NAME(FE_ASUF, FE_SIMD))(              \
-        table, n_rows, dim, row_stride, ids, n_ids, bounds, b_lo, b_hi, mode, psw, padding_idx,\
-        out, out_f32, c_lo, NV)
-    if (mode != FE_BAG_MAX) {
-        switch (c_hi - c_lo) {
-        case 1 * FE_BAG_VL: FE_BAG_VCALL(1); return;
-        case 2 * FE_BAG_VL: FE_BAG_VCALL(2); return;
-        case 4 * FE_BAG_VL: FE_BAG_VCALL(4); return;
-        case 8 * FE_BAG_VL: FE_BAG_VCALL(8); return;
+    int64_t width = c_hi - c_lo;
+    if (mode != FE_BAG_MAX && width % FE_BAG_VL == 0) {
+        int nv = (int)(width / FE_BAG_VL);
+        /* about FE_BAG_PF_BYTES of rows ahead, at least FE_BAG_PF_DIST rows */
+        int64_t pf = FE_BAG_PF_BYTES / (width * (int64_t)sizeof(FE_VT));
+        pf = pf < FE_BAG_PF_DIST ? FE_BAG_PF_DIST : pf > 4 * FE_BAG_PF_DIST ? 4 * FE_BAG_PF_DIST : pf;
+        int how = (psw != NULL) + 2 * (padding_idx >= 0);
+        if (nv == 1 || nv == 2 || nv == 4 || nv == 8) {
+            /* nv and how as constants: one unrolled loop per case */
+#define FE_BAG_V(NV, P, D)                                                                     \
+    FE_BAG_FN(fe_bag_vpool)(table, n_rows, dim, row_stride, ids, n_ids, bounds, b_lo, b_hi,    \
+                            mode, psw, padding_idx, out, out_f32, c_lo, pf, NV, P, D)
+#define FE_BAG_VHOW(NV)                                                                        \
+    switch (how) {                                                                             \
+    case 0: FE_BAG_V(NV, 0, 0); return;                                                        \
+    case 1: FE_BAG_V(NV, 1, 0); return;                                                        \
+    case 2: FE_BAG_V(NV, 0, 1); return;                                                        \
+    default: FE_BAG_V(NV, 1, 1); return;                                                       \
+    }
+            switch (nv) {
+            case 1: FE_BAG_VHOW(1)
+            case 2: FE_BAG_VHOW(2)
+            case 4: FE_BAG_VHOW(4)
+            default: FE_BAG_VHOW(8)
+            }
+#undef FE_BAG_VHOW
+#undef FE_BAG_V
         }
     }
-    switch (c_hi - c_lo) {
+#define FE_BAG_CALL(W)                                                                         \
+    FE_BAG_FN(fe_bag_pool)(table, n_rows, dim, row_stride, ids, n_ids, bounds, b_lo, b_hi,     \
+                           mode, psw, padding_idx, out, out_f32, argmax, c_lo, W)
+    switch (width) {
     case 16: FE_BAG_CALL(16); break;
     case 32: FE_BAG_CALL(32); break;
     case 64: FE_BAG_CALL(64); break;
     case 128: FE_BAG_CALL(128); break;
-    default: FE_BAG_CALL(c_hi - c_lo); break;
+    default: FE_BAG_CALL(width); break;
     }
 #undef FE_BAG_CALL
-#undef FE_BAG_VCALL
 }
+#undef FE_BAG_FN
+#undef FE_BAG_VVAL
+#undef FE_BAG_VACC

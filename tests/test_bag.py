@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import fastembed
-from conftest import INDEX_DTYPES, VALUE_DTYPES, assert_unchanged, snapshot
+from conftest import INDEX_DTYPES, VALUE_DTYPES, assert_unchanged, simd_digests, snapshot
 import reference
 
 MODES = ["sum", "mean", "max", "sqrtn"]
@@ -119,7 +119,9 @@ def test_float32_default_meets_its_documented_error_bound(rng, mode):
                                               (np.float64, None), (np.float16, None),
                                               (np.float16, "float64"), ("bfloat16", None)])
 @pytest.mark.parametrize("weighted", [False, True])
-def test_register_widths_equal_the_general_loop(rng, dim, mode, vdt, accumulator, weighted):
+@pytest.mark.parametrize("padding_idx", [None, 7])
+def test_register_widths_equal_the_general_loop(rng, dim, mode, vdt, accumulator, weighted,
+                                                padding_idx):
     # widths of whole SIMD registers pool with the sum in registers; one more column sends the
     # same rows through the general loop, which must give the same bits in the shared columns
     vdt = half_dtype(vdt)
@@ -128,12 +130,43 @@ def test_register_widths_equal_the_general_loop(rng, dim, mode, vdt, accumulator
     offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
     ids = rng.integers(0, 300, int(sizes.sum()))
     psw = rng.random(ids.size).astype(vdt) + 0.1 if weighted else None
-    kw = dict(mode=mode, per_sample_weights=psw, padding_idx=7, accumulator=accumulator)
+    kw = dict(mode=mode, per_sample_weights=psw, padding_idx=padding_idx,
+              accumulator=accumulator)
     got = fastembed.lookup_bag(np.ascontiguousarray(wide[:, :dim]), ids, offsets, **kw)
     want = fastembed.lookup_bag(wide, ids, offsets, **kw)[:, :dim]
     assert got.tobytes() == np.ascontiguousarray(want).tobytes()
     strided = fastembed.lookup_bag(wide[:, :dim], ids, offsets, **kw)  # rows not contiguous
     assert strided.tobytes() == got.tobytes()
+
+
+def test_every_simd_path_gives_the_same_bits():
+    # the register path converts float16 rows with vcvtph2ps at AVX-512 and with portable bit
+    # operations below it; widths, weights, padding and empty bags on each path: same bits
+    code = """
+        import hashlib, numpy as np, ml_dtypes, fastembed
+        rng = np.random.default_rng(2)
+        h = hashlib.sha256()
+        pool = np.array([np.inf, -np.inf, 6e-8, -3e-8, 1e-5, 6e4, -6e4, 1.0, 0.0, -0.0],
+                        np.float32)
+        for dt in (np.float32, np.float16, ml_dtypes.bfloat16):
+            for dim in (8, 16, 32, 64, 128, 65):
+                w = rng.standard_normal((300, dim)).astype(np.float32)
+                w[rng.random(w.shape) < 0.05] = pool[rng.integers(0, pool.size)]
+                w = w.astype(dt)
+                sizes = rng.integers(0, 30, 200)
+                offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+                ids = rng.integers(0, 300, int(sizes.sum()))
+                psw = (rng.random(ids.size) + 0.1).astype(dt)
+                for mode in ("sum", "mean", "sqrtn"):
+                    for p in (None, psw):
+                        for pad in (None, 7):
+                            for od in (None, np.float32):
+                                r = fastembed.lookup_bag(w, ids, offsets, mode=mode, out_dtype=od,
+                                                         per_sample_weights=p, padding_idx=pad)
+                                h.update(r.tobytes())
+        print(h.hexdigest())
+    """
+    assert len(simd_digests(code)) == 1
 
 
 def test_bad_accumulator_is_rejected():
