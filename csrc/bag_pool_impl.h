@@ -167,6 +167,30 @@ FE_BAG_FN(fe_bag_vpf)(const char *table, int64_t row_stride, uint64_t id, int64_
         FE_PREFETCH((const char *)(p + (uintptr_t)(row_bytes - 1)));
 }
 
+/* Position k of a bag: prefetches the row pf_dist positions ahead, then returns the row at
+ * k (from byte `off`), or NULL for padding (and for an id out of range, unreachable after
+ * the check pass), and adds its weight to the sums when there are weights. */
+FE_TARGET static inline __attribute__((always_inline)) const FE_VT *
+FE_BAG_FN(fe_bag_vnext)(const char *table, int64_t n_rows, int64_t row_stride, const FE_IDX *ids,
+                        int64_t k, int64_t pf_dist, int64_t last, int64_t off,
+                        const int64_t row_bytes, const FE_VT *psw, int64_t padding_idx,
+                        const int has_psw, const int has_pad, FE_ACC *w, double *wsum,
+                        double *w2sum)
+{
+    uint64_t pf = (uint64_t)(int64_t)ids[k + pf_dist < last ? k + pf_dist : last];
+    FE_BAG_FN(fe_bag_vpf)(table, row_stride, pf, off, row_bytes);
+    uint64_t id = (uint64_t)(int64_t)ids[k];
+    if (id >= (uint64_t)n_rows || (has_pad && (int64_t)id == padding_idx))
+        return NULL;
+    if (has_psw) {
+        double wd = (double)FE_LOAD(FE_VSUF, psw + k);
+        *w = (FE_ACC)wd;
+        *wsum += wd;
+        *w2sum += wd * wd;
+    }
+    return (const FE_VT *)(table + (int64_t)id * row_stride + off);
+}
+
 FE_TARGET static inline __attribute__((always_inline)) void
 FE_BAG_FN(fe_bag_vpool)(const char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
                         const FE_IDX *ids, int64_t n_ids, const int64_t *bounds, int64_t b_lo,
@@ -183,35 +207,21 @@ FE_BAG_FN(fe_bag_vpool)(const char *table, int64_t n_rows, int64_t dim, int64_t 
         double wsum = 0, w2sum = 0;
         FE_ACC w = 1;
         for (; k < end && count == 0; k++) { /* the first row (not padding) sets the sum */
-            uint64_t pf = (uint64_t)(int64_t)ids[k + pf_dist < last ? k + pf_dist : last];
-            FE_BAG_FN(fe_bag_vpf)(table, row_stride, pf, off, row_bytes);
-            uint64_t id = (uint64_t)(int64_t)ids[k];
-            if (id >= (uint64_t)n_rows || (has_pad && (int64_t)id == padding_idx))
-                continue; /* out of range is unreachable after the check pass */
-            if (has_psw) {
-                double wd = (double)FE_LOAD(FE_VSUF, psw + k);
-                w = (FE_ACC)wd;
-                wsum += wd;
-                w2sum += wd * wd;
+            const FE_VT *row = FE_BAG_FN(fe_bag_vnext)(table, n_rows, row_stride, ids, k, pf_dist,
+                                                       last, off, row_bytes, psw, padding_idx,
+                                                       has_psw, has_pad, &w, &wsum, &w2sum);
+            if (row) {
+                FE_BAG_FN(fe_bag_vrow)(acc, row, w, nv, has_psw);
+                count = 1;
             }
-            FE_BAG_FN(fe_bag_vrow)(acc, (const FE_VT *)(table + (int64_t)id * row_stride + off),
-                                   w, nv, has_psw);
-            count = 1;
         }
         for (; k < end; k++) {
-            uint64_t pf = (uint64_t)(int64_t)ids[k + pf_dist < last ? k + pf_dist : last];
-            FE_BAG_FN(fe_bag_vpf)(table, row_stride, pf, off, row_bytes);
-            uint64_t id = (uint64_t)(int64_t)ids[k];
-            if (id >= (uint64_t)n_rows || (has_pad && (int64_t)id == padding_idx))
+            const FE_VT *row = FE_BAG_FN(fe_bag_vnext)(table, n_rows, row_stride, ids, k, pf_dist,
+                                                       last, off, row_bytes, psw, padding_idx,
+                                                       has_psw, has_pad, &w, &wsum, &w2sum);
+            if (!row)
                 continue;
-            if (has_psw) {
-                double wd = (double)FE_LOAD(FE_VSUF, psw + k);
-                w = (FE_ACC)wd;
-                wsum += wd;
-                w2sum += wd * wd;
-            }
-            FE_BAG_FN(fe_bag_vrow)(x, (const FE_VT *)(table + (int64_t)id * row_stride + off),
-                                   w, nv, has_psw);
+            FE_BAG_FN(fe_bag_vrow)(x, row, w, nv, has_psw);
             for (int j = 0; j < nv; j++)
                 acc[j] += x[j];
             if (has_pad)
