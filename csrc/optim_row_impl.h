@@ -1,6 +1,6 @@
 /* Body of optim.c per arithmetic type (FE_VT float or double, FE_VSUF f32 or f64): the
  * parts a float16/bfloat16 table shares with a float32 one, whose gradient and state are
- * float32 too. */
+ * float32 too: one row's update and fe_first_nonfinite. */
 
 /* One touched row: `g_in` is its summed gradient (as accumulate returns it), `gb` dim
  * doubles of scratch, `s1`/`s2` its state rows. Each rule is its own branch-free loop over
@@ -81,15 +81,6 @@ static void FE_NAME(fe_opt_row, FE_VSUF)(FE_VT *restrict w, const FE_VT *restric
         }
         break;
     }
-}
-
-/* The summed gradient of one group (optim_simd_impl.h), at the SIMD level `level`. */
-static inline void FE_NAME(fe_opt_group_sum, FE_VSUF)(FE_VT *restrict sum, const FE_VT *grad,
-                                                      int64_t dim, const int64_t *perm,
-                                                      int64_t k0, int64_t k1, int64_t n_perm,
-                                                      int level)
-{
-    FE_SIMD_DISPATCH(FE_NAME(fe_opt_group_sum, FE_VSUF), (sum, grad, dim, perm, k0, k1, n_perm));
 }
 
 int64_t FE_NAME(fe_first_nonfinite, FE_VSUF)(const FE_VT *x, int64_t n, FE_VT *max_abs,
