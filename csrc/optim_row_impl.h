@@ -66,12 +66,16 @@ static void FE_NAME(fe_opt_row, FE_VSUF)(FE_VT *restrict w, const FE_VT *restric
         }
         break;
     }
-    case FE_OPT_FTRL: /* Keras's FTRL: s1 = accumulator, s2 = linear */
+    case FE_OPT_FTRL: { /* Keras's FTRL: s1 = accumulator, s2 = linear */
+        /* n^0.5 (Keras's default power) as sqrt: two pow calls an element were most of
+         * the step (measured 2.45 s against 0.25 s for Adagrad, 1M ids of 64) */
+        const int root = o->lr_power == -0.5;
         for (int64_t d = 0; d < dim; d++) {
             double x = decay * (double)w[d], g = gb[d];
             double n_old = (double)s1[d], gs = g + 2 * o->l2_shrinkage * x;
             double n_new = n_old + g * g;
-            double p_new = pow(n_new, -o->lr_power), p_old = pow(n_old, -o->lr_power);
+            double p_new = root ? sqrt(n_new) : pow(n_new, -o->lr_power);
+            double p_old = root ? sqrt(n_old) : pow(n_old, -o->lr_power);
             double lin = (double)s2[d] + gs - (p_new - p_old) / lr * x;
             double quad = p_new / lr + 2 * o->ftrl_l2;
             double c = lin > o->ftrl_l1 ? o->ftrl_l1 : (lin < -o->ftrl_l1 ? -o->ftrl_l1 : lin);
@@ -80,6 +84,7 @@ static void FE_NAME(fe_opt_row, FE_VSUF)(FE_VT *restrict w, const FE_VT *restric
             w[d] = (FE_VT)((c - lin) / quad);
         }
         break;
+    }
     }
 }
 
