@@ -46,9 +46,18 @@ static void FE_NAME(fe_opt_row, FE_VSUF)(FE_VT *restrict w, const FE_VT *restric
         }
         break;
     case FE_OPT_ROWWISE_ADAGRAD: { /* one accumulator per row: += mean(g^2) */
-        double sq = 0;
-        for (int64_t d = 0; d < dim; d++)
-            sq += gb[d] * gb[d];
+        /* g^2 summed as 8 partial sums (column d in part[d % 8]), then pairwise: a fixed
+         * order (the same for any thread count) without a dim-long chain of dependent adds,
+         * which measured the rule at 1.85x SGD's apply (864K rows of 64) */
+        double part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        int64_t d8 = dim - dim % 8;
+        for (int64_t d = 0; d < d8; d += 8)
+            for (int j = 0; j < 8; j++)
+                part[j] += gb[d + j] * gb[d + j];
+        for (int64_t d = d8; d < dim; d++)
+            part[d - d8] += gb[d] * gb[d];
+        double sq = ((part[0] + part[1]) + (part[2] + part[3]))
+                    + ((part[4] + part[5]) + (part[6] + part[7]));
         s1[0] = (FE_VT)((double)s1[0] + (dim ? sq / (double)dim : 0.0));
         const double step = lr / (o->eps_in_sqrt ? sqrt((double)s1[0] + o->eps)
                                                  : sqrt((double)s1[0]) + o->eps);
