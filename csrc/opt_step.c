@@ -5,7 +5,8 @@
  * balance of threads over unequal groups), then checks the sums; phase 2 is optim.c's
  * fe_opt_update from the sums. Measured against summing each group again while updating
  * its row after a scan of grad (the previous design), this reads grad once and gathers it
- * with accumulate's loop: 1M ids, 1M x 64: uniform 167 vs 214 ms, Zipf 90 vs 104 ms. */
+ * with accumulate's loop: 1M uniform ids, 1M x 64 float32, SGD, 1 thread, CPU time of
+ * interleaved calls in one process: 167 vs 214 ms. */
 #include "fe_internal.h"
 
 #include <math.h>
