@@ -305,11 +305,11 @@ fe_status fe_bag_dots_bf16_i64(const char *table, int64_t n_rows, int64_t dim,
  *   FE_ERR_OVERFLOW; scratch allocation failure -> FE_ERR_NOMEM;
  *   a NaN or inf in grad -> FE_ERR_NONFINITE, fault->pos = its flat position; finite grad
  *   rows whose float sum is not finite -> FE_ERR_NONFINITE, fault->pos = -1, fault->row =
- *   the first such row, fault->count = its number of grad rows. (The sums are checked only
- *   when a bound on max |grad| and the group sizes cannot rule an overflow out, with the
- *   same code that computes the update: what is checked is what is applied.)
- * Threads:    the grouping is the same for any count; touched rows in contiguous chunks,
- *             each row one thread's: bit-identical for any count.
+ *   the first such row, fault->count = its number of grad rows. (step sums each group once
+ *   into scratch, fe_sum_groups, and checks those sums: what is checked is what is applied.
+ *   The scratch, n_touched * dim values, is kept for the next step: one block, up to 1 GiB.)
+ * Threads:    the grouping is the same for any count; sums as fe_sum_groups; touched rows
+ *             in contiguous chunks, each row one thread's: bit-identical for any count.
  * Half tables (f16, bf16; table values are uint16 bit patterns): grad, values and the state
  *   are float; each row is loaded as float, updated exactly as the f32 kernel updates a
  *   float32 row (the same float result and state), and rounded back once:

@@ -168,33 +168,27 @@ void fe_cons_row_f64(double *row, int64_t dim, int kind, double a, double b, dou
 void fe_cons_row_f16(uint16_t *row, int64_t dim, int kind, double a, double b, double rate);
 void fe_cons_row_bf16(uint16_t *row, int64_t dim, int kind, double a, double b, double rate);
 
-/* The optimizer update of grouped rows (optim.c), the shared phase of fe_opt_step and
- * fe_opt_apply: rows[g] is group g's row (strictly increasing), group skip_group (< 0:
- * none) is not updated. With perm, group g's gradient is the sum of grad rows
- * perm[starts[g]:starts[g + 1]] in that order; without, it is grad row g (n_grad ==
- * n_groups). check_sums: phase 1 also sums every group and checks it is finite. Phase 1
- * checks o, the constraint and rows (FE_ERR_INDEX, fault->pos = the first bad g). A half
- * table's gradient and state are float. */
+/* The optimizer update of grouped rows (optim.c), phase 2 of fe_opt_step and fe_opt_apply:
+ * rows[g] is group g's row (strictly increasing), group skip_group (< 0: none) is not
+ * updated; touched row r's (skip_group left out) summed gradient is values row r. It checks
+ * o, the constraint and rows (FE_ERR_INDEX, fault->pos = the first bad g) before its first
+ * write. A half table's gradient and state are float. */
 fe_status fe_opt_update_f32(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
                             const int64_t *rows, int64_t n_groups, int64_t skip_group,
-                            const float *grad, int64_t n_grad, const int64_t *perm,
-                            const int64_t *starts, float *s1, float *s2, int64_t state_stride,
-                            const fe_opt *o, int check_sums, int n_threads, fe_opt_fault *fault);
+                            const float *values, float *s1, float *s2, int64_t state_stride,
+                            const fe_opt *o, int n_threads, fe_opt_fault *fault);
 fe_status fe_opt_update_f64(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
                             const int64_t *rows, int64_t n_groups, int64_t skip_group,
-                            const double *grad, int64_t n_grad, const int64_t *perm,
-                            const int64_t *starts, double *s1, double *s2, int64_t state_stride,
-                            const fe_opt *o, int check_sums, int n_threads, fe_opt_fault *fault);
+                            const double *values, double *s1, double *s2, int64_t state_stride,
+                            const fe_opt *o, int n_threads, fe_opt_fault *fault);
 fe_status fe_opt_update_f16(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
                             const int64_t *rows, int64_t n_groups, int64_t skip_group,
-                            const float *grad, int64_t n_grad, const int64_t *perm,
-                            const int64_t *starts, float *s1, float *s2, int64_t state_stride,
-                            const fe_opt *o, int check_sums, int n_threads, fe_opt_fault *fault);
+                            const float *values, float *s1, float *s2, int64_t state_stride,
+                            const fe_opt *o, int n_threads, fe_opt_fault *fault);
 fe_status fe_opt_update_bf16(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
                              const int64_t *rows, int64_t n_groups, int64_t skip_group,
-                             const float *grad, int64_t n_grad, const int64_t *perm,
-                             const int64_t *starts, float *s1, float *s2, int64_t state_stride,
-                             const fe_opt *o, int check_sums, int n_threads, fe_opt_fault *fault);
+                             const float *values, float *s1, float *s2, int64_t state_stride,
+                             const fe_opt *o, int n_threads, fe_opt_fault *fault);
 
 /* SplitMix64, the counter-based generator of the random fills (init.c) and of the
  * optimizers' stochastic rounding (optim.c): fe_mix64 is its finalizer, fe_draw(key, c) draw

@@ -1,11 +1,11 @@
-/* Fused sparse optimizer steps: the summed gradient of each touched row, the optimizer's
- * update and its state, in one pass over the touched rows (each row one thread's).
+/* Sparse optimizer updates: from the summed gradient of each touched row (opt_step.c sums
+ * it), the optimizer's update of the row and its state and the row constraint, in one pass
+ * over the touched rows (each row one thread's).
  *
  * Three bodies, each instantiated by fe_instantiate.h:
- *   optim_simd_impl.h  per arithmetic type and SIMD level: the loops that read a whole
- *                      gradient (its magnitude scan, a group's sum)
- *   optim_row_impl.h   per arithmetic type (f32, f64): one row's update, one group's summed
- *                      gradient and fe_first_nonfinite
+ *   optim_simd_impl.h  per arithmetic type and SIMD level: the finiteness scan
+ *   optim_row_impl.h   per arithmetic type (f32, f64): one row's update and
+ *                      fe_first_nonfinite
  *   optim_impl.h       per table type (f32, f64, f16, bf16): fe_opt_update, fe_opt_apply */
 #include "fe_half.h"
 #include "fe_internal.h"
@@ -14,9 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Prefetch distances: gradient rows (read in grouped order, random in memory) and the
- * touched table and state rows (increasing, but far apart). */
-#define FE_OPT_PF_GRAD 16
+/* Prefetch distance of the touched table and state rows (increasing, but far apart). */
 #define FE_OPT_PF_ROWS 4
 
 /* Every cache line of a row (rows need not be line-aligned), up to 1 KB. */

@@ -21,11 +21,12 @@ static void FE_NAME(fe_opt_store_row, FE_VSUF)(FE_VT *restrict w, const float *r
 }
 #endif
 
-fe_status FE_NAME(fe_opt_update, FE_VSUF)(
-    char *table, int64_t n_rows, int64_t dim, int64_t row_stride, const int64_t *rows,
-    int64_t n_groups, int64_t skip_group, const FE_CT(FE_VSUF) *grad, int64_t n_grad,
-    const int64_t *perm, const int64_t *starts, FE_CT(FE_VSUF) *s1, FE_CT(FE_VSUF) *s2,
-    int64_t state_stride, const fe_opt *o, int check_sums, int n_threads, fe_opt_fault *fault)
+fe_status FE_NAME(fe_opt_update, FE_VSUF)(char *table, int64_t n_rows, int64_t dim,
+                                          int64_t row_stride, const int64_t *rows,
+                                          int64_t n_groups, int64_t skip_group,
+                                          const FE_CT(FE_VSUF) *values, FE_CT(FE_VSUF) *s1,
+                                          FE_CT(FE_VSUF) *s2, int64_t state_stride,
+                                          const fe_opt *o, int n_threads, fe_opt_fault *fault)
 {
     typedef FE_CT(FE_VSUF) ct_t;
     if (n_rows < 0 || dim < 0 || n_groups < 0 || row_stride % (int64_t)sizeof(FE_VT) != 0
@@ -35,8 +36,6 @@ fe_status FE_NAME(fe_opt_update, FE_VSUF)(
         || (o->rounding != FE_OPT_ROUND_NEAREST && o->rounding != FE_OPT_ROUND_STOCHASTIC))
         return FE_ERR_VALUE;
     if (o->cons_kind >= 0 && !fe_cons_params_ok(o->cons_kind, o->cons_a, o->cons_b, o->cons_rate))
-        return FE_ERR_VALUE;
-    if (!perm && (skip_group >= 0 || n_grad != n_groups))
         return FE_ERR_VALUE;
     /* check everything before the first write: rows strictly increasing and in range */
     for (int64_t g = 0; g < n_groups; g++)
@@ -48,63 +47,28 @@ fe_status FE_NAME(fe_opt_update, FE_VSUF)(
     const int64_t n_touched = n_groups - skipping;
     if (n_touched == 0 || dim == 0)
         return FE_OK;
-    const int64_t n_perm = perm ? starts[n_groups] : 0;
-    const int level = fe_simd_level();
-    int64_t work = (perm ? n_perm : n_touched) * dim * (int64_t)sizeof(ct_t);
-    int nt = fe_plan_threads(n_threads, work);
+    int nt = fe_plan_threads(n_threads, n_touched * dim * (int64_t)sizeof(ct_t));
     const int64_t row_bytes = dim * (int64_t)sizeof(FE_VT);
     /* per-thread scratch, allocated before the first write so that a failure changes nothing
-     * (a half table's row is updated in float in the second half of `sums`) */
-    const int64_t n_sums = (sizeof(FE_VT) == sizeof(ct_t) ? 1 : 2) * dim;
+     * (a half table's row is updated in float) */
     double *gbs = (double *)malloc((size_t)nt * (size_t)dim * sizeof(double));
-    ct_t *sums = (ct_t *)malloc((size_t)nt * (size_t)n_sums * sizeof(ct_t));
-    if (!gbs || !sums) {
+#if FE_NAME(FE_OPT_HALF, FE_VSUF)
+    float *xs = (float *)malloc((size_t)nt * (size_t)dim * sizeof(float));
+#else
+    float *xs = NULL;
+#endif
+    if (!gbs || (sizeof(FE_VT) != sizeof(ct_t) && !xs)) {
         free(gbs);
-        free(sums);
+        free(xs);
         return FE_ERR_NOMEM;
-    }
-    if (perm && check_sums) { /* phase 1, continued: every summed row finite */
-        int64_t found[FE_MAX_THREADS];
-        for (int t = 0; t < nt; t++)
-            found[t] = n_touched;
-        FE_PARALLEL_CHUNKS(nt, n_touched, {
-            ct_t *sum = sums + (int64_t)t * n_sums;
-            for (int64_t r = lo; r < hi; r++) {
-                int64_t grp = r + (skipping && r >= skip_group);
-                FE_NAME(fe_opt_group_sum, FE_CSUF(FE_VSUF))(sum, grad, dim, perm, starts[grp],
-                                                            starts[grp + 1], n_perm, level);
-                int bad = 0;
-                for (int64_t d = 0; d < dim; d++)
-                    bad |= !isfinite(sum[d]);
-                if (bad) { /* the chunk's first: chunks are in order, so the lowest wins */
-                    found[t] = r;
-                    break;
-                }
-            }
-        });
-        int64_t first = n_touched;
-        for (int t = 0; t < nt; t++)
-            if (found[t] < first)
-                first = found[t];
-        if (first < n_touched) {
-            free(gbs);
-            free(sums);
-            int64_t grp = first + (skipping && first >= skip_group);
-            fault->pos = -1;
-            fault->row = rows[grp];
-            fault->count = starts[grp + 1] - starts[grp];
-            return FE_ERR_NONFINITE;
-        }
     }
 #if FE_NAME(FE_OPT_HALF, FE_VSUF)
     const uint64_t step_key = fe_draw(fe_mix64(o->seed), o->step);
 #endif
     FE_PARALLEL_CHUNKS(nt, n_touched, {
-        ct_t *sum = sums + (int64_t)t * n_sums;
         double *gb = gbs + (int64_t)t * dim;
         for (int64_t r = lo; r < hi; r++) {
             int64_t grp = r + (skipping && r >= skip_group);
-            const ct_t *g;
             if (grp + FE_OPT_PF_ROWS < n_groups) { /* rows and state rows updated a little later */
                 int64_t ahead = rows[grp + FE_OPT_PF_ROWS];
                 fe_opt_prefetch_row(table + ahead * row_stride, row_bytes);
@@ -113,19 +77,13 @@ fe_status FE_NAME(fe_opt_update, FE_VSUF)(
                 if (s2)
                     fe_opt_prefetch_row((char *)s2 + ahead * state_stride, state_stride);
             }
-            if (perm) { /* fused: the row's gradient summed as accumulate sums it */
-                FE_NAME(fe_opt_group_sum, FE_CSUF(FE_VSUF))(sum, grad, dim, perm, starts[grp],
-                                                            starts[grp + 1], n_perm, level);
-                g = sum;
-            } else {
-                g = grad + grp * dim;
-            }
+            const ct_t *g = values + r * dim;
             int64_t row = rows[grp];
             FE_VT *w = (FE_VT *)(table + row * row_stride);
             ct_t *s1r = s1 ? (ct_t *)((char *)s1 + row * state_stride) : NULL;
             ct_t *s2r = s2 ? (ct_t *)((char *)s2 + row * state_stride) : NULL;
 #if FE_NAME(FE_OPT_HALF, FE_VSUF)
-            float *x = sum + dim;
+            float *x = xs + (int64_t)t * dim;
             for (int64_t d = 0; d < dim; d++)
                 x[d] = FE_LOAD(FE_VSUF, w + d);
             fe_opt_row_f32(x, g, gb, s1r, s2r, dim, o);
@@ -139,7 +97,7 @@ fe_status FE_NAME(fe_opt_update, FE_VSUF)(
         }
     });
     free(gbs);
-    free(sums);
+    free(xs);
     return FE_OK;
 }
 
@@ -165,6 +123,5 @@ fe_status FE_NAME3(fe_opt_apply, FE_VSUF, i64)(char *table, int64_t n_rows, int6
         }
     }
     return FE_NAME(fe_opt_update, FE_VSUF)(table, n_rows, dim, row_stride, rows, n_touched, -1,
-                                           values, n_touched, NULL, NULL, s1, s2, state_stride, o,
-                                           0, n_threads, fault);
+                                           values, s1, s2, state_stride, o, n_threads, fault);
 }

@@ -598,3 +598,22 @@ def test_rebind_moves_a_tables_state_to_its_new_buffer(rng):
     assert len(moved.get_state()["slots"]) == 1
     moved.rebind(12345, new)  # nothing bound there: nothing happens
     assert len(moved.get_state()["slots"]) == 1
+
+
+@pytest.mark.parametrize("nt", [1, 2])
+def test_nonfinite_gradient_on_the_padding_row_is_refused(rng, nt):
+    # the step sums every group but the padding row's and checks the sums: a NaN in a row of
+    # the padding id, which no sum holds, must still be found (at its flat position) and
+    # leave the table and the state as they were
+    w = rng.standard_normal((50, 8)).astype(np.float32)
+    ids = np.array([3, 7, 3, 9, 7, 3])
+    g = rng.standard_normal((6, 8)).astype(np.float32)
+    g[3, 5] = np.nan  # ids[3] == 9, the padding row
+    opt = O.Adagrad(0.1)
+    opt.step(w, ids[:3], g[:3], num_threads=nt)  # binds the state
+    state = opt.get_state()["slots"][0]["accumulator"]
+    before = snapshot(w)
+    with pytest.raises(ValueError, match="flat position 29"):
+        opt.step(w, ids, g, padding_idx=9, num_threads=nt)
+    assert_unchanged(before, w)
+    assert opt.get_state()["slots"][0]["accumulator"].tobytes() == state.tobytes()
