@@ -163,10 +163,10 @@ fe_status fe_distinct_ids_i64(const int64_t *ids, int64_t n_ids, int64_t n_rows,
  * projection of one row in place. The optimizer step (opt_step.c) projects each row it
  * updated while the row is in cache. */
 int fe_cons_params_ok(int kind, double a, double b, double rate);
-void fe_cons_row_f32(float *row, int64_t dim, int kind, double a, double b, double rate);
-void fe_cons_row_f64(double *row, int64_t dim, int kind, double a, double b, double rate);
-void fe_cons_row_f16(uint16_t *row, int64_t dim, int kind, double a, double b, double rate);
-void fe_cons_row_bf16(uint16_t *row, int64_t dim, int kind, double a, double b, double rate);
+/* Declares fe_cons_row_{f32,f64,f16,bf16}. */
+#define FE_DECL_CONS_ROW(v, VT, AT) \
+    void fe_cons_row_##v(VT *row, int64_t dim, int kind, double a, double b, double rate);
+FE_FOR_VALUE(FE_DECL_CONS_ROW)
 
 /* The optimizer update of grouped rows (optim.c), the shared phase of fe_opt_step and
  * fe_opt_apply: rows[g] is group g's row (strictly increasing), group skip_group (< 0:
@@ -175,26 +175,15 @@ void fe_cons_row_bf16(uint16_t *row, int64_t dim, int kind, double a, double b, 
  * n_groups). check_sums: phase 1 also sums every group and checks it is finite. Phase 1
  * checks o, the constraint and rows (FE_ERR_INDEX, fault->pos = the first bad g). A half
  * table's gradient and state are float. */
-fe_status fe_opt_update_f32(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
-                            const int64_t *rows, int64_t n_groups, int64_t skip_group,
-                            const float *grad, int64_t n_grad, const int64_t *perm,
-                            const int64_t *starts, float *s1, float *s2, int64_t state_stride,
-                            const fe_opt *o, int check_sums, int n_threads, fe_opt_fault *fault);
-fe_status fe_opt_update_f64(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
-                            const int64_t *rows, int64_t n_groups, int64_t skip_group,
-                            const double *grad, int64_t n_grad, const int64_t *perm,
-                            const int64_t *starts, double *s1, double *s2, int64_t state_stride,
-                            const fe_opt *o, int check_sums, int n_threads, fe_opt_fault *fault);
-fe_status fe_opt_update_f16(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
-                            const int64_t *rows, int64_t n_groups, int64_t skip_group,
-                            const float *grad, int64_t n_grad, const int64_t *perm,
-                            const int64_t *starts, float *s1, float *s2, int64_t state_stride,
-                            const fe_opt *o, int check_sums, int n_threads, fe_opt_fault *fault);
-fe_status fe_opt_update_bf16(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
-                             const int64_t *rows, int64_t n_groups, int64_t skip_group,
-                             const float *grad, int64_t n_grad, const int64_t *perm,
-                             const int64_t *starts, float *s1, float *s2, int64_t state_stride,
-                             const fe_opt *o, int check_sums, int n_threads, fe_opt_fault *fault);
+/* Declares fe_opt_update_{f32,f64,f16,bf16}. */
+#define FE_DECL_OPT_UPDATE(v, VT, AT)                                                         \
+    fe_status fe_opt_update_##v(char *table, int64_t n_rows, int64_t dim, int64_t row_stride, \
+                                const int64_t *rows, int64_t n_groups, int64_t skip_group,    \
+                                const AT *grad, int64_t n_grad, const int64_t *perm,          \
+                                const int64_t *starts, AT *s1, AT *s2, int64_t state_stride,  \
+                                const fe_opt *o, int check_sums, int n_threads,               \
+                                fe_opt_fault *fault);
+FE_FOR_VALUE(FE_DECL_OPT_UPDATE)
 
 /* SplitMix64, the counter-based generator of the random fills (init.c) and of the
  * optimizers' stochastic rounding (optim.c): fe_mix64 is its finalizer, fe_draw(key, c) draw
