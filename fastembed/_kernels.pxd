@@ -1,6 +1,12 @@
-# Declarations of the C kernels the extension calls, each once and in the order of their
-# contract, csrc/fastembed.h (nothing from fe_internal.h, which is not part of it); shared
-# by the .pxi parts of _kernels.pyx. The C enums are exported as module constants there.
+# GENERATED from _kernels.pxd.in by setup.py: edit that file.
+# Template of fastembed/_kernels.pxd (Cython's Tempita; setup.py renders it before every
+# build, and the rendered .pxd is not tracked: edit this file). The declarations of the C
+# kernels the extension calls, each once and in the order of their contract,
+# csrc/fastembed.h (nothing from fe_internal.h, which is not part of it); shared by the .pxi
+# parts of _kernels.pyx. The C enums are exported as module constants there.
+# A per-type family is one prototype in a for loop over the type lists below, which are
+# fastembed.h's FE_FOR_VALUE and FE_FOR_VALUE_INDEX (tests/test_layering.py checks that the
+# rendered names are the header's, in its order).
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint64_t
 
 cdef extern from "fastembed.h" nogil:
@@ -22,6 +28,7 @@ cdef extern from "fastembed.h" nogil:
     int fe_simd_cpu_level()
     const char *fe_simd_name(int level)
     const char *fe_simd_compiled()
+    void fe_chunk(int64_t n, int nt, int t, int64_t *lo, int64_t *hi)
 
     int64_t fe_first_bad_id_i32(const int32_t *ids, int64_t n_ids, int64_t n_rows, int n_threads)
     int64_t fe_first_bad_id_i64(const int64_t *ids, int64_t n_ids, int64_t n_rows, int n_threads)
@@ -40,46 +47,47 @@ cdef extern from "fastembed.h" nogil:
         FE_BAG_SQRTN
         FE_BAG_ACC64
         FE_BAG_OUT_F32
+    int fe_bag_bounds_ok(const int64_t *bounds, int64_t n_bags, int64_t n_ids)
     fe_status fe_lookup_bag_f32_i32(const char *table, int64_t n_rows, int64_t dim,
-                                    int64_t row_stride, const int32_t *ids, int64_t n_ids,
-                                    const int64_t *bounds, int64_t n_bags, int mode,
-                                    const float *psw, int64_t padding_idx, float *out,
-                                    int64_t *argmax, int n_threads, int64_t *bad_pos)
+                                        int64_t row_stride, const int32_t *ids, int64_t n_ids,
+                                        const int64_t *bounds, int64_t n_bags, int mode,
+                                        const float *psw, int64_t padding_idx, float *out,
+                                        int64_t *argmax, int n_threads, int64_t *bad_pos)
     fe_status fe_lookup_bag_f32_i64(const char *table, int64_t n_rows, int64_t dim,
-                                    int64_t row_stride, const int64_t *ids, int64_t n_ids,
-                                    const int64_t *bounds, int64_t n_bags, int mode,
-                                    const float *psw, int64_t padding_idx, float *out,
-                                    int64_t *argmax, int n_threads, int64_t *bad_pos)
+                                        int64_t row_stride, const int64_t *ids, int64_t n_ids,
+                                        const int64_t *bounds, int64_t n_bags, int mode,
+                                        const float *psw, int64_t padding_idx, float *out,
+                                        int64_t *argmax, int n_threads, int64_t *bad_pos)
     fe_status fe_lookup_bag_f64_i32(const char *table, int64_t n_rows, int64_t dim,
-                                    int64_t row_stride, const int32_t *ids, int64_t n_ids,
-                                    const int64_t *bounds, int64_t n_bags, int mode,
-                                    const double *psw, int64_t padding_idx, double *out,
-                                    int64_t *argmax, int n_threads, int64_t *bad_pos)
+                                        int64_t row_stride, const int32_t *ids, int64_t n_ids,
+                                        const int64_t *bounds, int64_t n_bags, int mode,
+                                        const double *psw, int64_t padding_idx, double *out,
+                                        int64_t *argmax, int n_threads, int64_t *bad_pos)
     fe_status fe_lookup_bag_f64_i64(const char *table, int64_t n_rows, int64_t dim,
-                                    int64_t row_stride, const int64_t *ids, int64_t n_ids,
-                                    const int64_t *bounds, int64_t n_bags, int mode,
-                                    const double *psw, int64_t padding_idx, double *out,
-                                    int64_t *argmax, int n_threads, int64_t *bad_pos)
+                                        int64_t row_stride, const int64_t *ids, int64_t n_ids,
+                                        const int64_t *bounds, int64_t n_bags, int mode,
+                                        const double *psw, int64_t padding_idx, double *out,
+                                        int64_t *argmax, int n_threads, int64_t *bad_pos)
     fe_status fe_lookup_bag_f16_i32(const char *table, int64_t n_rows, int64_t dim,
-                                    int64_t row_stride, const int32_t *ids, int64_t n_ids,
-                                    const int64_t *bounds, int64_t n_bags, int mode,
-                                    const uint16_t *psw, int64_t padding_idx, uint16_t *out,
-                                    int64_t *argmax, int n_threads, int64_t *bad_pos)
+                                        int64_t row_stride, const int32_t *ids, int64_t n_ids,
+                                        const int64_t *bounds, int64_t n_bags, int mode,
+                                        const uint16_t *psw, int64_t padding_idx, uint16_t *out,
+                                        int64_t *argmax, int n_threads, int64_t *bad_pos)
     fe_status fe_lookup_bag_f16_i64(const char *table, int64_t n_rows, int64_t dim,
-                                    int64_t row_stride, const int64_t *ids, int64_t n_ids,
-                                    const int64_t *bounds, int64_t n_bags, int mode,
-                                    const uint16_t *psw, int64_t padding_idx, uint16_t *out,
-                                    int64_t *argmax, int n_threads, int64_t *bad_pos)
+                                        int64_t row_stride, const int64_t *ids, int64_t n_ids,
+                                        const int64_t *bounds, int64_t n_bags, int mode,
+                                        const uint16_t *psw, int64_t padding_idx, uint16_t *out,
+                                        int64_t *argmax, int n_threads, int64_t *bad_pos)
     fe_status fe_lookup_bag_bf16_i32(const char *table, int64_t n_rows, int64_t dim,
-                                     int64_t row_stride, const int32_t *ids, int64_t n_ids,
-                                     const int64_t *bounds, int64_t n_bags, int mode,
-                                     const uint16_t *psw, int64_t padding_idx, uint16_t *out,
-                                     int64_t *argmax, int n_threads, int64_t *bad_pos)
+                                        int64_t row_stride, const int32_t *ids, int64_t n_ids,
+                                        const int64_t *bounds, int64_t n_bags, int mode,
+                                        const uint16_t *psw, int64_t padding_idx, uint16_t *out,
+                                        int64_t *argmax, int n_threads, int64_t *bad_pos)
     fe_status fe_lookup_bag_bf16_i64(const char *table, int64_t n_rows, int64_t dim,
-                                     int64_t row_stride, const int64_t *ids, int64_t n_ids,
-                                     const int64_t *bounds, int64_t n_bags, int mode,
-                                     const uint16_t *psw, int64_t padding_idx, uint16_t *out,
-                                     int64_t *argmax, int n_threads, int64_t *bad_pos)
+                                        int64_t row_stride, const int64_t *ids, int64_t n_ids,
+                                        const int64_t *bounds, int64_t n_bags, int mode,
+                                        const uint16_t *psw, int64_t padding_idx, uint16_t *out,
+                                        int64_t *argmax, int n_threads, int64_t *bad_pos)
     fe_status fe_group_ids_i32(const int32_t *ids, int64_t n_ids, int64_t n_rows, int64_t *uniq,
                                int64_t *starts, int64_t *perm, int64_t *n_unique, int n_threads,
                                int64_t *bad_pos)
@@ -113,37 +121,37 @@ cdef extern from "fastembed.h" nogil:
                               int64_t n_groups, int64_t skip_group, int scale_by_count,
                               double *values, int n_threads)
     fe_status fe_bag_dots_f32_i32(const char *table, int64_t n_rows, int64_t dim,
-                                  int64_t row_stride, const int32_t *ids, int64_t n_ids,
-                                  const int64_t *bag_of, const float *grad, int64_t n_bags,
-                                  double *dots, int n_threads)
+                                      int64_t row_stride, const int32_t *ids, int64_t n_ids,
+                                      const int64_t *bag_of, const float *grad, int64_t n_bags,
+                                      double *dots, int n_threads)
     fe_status fe_bag_dots_f32_i64(const char *table, int64_t n_rows, int64_t dim,
-                                  int64_t row_stride, const int64_t *ids, int64_t n_ids,
-                                  const int64_t *bag_of, const float *grad, int64_t n_bags,
-                                  double *dots, int n_threads)
+                                      int64_t row_stride, const int64_t *ids, int64_t n_ids,
+                                      const int64_t *bag_of, const float *grad, int64_t n_bags,
+                                      double *dots, int n_threads)
     fe_status fe_bag_dots_f64_i32(const char *table, int64_t n_rows, int64_t dim,
-                                  int64_t row_stride, const int32_t *ids, int64_t n_ids,
-                                  const int64_t *bag_of, const double *grad, int64_t n_bags,
-                                  double *dots, int n_threads)
+                                      int64_t row_stride, const int32_t *ids, int64_t n_ids,
+                                      const int64_t *bag_of, const double *grad, int64_t n_bags,
+                                      double *dots, int n_threads)
     fe_status fe_bag_dots_f64_i64(const char *table, int64_t n_rows, int64_t dim,
-                                  int64_t row_stride, const int64_t *ids, int64_t n_ids,
-                                  const int64_t *bag_of, const double *grad, int64_t n_bags,
-                                  double *dots, int n_threads)
+                                      int64_t row_stride, const int64_t *ids, int64_t n_ids,
+                                      const int64_t *bag_of, const double *grad, int64_t n_bags,
+                                      double *dots, int n_threads)
     fe_status fe_bag_dots_f16_i32(const char *table, int64_t n_rows, int64_t dim,
-                                  int64_t row_stride, const int32_t *ids, int64_t n_ids,
-                                  const int64_t *bag_of, const uint16_t *grad, int64_t n_bags,
-                                  double *dots, int n_threads)
+                                      int64_t row_stride, const int32_t *ids, int64_t n_ids,
+                                      const int64_t *bag_of, const uint16_t *grad, int64_t n_bags,
+                                      double *dots, int n_threads)
     fe_status fe_bag_dots_f16_i64(const char *table, int64_t n_rows, int64_t dim,
-                                  int64_t row_stride, const int64_t *ids, int64_t n_ids,
-                                  const int64_t *bag_of, const uint16_t *grad, int64_t n_bags,
-                                  double *dots, int n_threads)
+                                      int64_t row_stride, const int64_t *ids, int64_t n_ids,
+                                      const int64_t *bag_of, const uint16_t *grad, int64_t n_bags,
+                                      double *dots, int n_threads)
     fe_status fe_bag_dots_bf16_i32(const char *table, int64_t n_rows, int64_t dim,
-                                   int64_t row_stride, const int32_t *ids, int64_t n_ids,
-                                   const int64_t *bag_of, const uint16_t *grad, int64_t n_bags,
-                                   double *dots, int n_threads)
+                                      int64_t row_stride, const int32_t *ids, int64_t n_ids,
+                                      const int64_t *bag_of, const uint16_t *grad, int64_t n_bags,
+                                      double *dots, int n_threads)
     fe_status fe_bag_dots_bf16_i64(const char *table, int64_t n_rows, int64_t dim,
-                                   int64_t row_stride, const int64_t *ids, int64_t n_ids,
-                                   const int64_t *bag_of, const uint16_t *grad, int64_t n_bags,
-                                   double *dots, int n_threads)
+                                      int64_t row_stride, const int64_t *ids, int64_t n_ids,
+                                      const int64_t *bag_of, const uint16_t *grad, int64_t n_bags,
+                                      double *dots, int n_threads)
 
     enum:
         FE_OPT_SGD
@@ -166,55 +174,68 @@ cdef extern from "fastembed.h" nogil:
         uint64_t seed, step
     ctypedef struct fe_opt_fault:
         int64_t pos, row, count
-    fe_status fe_opt_step_f32_i32(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
-                                  const int32_t *ids, int64_t n_ids, const float *grad,
-                                  int64_t padding_idx, float *s1, float *s2, int64_t state_stride,
-                                  const fe_opt *o, int n_threads, fe_opt_fault *fault)
-    fe_status fe_opt_step_f32_i64(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
-                                  const int64_t *ids, int64_t n_ids, const float *grad,
-                                  int64_t padding_idx, float *s1, float *s2, int64_t state_stride,
-                                  const fe_opt *o, int n_threads, fe_opt_fault *fault)
-    fe_status fe_opt_step_f64_i32(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
-                                  const int32_t *ids, int64_t n_ids, const double *grad,
-                                  int64_t padding_idx, double *s1, double *s2, int64_t state_stride,
-                                  const fe_opt *o, int n_threads, fe_opt_fault *fault)
-    fe_status fe_opt_step_f64_i64(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
-                                  const int64_t *ids, int64_t n_ids, const double *grad,
-                                  int64_t padding_idx, double *s1, double *s2, int64_t state_stride,
-                                  const fe_opt *o, int n_threads, fe_opt_fault *fault)
-    fe_status fe_opt_apply_f32_i64(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
-                                   const int64_t *rows, int64_t n_touched, const float *values,
-                                   float *s1, float *s2, int64_t state_stride, const fe_opt *o,
-                                   int n_threads, fe_opt_fault *fault)
-    fe_status fe_opt_apply_f64_i64(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
-                                   const int64_t *rows, int64_t n_touched, const double *values,
-                                   double *s1, double *s2, int64_t state_stride, const fe_opt *o,
-                                   int n_threads, fe_opt_fault *fault)
-    fe_status fe_opt_step_f16_i32(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
-                                  const int32_t *ids, int64_t n_ids, const float *grad,
-                                  int64_t padding_idx, float *s1, float *s2, int64_t state_stride,
-                                  const fe_opt *o, int n_threads, fe_opt_fault *fault)
-    fe_status fe_opt_step_f16_i64(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
-                                  const int64_t *ids, int64_t n_ids, const float *grad,
-                                  int64_t padding_idx, float *s1, float *s2, int64_t state_stride,
-                                  const fe_opt *o, int n_threads, fe_opt_fault *fault)
-    fe_status fe_opt_step_bf16_i32(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
-                                   const int32_t *ids, int64_t n_ids, const float *grad,
-                                   int64_t padding_idx, float *s1, float *s2, int64_t state_stride,
-                                   const fe_opt *o, int n_threads, fe_opt_fault *fault)
-    fe_status fe_opt_step_bf16_i64(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
-                                   const int64_t *ids, int64_t n_ids, const float *grad,
-                                   int64_t padding_idx, float *s1, float *s2, int64_t state_stride,
-                                   const fe_opt *o, int n_threads, fe_opt_fault *fault)
-    fe_status fe_opt_apply_f16_i64(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
-                                   const int64_t *rows, int64_t n_touched, const float *values,
-                                   float *s1, float *s2, int64_t state_stride, const fe_opt *o,
-                                   int n_threads, fe_opt_fault *fault)
+    fe_status fe_opt_step_f32_i32(char *table, int64_t n_rows, int64_t dim,
+                                      int64_t row_stride, const int32_t *ids, int64_t n_ids,
+                                      const float *grad, int64_t padding_idx, float *s1,
+                                      float *s2, int64_t state_stride, const fe_opt *o,
+                                      int n_threads, fe_opt_fault *fault)
+    fe_status fe_opt_step_f32_i64(char *table, int64_t n_rows, int64_t dim,
+                                      int64_t row_stride, const int64_t *ids, int64_t n_ids,
+                                      const float *grad, int64_t padding_idx, float *s1,
+                                      float *s2, int64_t state_stride, const fe_opt *o,
+                                      int n_threads, fe_opt_fault *fault)
+    fe_status fe_opt_step_f64_i32(char *table, int64_t n_rows, int64_t dim,
+                                      int64_t row_stride, const int32_t *ids, int64_t n_ids,
+                                      const double *grad, int64_t padding_idx, double *s1,
+                                      double *s2, int64_t state_stride, const fe_opt *o,
+                                      int n_threads, fe_opt_fault *fault)
+    fe_status fe_opt_step_f64_i64(char *table, int64_t n_rows, int64_t dim,
+                                      int64_t row_stride, const int64_t *ids, int64_t n_ids,
+                                      const double *grad, int64_t padding_idx, double *s1,
+                                      double *s2, int64_t state_stride, const fe_opt *o,
+                                      int n_threads, fe_opt_fault *fault)
+    fe_status fe_opt_step_f16_i32(char *table, int64_t n_rows, int64_t dim,
+                                      int64_t row_stride, const int32_t *ids, int64_t n_ids,
+                                      const float *grad, int64_t padding_idx, float *s1,
+                                      float *s2, int64_t state_stride, const fe_opt *o,
+                                      int n_threads, fe_opt_fault *fault)
+    fe_status fe_opt_step_f16_i64(char *table, int64_t n_rows, int64_t dim,
+                                      int64_t row_stride, const int64_t *ids, int64_t n_ids,
+                                      const float *grad, int64_t padding_idx, float *s1,
+                                      float *s2, int64_t state_stride, const fe_opt *o,
+                                      int n_threads, fe_opt_fault *fault)
+    fe_status fe_opt_step_bf16_i32(char *table, int64_t n_rows, int64_t dim,
+                                      int64_t row_stride, const int32_t *ids, int64_t n_ids,
+                                      const float *grad, int64_t padding_idx, float *s1,
+                                      float *s2, int64_t state_stride, const fe_opt *o,
+                                      int n_threads, fe_opt_fault *fault)
+    fe_status fe_opt_step_bf16_i64(char *table, int64_t n_rows, int64_t dim,
+                                      int64_t row_stride, const int64_t *ids, int64_t n_ids,
+                                      const float *grad, int64_t padding_idx, float *s1,
+                                      float *s2, int64_t state_stride, const fe_opt *o,
+                                      int n_threads, fe_opt_fault *fault)
+    fe_status fe_opt_apply_f32_i64(char *table, int64_t n_rows, int64_t dim,
+                                     int64_t row_stride, const int64_t *rows,
+                                     int64_t n_touched, const float *values, float *s1,
+                                     float *s2, int64_t state_stride, const fe_opt *o,
+                                     int n_threads, fe_opt_fault *fault)
+    fe_status fe_opt_apply_f64_i64(char *table, int64_t n_rows, int64_t dim,
+                                     int64_t row_stride, const int64_t *rows,
+                                     int64_t n_touched, const double *values, double *s1,
+                                     double *s2, int64_t state_stride, const fe_opt *o,
+                                     int n_threads, fe_opt_fault *fault)
+    fe_status fe_opt_apply_f16_i64(char *table, int64_t n_rows, int64_t dim,
+                                     int64_t row_stride, const int64_t *rows,
+                                     int64_t n_touched, const float *values, float *s1,
+                                     float *s2, int64_t state_stride, const fe_opt *o,
+                                     int n_threads, fe_opt_fault *fault)
     fe_status fe_opt_apply_bf16_i64(char *table, int64_t n_rows, int64_t dim,
-                                    int64_t row_stride, const int64_t *rows, int64_t n_touched,
-                                    const float *values, float *s1, float *s2,
-                                    int64_t state_stride, const fe_opt *o, int n_threads,
-                                    fe_opt_fault *fault)
+                                     int64_t row_stride, const int64_t *rows,
+                                     int64_t n_touched, const float *values, float *s1,
+                                     float *s2, int64_t state_stride, const fe_opt *o,
+                                     int n_threads, fe_opt_fault *fault)
+    int64_t fe_first_nonfinite_f32(const float *x, int64_t n, float *max_abs, int n_threads)
+    int64_t fe_first_nonfinite_f64(const double *x, int64_t n, double *max_abs, int n_threads)
 
     enum:
         FE_INIT_UNIFORM
@@ -238,73 +259,81 @@ cdef extern from "fastembed.h" nogil:
         FE_CONS_UNITNORM
         FE_CONS_MINMAXNORM
     fe_status fe_constrain_rows_f32_i32(char *table, int64_t n_rows, int64_t dim,
-                                        int64_t row_stride, const int32_t *ids, int64_t n_ids,
-                                        int kind, double a, double b, double rate,
-                                        int n_threads, int64_t *bad_pos)
+                                            int64_t row_stride, const int32_t *ids,
+                                            int64_t n_ids, int kind, double a, double b,
+                                            double rate, int n_threads, int64_t *bad_pos)
     fe_status fe_constrain_rows_f32_i64(char *table, int64_t n_rows, int64_t dim,
-                                        int64_t row_stride, const int64_t *ids, int64_t n_ids,
-                                        int kind, double a, double b, double rate,
-                                        int n_threads, int64_t *bad_pos)
+                                            int64_t row_stride, const int64_t *ids,
+                                            int64_t n_ids, int kind, double a, double b,
+                                            double rate, int n_threads, int64_t *bad_pos)
     fe_status fe_constrain_rows_f64_i32(char *table, int64_t n_rows, int64_t dim,
-                                        int64_t row_stride, const int32_t *ids, int64_t n_ids,
-                                        int kind, double a, double b, double rate,
-                                        int n_threads, int64_t *bad_pos)
+                                            int64_t row_stride, const int32_t *ids,
+                                            int64_t n_ids, int kind, double a, double b,
+                                            double rate, int n_threads, int64_t *bad_pos)
     fe_status fe_constrain_rows_f64_i64(char *table, int64_t n_rows, int64_t dim,
-                                        int64_t row_stride, const int64_t *ids, int64_t n_ids,
-                                        int kind, double a, double b, double rate,
-                                        int n_threads, int64_t *bad_pos)
+                                            int64_t row_stride, const int64_t *ids,
+                                            int64_t n_ids, int kind, double a, double b,
+                                            double rate, int n_threads, int64_t *bad_pos)
     fe_status fe_constrain_rows_f16_i32(char *table, int64_t n_rows, int64_t dim,
-                                        int64_t row_stride, const int32_t *ids, int64_t n_ids,
-                                        int kind, double a, double b, double rate,
-                                        int n_threads, int64_t *bad_pos)
+                                            int64_t row_stride, const int32_t *ids,
+                                            int64_t n_ids, int kind, double a, double b,
+                                            double rate, int n_threads, int64_t *bad_pos)
     fe_status fe_constrain_rows_f16_i64(char *table, int64_t n_rows, int64_t dim,
-                                        int64_t row_stride, const int64_t *ids, int64_t n_ids,
-                                        int kind, double a, double b, double rate,
-                                        int n_threads, int64_t *bad_pos)
+                                            int64_t row_stride, const int64_t *ids,
+                                            int64_t n_ids, int kind, double a, double b,
+                                            double rate, int n_threads, int64_t *bad_pos)
     fe_status fe_constrain_rows_bf16_i32(char *table, int64_t n_rows, int64_t dim,
-                                         int64_t row_stride, const int32_t *ids, int64_t n_ids,
-                                         int kind, double a, double b, double rate,
-                                         int n_threads, int64_t *bad_pos)
+                                            int64_t row_stride, const int32_t *ids,
+                                            int64_t n_ids, int kind, double a, double b,
+                                            double rate, int n_threads, int64_t *bad_pos)
     fe_status fe_constrain_rows_bf16_i64(char *table, int64_t n_rows, int64_t dim,
-                                         int64_t row_stride, const int64_t *ids, int64_t n_ids,
-                                         int kind, double a, double b, double rate,
-                                         int n_threads, int64_t *bad_pos)
+                                            int64_t row_stride, const int64_t *ids,
+                                            int64_t n_ids, int kind, double a, double b,
+                                            double rate, int n_threads, int64_t *bad_pos)
     fe_status fe_constrain_table_f32(char *table, int64_t n_rows, int64_t dim,
-                                     int64_t row_stride, int axis, int kind, double a, double b,
-                                     double rate, int n_threads)
+                                       int64_t row_stride, int axis, int kind, double a,
+                                       double b, double rate, int n_threads)
     fe_status fe_constrain_table_f64(char *table, int64_t n_rows, int64_t dim,
-                                     int64_t row_stride, int axis, int kind, double a, double b,
-                                     double rate, int n_threads)
+                                       int64_t row_stride, int axis, int kind, double a,
+                                       double b, double rate, int n_threads)
     fe_status fe_constrain_table_f16(char *table, int64_t n_rows, int64_t dim,
-                                     int64_t row_stride, int axis, int kind, double a, double b,
-                                     double rate, int n_threads)
+                                       int64_t row_stride, int axis, int kind, double a,
+                                       double b, double rate, int n_threads)
     fe_status fe_constrain_table_bf16(char *table, int64_t n_rows, int64_t dim,
-                                      int64_t row_stride, int axis, int kind, double a,
-                                      double b, double rate, int n_threads)
-    fe_status fe_renorm_f32_i32(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
-                                const int32_t *ids, int64_t n_ids, double max_norm,
-                                double norm_type, int n_threads, int64_t *bad_pos)
-    fe_status fe_renorm_f32_i64(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
-                                const int64_t *ids, int64_t n_ids, double max_norm,
-                                double norm_type, int n_threads, int64_t *bad_pos)
-    fe_status fe_renorm_f64_i32(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
-                                const int32_t *ids, int64_t n_ids, double max_norm,
-                                double norm_type, int n_threads, int64_t *bad_pos)
-    fe_status fe_renorm_f64_i64(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
-                                const int64_t *ids, int64_t n_ids, double max_norm,
-                                double norm_type, int n_threads, int64_t *bad_pos)
-    fe_status fe_renorm_f16_i32(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
-                                const int32_t *ids, int64_t n_ids, double max_norm,
-                                double norm_type, int n_threads, int64_t *bad_pos)
-    fe_status fe_renorm_f16_i64(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
-                                const int64_t *ids, int64_t n_ids, double max_norm,
-                                double norm_type, int n_threads, int64_t *bad_pos)
-    fe_status fe_renorm_bf16_i32(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
-                                 const int32_t *ids, int64_t n_ids, double max_norm,
-                                 double norm_type, int n_threads, int64_t *bad_pos)
-    fe_status fe_renorm_bf16_i64(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
-                                 const int64_t *ids, int64_t n_ids, double max_norm,
-                                 double norm_type, int n_threads, int64_t *bad_pos)
+                                       int64_t row_stride, int axis, int kind, double a,
+                                       double b, double rate, int n_threads)
+    fe_status fe_renorm_f32_i32(char *table, int64_t n_rows, int64_t dim,
+                                    int64_t row_stride, const int32_t *ids, int64_t n_ids,
+                                    double max_norm, double norm_type, int n_threads,
+                                    int64_t *bad_pos)
+    fe_status fe_renorm_f32_i64(char *table, int64_t n_rows, int64_t dim,
+                                    int64_t row_stride, const int64_t *ids, int64_t n_ids,
+                                    double max_norm, double norm_type, int n_threads,
+                                    int64_t *bad_pos)
+    fe_status fe_renorm_f64_i32(char *table, int64_t n_rows, int64_t dim,
+                                    int64_t row_stride, const int32_t *ids, int64_t n_ids,
+                                    double max_norm, double norm_type, int n_threads,
+                                    int64_t *bad_pos)
+    fe_status fe_renorm_f64_i64(char *table, int64_t n_rows, int64_t dim,
+                                    int64_t row_stride, const int64_t *ids, int64_t n_ids,
+                                    double max_norm, double norm_type, int n_threads,
+                                    int64_t *bad_pos)
+    fe_status fe_renorm_f16_i32(char *table, int64_t n_rows, int64_t dim,
+                                    int64_t row_stride, const int32_t *ids, int64_t n_ids,
+                                    double max_norm, double norm_type, int n_threads,
+                                    int64_t *bad_pos)
+    fe_status fe_renorm_f16_i64(char *table, int64_t n_rows, int64_t dim,
+                                    int64_t row_stride, const int64_t *ids, int64_t n_ids,
+                                    double max_norm, double norm_type, int n_threads,
+                                    int64_t *bad_pos)
+    fe_status fe_renorm_bf16_i32(char *table, int64_t n_rows, int64_t dim,
+                                    int64_t row_stride, const int32_t *ids, int64_t n_ids,
+                                    double max_norm, double norm_type, int n_threads,
+                                    int64_t *bad_pos)
+    fe_status fe_renorm_bf16_i64(char *table, int64_t n_rows, int64_t dim,
+                                    int64_t row_stride, const int64_t *ids, int64_t n_ids,
+                                    double max_norm, double norm_type, int n_threads,
+                                    int64_t *bad_pos)
 
 cdef enum:
     MAX_BUFFERS = 8  # the most arrays one kernel call reads or writes
