@@ -84,6 +84,20 @@ static inline fe_status fe_index_status(int64_t bad, int64_t *bad_pos)
     return FE_ERR_INDEX;
 }
 
+/* Phase 1's id check of an entry point (before anything is written): FE_ERR_INDEX with
+ * *bad_pos the first position whose id is outside [0, n_rows) (the same for any thread
+ * count), else FE_OK. Bodies call FE_NAME(fe_check_ids, FE_ISUF). */
+static inline fe_status fe_check_ids_i32(const int32_t *ids, int64_t n_ids, int64_t n_rows,
+                                         int n_threads, int64_t *bad_pos)
+{
+    return fe_index_status(fe_first_bad_id_i32(ids, n_ids, n_rows, n_threads), bad_pos);
+}
+static inline fe_status fe_check_ids_i64(const int64_t *ids, int64_t n_ids, int64_t n_rows,
+                                         int n_threads, int64_t *bad_pos)
+{
+    return fe_index_status(fe_first_bad_id_i64(ids, n_ids, n_rows, n_threads), bad_pos);
+}
+
 /* Items per chunk of FE_PARALLEL_DYNAMIC for n items moving `work_bytes` in all over `nt`
  * threads: up to FE_CHUNKS_PER_THREAD chunks a thread, none under FE_CHUNK_MIN_BYTES of work
  * (a chunk costs one atomic add, and a gather chunk restarts its prefetch), rounded up to a
@@ -114,6 +128,29 @@ static inline int64_t fe_grain(int64_t n, int64_t work_bytes, int nt, int64_t al
 #else
 #define FE_PREFETCH(p) ((void)0)
 #endif
+
+#if defined(__GNUC__)
+#define FE_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define FE_ALWAYS_INLINE inline
+#endif
+
+/* The statements `...` with the int64_t variable `width` (a row width in items of `unit`
+ * bytes) redeclared as a compile-time constant when the row is one of the common sizes,
+ * 64 B to 1 KB (one to sixteen cache lines), else as it is: a loop body written once as a
+ * FE_ALWAYS_INLINE function of the width, called here, unrolls and vectorises for each.
+ *     FE_CONST_WIDTH(dim, sizeof(FE_VT), fe_sum_rows(grad, dim, ...));   */
+#define FE_CONST_WIDTH(width, unit, ...)                                                     \
+    do {                                                                                     \
+        switch (width) {                                                                     \
+        case 64 / (unit): { const int64_t width = 64 / (unit); __VA_ARGS__; } break;         \
+        case 128 / (unit): { const int64_t width = 128 / (unit); __VA_ARGS__; } break;       \
+        case 256 / (unit): { const int64_t width = 256 / (unit); __VA_ARGS__; } break;       \
+        case 512 / (unit): { const int64_t width = 512 / (unit); __VA_ARGS__; } break;       \
+        case 1024 / (unit): { const int64_t width = 1024 / (unit); __VA_ARGS__; } break;     \
+        default: __VA_ARGS__; break;                                                         \
+        }                                                                                    \
+    } while (0)
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #define FE_X86 1

@@ -271,12 +271,9 @@ fe_status FE_NAME(fe_qlookup, FE_ISUF)(const uint8_t *packed, int64_t n_rows, in
         return FE_ERR_VALUE;
     if (dim > 0 && n_ids > INT64_MAX / dim / 4)
         return FE_ERR_OVERFLOW;
-    fe_status st = fe_index_status(FE_NAME(fe_first_bad_id, FE_ISUF)(ids, n_ids, n_rows, n_threads),
-                                   bad_pos);
-    if (st != FE_OK)
+    fe_status st = FE_NAME(fe_check_ids, FE_ISUF)(ids, n_ids, n_rows, n_threads, bad_pos);
+    if (st != FE_OK || n_ids == 0 || dim == 0)
         return st;
-    if (n_ids == 0 || dim == 0)
-        return FE_OK;
     int level = fe_simd_level();
     int nt = fe_plan_threads(n_threads, n_ids * (dim * 4 + row_bytes));
     FE_PARALLEL_CHUNKS(nt, n_ids, {
@@ -300,12 +297,9 @@ fe_status FE_NAME(fe_qlookup_bag, FE_ISUF)(const uint8_t *packed, int64_t n_rows
         return FE_ERR_VALUE;
     if (dim > 0 && n_bags > INT64_MAX / dim / 4)
         return FE_ERR_OVERFLOW;
-    fe_status st = fe_index_status(FE_NAME(fe_first_bad_id, FE_ISUF)(ids, n_ids, n_rows, n_threads),
-                                   bad_pos);
-    if (st != FE_OK)
+    fe_status st = FE_NAME(fe_check_ids, FE_ISUF)(ids, n_ids, n_rows, n_threads, bad_pos);
+    if (st != FE_OK || n_bags == 0 || dim == 0)
         return st;
-    if (n_bags == 0 || dim == 0)
-        return FE_OK;
     int level = fe_simd_level();
     int nt = fe_plan_threads(n_threads, n_ids * row_bytes + n_bags * dim * 4);
     if (n_ids == 0)
