@@ -4,8 +4,41 @@
 
 #ifdef FE_SIMD
 
-/* Sum the grad rows of groups [g_lo, g_hi) into their value rows, in input order (written
- * once: FE_CONST_WIDTH makes dim a constant for the common widths). */
+/* One group's sum over columns [j0, j0 + w): acc[0:w] = 0, then += grad[perm[k], j0:j0 + w]
+ * for k in [s, e) in input order (np.add.at into zeros: the first add is 0 + g, -0.0 ->
+ * +0.0), then / (e - s) with scale_by_count; rows are prefetched ahead up to position
+ * pf_end. A position outside [0, n_grad) sets *bad and is skipped (every access in bounds). */
+FE_TARGET static FE_ALWAYS_INLINE void FE_NAME3(fe_sum_group, FE_VSUF, FE_SIMD)(
+    const FE_VT *grad, int64_t n_grad, int64_t dim, const int64_t *perm, int64_t s, int64_t e,
+    int64_t pf_end, int64_t j0, int64_t w, int scale_by_count, FE_VT *restrict acc, int *bad)
+{
+    for (int64_t j = 0; j < w; j++)
+        acc[j] = 0;
+    for (int64_t k = s; k < e; k++) {
+        if (k + FE_ACC_PF < pf_end) {
+            uint64_t q = (uint64_t)perm[k + FE_ACC_PF];
+            if (q < (uint64_t)n_grad)
+                for (int64_t b = 0; b < w * (int64_t)sizeof(FE_VT) && b < 2048; b += 64)
+                    FE_PREFETCH((const char *)(grad + (int64_t)q * dim + j0) + b);
+        }
+        uint64_t p = (uint64_t)perm[k];
+        if (p >= (uint64_t)n_grad) {
+            *bad = 1;
+            continue;
+        }
+        const FE_VT *restrict src = grad + (int64_t)p * dim + j0;
+        for (int64_t j = 0; j < w; j++)
+            acc[j] += src[j];
+    }
+    if (scale_by_count && e > s) {
+        FE_VT c = (FE_VT)(e - s);
+        for (int64_t j = 0; j < w; j++)
+            acc[j] /= c;
+    }
+}
+
+/* The light groups of [g_lo, g_hi), whole rows, each into its value row (written once:
+ * FE_CONST_WIDTH makes dim a constant for the common widths); prefetching stops at k_end. */
 FE_TARGET static FE_ALWAYS_INLINE void FE_NAME3(fe_sum_rows, FE_VSUF, FE_SIMD)(
     const FE_VT *grad, int64_t n_grad, int64_t dim, const int64_t *perm, int64_t n_perm,
     const int64_t *starts, int64_t g_lo, int64_t g_hi, int64_t skip_group, int scale_by_count,
@@ -21,32 +54,9 @@ FE_TARGET static FE_ALWAYS_INLINE void FE_NAME3(fe_sum_rows, FE_VSUF, FE_SIMD)(
             *bad = 1;
             continue;
         }
-        FE_VT *restrict acc = values + (g - (skip_group >= 0 && g > skip_group)) * dim;
-        for (int64_t j = 0; j < dim; j++)
-            acc[j] = 0; /* np.add.at into zeros: the first add is 0 + g (-0.0 -> +0.0) */
-        for (int64_t k = s; k < e; k++) {
-            if (k + FE_ACC_PF < k_end) {
-                uint64_t q = (uint64_t)perm[k + FE_ACC_PF];
-                if (q < (uint64_t)n_grad) {
-                    const char *pp = (const char *)(grad + (int64_t)q * dim);
-                    for (int64_t b = 0; b < dim * (int64_t)sizeof(FE_VT) && b < 2048; b += 64)
-                        FE_PREFETCH(pp + b);
-                }
-            }
-            uint64_t p = (uint64_t)perm[k];
-            if (p >= (uint64_t)n_grad) {
-                *bad = 1;
-                continue;
-            }
-            const FE_VT *restrict src = grad + (int64_t)p * dim;
-            for (int64_t j = 0; j < dim; j++)
-                acc[j] += src[j];
-        }
-        if (scale_by_count && e > s) {
-            FE_VT c = (FE_VT)(e - s);
-            for (int64_t j = 0; j < dim; j++)
-                acc[j] /= c;
-        }
+        FE_VT *acc = values + (g - (skip_group >= 0 && g > skip_group)) * dim;
+        FE_NAME3(fe_sum_group, FE_VSUF, FE_SIMD)(grad, n_grad, dim, perm, s, e, k_end, 0, dim,
+                                                 scale_by_count, acc, bad);
     }
 }
 
@@ -73,31 +83,8 @@ FE_TARGET static void FE_NAME3(fe_sum_cols, FE_VSUF, FE_SIMD)(
     const FE_VT *grad, int64_t n_grad, int64_t dim, const int64_t *perm, int64_t s, int64_t e,
     int64_t j0, int64_t j1, int scale_by_count, FE_VT *acc_row, int *bad)
 {
-    FE_VT *restrict acc = acc_row + j0;
-    const int64_t w = j1 - j0;
-    for (int64_t j = 0; j < w; j++)
-        acc[j] = 0;
-    for (int64_t k = s; k < e; k++) {
-        if (k + FE_ACC_PF < e) {
-            uint64_t q = (uint64_t)perm[k + FE_ACC_PF];
-            if (q < (uint64_t)n_grad)
-                for (int64_t b = 0; b < w * (int64_t)sizeof(FE_VT) && b < 2048; b += 64)
-                    FE_PREFETCH((const char *)(grad + (int64_t)q * dim + j0) + b);
-        }
-        uint64_t p = (uint64_t)perm[k];
-        if (p >= (uint64_t)n_grad) {
-            *bad = 1;
-            continue;
-        }
-        const FE_VT *restrict src = grad + (int64_t)p * dim + j0;
-        for (int64_t j = 0; j < w; j++)
-            acc[j] += src[j];
-    }
-    if (scale_by_count && e > s) {
-        FE_VT c = (FE_VT)(e - s);
-        for (int64_t j = 0; j < w; j++)
-            acc[j] /= c;
-    }
+    FE_NAME3(fe_sum_group, FE_VSUF, FE_SIMD)(grad, n_grad, dim, perm, s, e, e, j0, j1 - j0,
+                                             scale_by_count, acc_row + j0, bad);
 }
 
 #else /* FE_SIMD */

@@ -13,9 +13,9 @@ fe_status FE_NAME3(fe_lookup_bag, FE_VSUF, FE_ISUF)(
         || (psw && mode == FE_BAG_MAX) || (argmax && mode != FE_BAG_MAX)
         || !fe_bag_bounds_ok(bounds, n_bags, n_ids))
         return FE_ERR_VALUE;
-    if (dim > 0 && (n_ids > INT64_MAX / dim || n_bags > INT64_MAX / dim))
-        return FE_ERR_OVERFLOW;
-    fe_status st = FE_NAME(fe_check_ids, FE_ISUF)(ids, n_ids, n_rows, n_threads, bad_pos);
+    fe_status st = FE_NAME(fe_check_ids, FE_ISUF)(
+        dim > 0 && (n_ids > INT64_MAX / dim || n_bags > INT64_MAX / dim), ids, n_ids, n_rows,
+        n_threads, bad_pos);
     if (st != FE_OK || n_bags == 0 || dim == 0)
         return st;
     int level = fe_simd_level();

@@ -84,17 +84,22 @@ static inline fe_status fe_index_status(int64_t bad, int64_t *bad_pos)
     return FE_ERR_INDEX;
 }
 
-/* Phase 1's id check of an entry point (before anything is written): FE_ERR_INDEX with
- * *bad_pos the first position whose id is outside [0, n_rows) (the same for any thread
- * count), else FE_OK. Bodies call FE_NAME(fe_check_ids, FE_ISUF). */
-static inline fe_status fe_check_ids_i32(const int32_t *ids, int64_t n_ids, int64_t n_rows,
-                                         int n_threads, int64_t *bad_pos)
+/* The end of an entry point's phase 1 (before anything is written): FE_ERR_OVERFLOW if
+ * `too_big` (its size products do not fit in int64_t), else FE_ERR_INDEX with *bad_pos the
+ * first position whose id is outside [0, n_rows) (the same for any thread count), else
+ * FE_OK. Bodies call FE_NAME(fe_check_ids, FE_ISUF). */
+static inline fe_status fe_check_ids_i32(int too_big, const int32_t *ids, int64_t n_ids,
+                                         int64_t n_rows, int n_threads, int64_t *bad_pos)
 {
+    if (too_big)
+        return FE_ERR_OVERFLOW;
     return fe_index_status(fe_first_bad_id_i32(ids, n_ids, n_rows, n_threads), bad_pos);
 }
-static inline fe_status fe_check_ids_i64(const int64_t *ids, int64_t n_ids, int64_t n_rows,
-                                         int n_threads, int64_t *bad_pos)
+static inline fe_status fe_check_ids_i64(int too_big, const int64_t *ids, int64_t n_ids,
+                                         int64_t n_rows, int n_threads, int64_t *bad_pos)
 {
+    if (too_big)
+        return FE_ERR_OVERFLOW;
     return fe_index_status(fe_first_bad_id_i64(ids, n_ids, n_rows, n_threads), bad_pos);
 }
 

@@ -47,9 +47,8 @@ fe_status FE_NAME(fe_lookup, FE_ISUF)(const char *table, int64_t n_rows, int64_t
 {
     if (n_rows < 0 || row_bytes < 0 || n_ids < 0)
         return FE_ERR_VALUE;
-    if (row_bytes > 0 && n_ids > INT64_MAX / row_bytes)
-        return FE_ERR_OVERFLOW;
-    fe_status st = FE_NAME(fe_check_ids, FE_ISUF)(ids, n_ids, n_rows, n_threads, bad_pos);
+    fe_status st = FE_NAME(fe_check_ids, FE_ISUF)(row_bytes > 0 && n_ids > INT64_MAX / row_bytes,
+                                                  ids, n_ids, n_rows, n_threads, bad_pos);
     if (st != FE_OK || n_ids == 0 || row_bytes == 0)
         return st;
     int level = fe_simd_level();
