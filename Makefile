@@ -5,7 +5,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-SOURCES := setup.py $(wildcard csrc/*.c csrc/*.h fastembed/*.pyx fastembed/*.pxd fastembed/*.pxi)
+SOURCES := setup.py $(wildcard csrc/*.c csrc/*.h fastembed/*.pyx fastembed/*.pxd.in fastembed/*.pxi)
 
 .PHONY: build test test-serial test-asan fuzz leakcheck bench bench-pytest clean
 FUZZ_SECONDS ?= 60

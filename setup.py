@@ -6,6 +6,9 @@ will use. Environment switches:
 FASTEMBED_NO_OPENMP=1       build serially, without probing.
 FASTEMBED_REQUIRE_OPENMP=1  a failed probe is an error instead of a warning.
 FASTEMBED_SANITIZE=1        build with -fsanitize=address,undefined (make test-asan).
+
+fastembed/_kernels.pxd is generated: each build renders it from fastembed/_kernels.pxd.in
+(Cython's Tempita), the way NumPy and SciPy generate sources from .in templates.
 """
 import glob
 import os
@@ -86,6 +89,24 @@ class BuildExt(build_ext):
         super().build_extensions()
 
 
+def render_templates(pattern="fastembed/*.pxd.in"):
+    """Render each Tempita template `X.in` into `X`, rewriting `X` only when its text changes
+    (an unchanged .pxd keeps its time stamp, so nothing is recompiled for it)."""
+    from Cython import Tempita
+
+    for src in sorted(glob.glob(pattern)):
+        dst = src[: -len(".in")]
+        with open(src, encoding="utf-8") as f:
+            text = Tempita.Template(f.read(), name=src).substitute()
+        text = f"# GENERATED from {os.path.basename(src)} by setup.py: edit that file.\n" + text
+        if os.path.exists(dst):
+            with open(dst, encoding="utf-8") as f:
+                if f.read() == text:
+                    continue
+        with open(dst, "w", encoding="utf-8") as f:
+            f.write(text)
+
+
 extensions = [
     Extension(
         "fastembed._kernels",
@@ -99,6 +120,8 @@ try:
     from Cython.Build import cythonize
 except ImportError:  # pragma: no cover - build isolation always provides Cython
     sys.exit("fastembed: building from source needs Cython >= 3 (pip installs it automatically)")
+
+render_templates()
 
 setup(
     ext_modules=cythonize(

@@ -13,14 +13,11 @@ fe_status FE_NAME3(fe_lookup_bag, FE_VSUF, FE_ISUF)(
         || (psw && mode == FE_BAG_MAX) || (argmax && mode != FE_BAG_MAX)
         || !fe_bag_bounds_ok(bounds, n_bags, n_ids))
         return FE_ERR_VALUE;
-    if (dim > 0 && (n_ids > INT64_MAX / dim || n_bags > INT64_MAX / dim))
-        return FE_ERR_OVERFLOW;
-    fe_status st = fe_index_status(FE_NAME(fe_first_bad_id, FE_ISUF)(ids, n_ids, n_rows, n_threads),
-                                   bad_pos);
-    if (st != FE_OK)
+    fe_status st = FE_NAME(fe_check_ids, FE_ISUF)(
+        dim > 0 && (n_ids > INT64_MAX / dim || n_bags > INT64_MAX / dim), ids, n_ids, n_rows,
+        n_threads, bad_pos);
+    if (st != FE_OK || n_bags == 0 || dim == 0)
         return st;
-    if (n_bags == 0 || dim == 0)
-        return FE_OK;
     int level = fe_simd_level();
     int64_t work = (n_ids + n_bags) * dim * (int64_t)sizeof(FE_VT);  /* about */
     int nt = fe_plan_threads(n_threads, work);

@@ -27,6 +27,25 @@ typedef enum {
     FE_ERR_NONFINITE = 5 /* a value that must be finite is not: *bad_pos names the first */
 } fe_status;
 
+/* ---- the type lists ------------------------------------------------------------------- *
+ * Most kernels exist once per value type (suffixes f32, f64, f16, bf16) and often also per
+ * index type (i32, i64): symbols fe_<kernel>_<value>[_<index>]. Such a family's prototype is
+ * written once, as a macro FE_DECL_<KERNEL>, and declared for every type by one of these
+ * lists (the comment above it names the symbols). An entry X(v, VT, AT[, i, IT]) gives
+ *   v, VT   the value suffix and the table's C type (half tables: uint16_t bit patterns,
+ *           fe_half.h);
+ *   AT      the type of the gradients and optimizer state that go with it (float for the
+ *           half types);
+ *   i, IT   the index suffix and C type.
+ * fastembed/_kernels.pxd.in declares the same families over the same lists. */
+#define FE_FOR_VALUE(X)                                                                       \
+    X(f32, float, float) X(f64, double, double) X(f16, uint16_t, float) X(bf16, uint16_t, float)
+#define FE_FOR_VALUE_INDEX(X)                                                                 \
+    X(f32, float, float, i32, int32_t) X(f32, float, float, i64, int64_t)                     \
+    X(f64, double, double, i32, int32_t) X(f64, double, double, i64, int64_t)                 \
+    X(f16, uint16_t, float, i32, int32_t) X(f16, uint16_t, float, i64, int64_t)               \
+    X(bf16, uint16_t, float, i32, int32_t) X(bf16, uint16_t, float, i64, int64_t)
+
 /* ---- threads.c: thread policy and build facts ------------------------------------------ */
 
 /* How many threads a call moving about `work_bytes` may use, given `requested` (>= 1):
@@ -102,50 +121,18 @@ enum { FE_BAG_SUM = 0, FE_BAG_MEAN = 1, FE_BAG_MAX = 2, FE_BAG_SQRTN = 3 };
 #define FE_BAG_ACC64 0x100 /* or'ed into mode: accumulate float32 bags in double */
 #define FE_BAG_OUT_F32 0x200 /* or'ed into mode (half tables only): out holds float32 bags */
 int fe_bag_bounds_ok(const int64_t *bounds, int64_t n_bags, int64_t n_ids);
-fe_status fe_lookup_bag_f32_i32(const char *table, int64_t n_rows, int64_t dim,
-                                int64_t row_stride, const int32_t *ids, int64_t n_ids,
-                                const int64_t *bounds, int64_t n_bags, int mode,
-                                const float *psw, int64_t padding_idx, float *out,
-                                int64_t *argmax, int n_threads, int64_t *bad_pos);
-fe_status fe_lookup_bag_f32_i64(const char *table, int64_t n_rows, int64_t dim,
-                                int64_t row_stride, const int64_t *ids, int64_t n_ids,
-                                const int64_t *bounds, int64_t n_bags, int mode,
-                                const float *psw, int64_t padding_idx, float *out,
-                                int64_t *argmax, int n_threads, int64_t *bad_pos);
-fe_status fe_lookup_bag_f64_i32(const char *table, int64_t n_rows, int64_t dim,
-                                int64_t row_stride, const int32_t *ids, int64_t n_ids,
-                                const int64_t *bounds, int64_t n_bags, int mode,
-                                const double *psw, int64_t padding_idx, double *out,
-                                int64_t *argmax, int n_threads, int64_t *bad_pos);
-fe_status fe_lookup_bag_f64_i64(const char *table, int64_t n_rows, int64_t dim,
-                                int64_t row_stride, const int64_t *ids, int64_t n_ids,
-                                const int64_t *bounds, int64_t n_bags, int mode,
-                                const double *psw, int64_t padding_idx, double *out,
-                                int64_t *argmax, int n_threads, int64_t *bad_pos);
-/* float16 and bfloat16 tables (fe_half.h; values are uint16 bit patterns): rows and psw in the table's type, sums in float
- * (double with FE_BAG_ACC64); out in the table's type (each result rounded once from the
- * float sum, or the mean/sqrtn quotient in double rounded to float then to half), or float32
- * with FE_BAG_OUT_F32 (then out points to n_bags * dim floats). */
-fe_status fe_lookup_bag_f16_i32(const char *table, int64_t n_rows, int64_t dim,
-                                int64_t row_stride, const int32_t *ids, int64_t n_ids,
-                                const int64_t *bounds, int64_t n_bags, int mode,
-                                const uint16_t *psw, int64_t padding_idx, uint16_t *out,
-                                int64_t *argmax, int n_threads, int64_t *bad_pos);
-fe_status fe_lookup_bag_f16_i64(const char *table, int64_t n_rows, int64_t dim,
-                                int64_t row_stride, const int64_t *ids, int64_t n_ids,
-                                const int64_t *bounds, int64_t n_bags, int mode,
-                                const uint16_t *psw, int64_t padding_idx, uint16_t *out,
-                                int64_t *argmax, int n_threads, int64_t *bad_pos);
-fe_status fe_lookup_bag_bf16_i32(const char *table, int64_t n_rows, int64_t dim,
-                                 int64_t row_stride, const int32_t *ids, int64_t n_ids,
-                                 const int64_t *bounds, int64_t n_bags, int mode,
-                                 const uint16_t *psw, int64_t padding_idx, uint16_t *out,
-                                 int64_t *argmax, int n_threads, int64_t *bad_pos);
-fe_status fe_lookup_bag_bf16_i64(const char *table, int64_t n_rows, int64_t dim,
-                                 int64_t row_stride, const int64_t *ids, int64_t n_ids,
-                                 const int64_t *bounds, int64_t n_bags, int mode,
-                                 const uint16_t *psw, int64_t padding_idx, uint16_t *out,
-                                 int64_t *argmax, int n_threads, int64_t *bad_pos);
+/* Declares fe_lookup_bag_{f32,f64,f16,bf16}_{i32,i64}. float16 and bfloat16 tables (fe_half.h;
+ * values are uint16 bit patterns): rows and psw in the table's type, sums in float (double
+ * with FE_BAG_ACC64); out in the table's type (each result rounded once from the float sum,
+ * or the mean/sqrtn quotient in double rounded to float then to half), or float32 with
+ * FE_BAG_OUT_F32 (then out points to n_bags * dim floats). */
+#define FE_DECL_LOOKUP_BAG(v, VT, AT, i, IT)                                                  \
+    fe_status fe_lookup_bag_##v##_##i(const char *table, int64_t n_rows, int64_t dim,         \
+                                      int64_t row_stride, const IT *ids, int64_t n_ids,       \
+                                      const int64_t *bounds, int64_t n_bags, int mode,        \
+                                      const VT *psw, int64_t padding_idx, VT *out,            \
+                                      int64_t *argmax, int n_threads, int64_t *bad_pos);
+FE_FOR_VALUE_INDEX(FE_DECL_LOOKUP_BAG)
 /* ---- group.c: stable grouping of ids (the shared first step of every backward kernel) ---- *
  *   order = stable_argsort(ids[0:n_ids])        # equal ids keep their input order
  *   uniq  = sorted distinct ids; *n_unique = len(uniq)
@@ -251,34 +238,15 @@ fe_status fe_bag_grad_f64(const double *grad, int64_t n_bags, int64_t dim, const
                           int n_threads);
 
 /* fe_bag_dots: dots[p] = table[ids[p]] . grad[bag_of[p]] in double (the per_sample_weights
- * gradient's inner products). An id or bag out of range -> FE_ERR_VALUE, dots[p] = 0. */
-fe_status fe_bag_dots_f32_i32(const char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
-                              const int32_t *ids, int64_t n_ids, const int64_t *bag_of,
-                              const float *grad, int64_t n_bags, double *dots, int n_threads);
-fe_status fe_bag_dots_f32_i64(const char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
-                              const int64_t *ids, int64_t n_ids, const int64_t *bag_of,
-                              const float *grad, int64_t n_bags, double *dots, int n_threads);
-fe_status fe_bag_dots_f64_i32(const char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
-                              const int32_t *ids, int64_t n_ids, const int64_t *bag_of,
-                              const double *grad, int64_t n_bags, double *dots, int n_threads);
-fe_status fe_bag_dots_f64_i64(const char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
-                              const int64_t *ids, int64_t n_ids, const int64_t *bag_of,
-                              const double *grad, int64_t n_bags, double *dots, int n_threads);
-/* float16/bfloat16 tables with grad of the same type (uint16 bit patterns; products in double) */
-fe_status fe_bag_dots_f16_i32(const char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
-                              const int32_t *ids, int64_t n_ids, const int64_t *bag_of,
-                              const uint16_t *grad, int64_t n_bags, double *dots, int n_threads);
-fe_status fe_bag_dots_f16_i64(const char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
-                              const int64_t *ids, int64_t n_ids, const int64_t *bag_of,
-                              const uint16_t *grad, int64_t n_bags, double *dots, int n_threads);
-fe_status fe_bag_dots_bf16_i32(const char *table, int64_t n_rows, int64_t dim,
-                               int64_t row_stride, const int32_t *ids, int64_t n_ids,
-                               const int64_t *bag_of, const uint16_t *grad, int64_t n_bags,
-                               double *dots, int n_threads);
-fe_status fe_bag_dots_bf16_i64(const char *table, int64_t n_rows, int64_t dim,
-                               int64_t row_stride, const int64_t *ids, int64_t n_ids,
-                               const int64_t *bag_of, const uint16_t *grad, int64_t n_bags,
-                               double *dots, int n_threads);
+ * gradient's inner products). An id or bag out of range -> FE_ERR_VALUE, dots[p] = 0.
+ * Declares fe_bag_dots_{f32,f64,f16,bf16}_{i32,i64}; a half table's grad is in its type
+ * (uint16 bit patterns; products in double). */
+#define FE_DECL_BAG_DOTS(v, VT, AT, i, IT)                                                    \
+    fe_status fe_bag_dots_##v##_##i(const char *table, int64_t n_rows, int64_t dim,           \
+                                    int64_t row_stride, const IT *ids, int64_t n_ids,         \
+                                    const int64_t *bag_of, const VT *grad, int64_t n_bags,    \
+                                    double *dots, int n_threads);
+FE_FOR_VALUE_INDEX(FE_DECL_BAG_DOTS)
 
 /* ---- optim.c, opt_step.c: sparse optimizer steps, each one call -------------------- *
  * fe_opt_step: a whole training update of a table from a lookup's ids and output gradient:
@@ -339,54 +307,22 @@ typedef struct {
 typedef struct {
     int64_t pos, row, count; /* see "Bad input" above */
 } fe_opt_fault;
-fe_status fe_opt_step_f32_i32(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
-                              const int32_t *ids, int64_t n_ids, const float *grad,
-                              int64_t padding_idx, float *s1, float *s2, int64_t state_stride,
-                              const fe_opt *o, int n_threads, fe_opt_fault *fault);
-fe_status fe_opt_step_f32_i64(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
-                              const int64_t *ids, int64_t n_ids, const float *grad,
-                              int64_t padding_idx, float *s1, float *s2, int64_t state_stride,
-                              const fe_opt *o, int n_threads, fe_opt_fault *fault);
-fe_status fe_opt_step_f64_i32(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
-                              const int32_t *ids, int64_t n_ids, const double *grad,
-                              int64_t padding_idx, double *s1, double *s2, int64_t state_stride,
-                              const fe_opt *o, int n_threads, fe_opt_fault *fault);
-fe_status fe_opt_step_f64_i64(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
-                              const int64_t *ids, int64_t n_ids, const double *grad,
-                              int64_t padding_idx, double *s1, double *s2, int64_t state_stride,
-                              const fe_opt *o, int n_threads, fe_opt_fault *fault);
-fe_status fe_opt_apply_f32_i64(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
-                               const int64_t *rows, int64_t n_touched, const float *values,
-                               float *s1, float *s2, int64_t state_stride, const fe_opt *o,
-                               int n_threads, fe_opt_fault *fault);
-fe_status fe_opt_apply_f64_i64(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
-                               const int64_t *rows, int64_t n_touched, const double *values,
-                               double *s1, double *s2, int64_t state_stride, const fe_opt *o,
-                               int n_threads, fe_opt_fault *fault);
-fe_status fe_opt_step_f16_i32(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
-                              const int32_t *ids, int64_t n_ids, const float *grad,
-                              int64_t padding_idx, float *s1, float *s2, int64_t state_stride,
-                              const fe_opt *o, int n_threads, fe_opt_fault *fault);
-fe_status fe_opt_step_f16_i64(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
-                              const int64_t *ids, int64_t n_ids, const float *grad,
-                              int64_t padding_idx, float *s1, float *s2, int64_t state_stride,
-                              const fe_opt *o, int n_threads, fe_opt_fault *fault);
-fe_status fe_opt_step_bf16_i32(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
-                               const int32_t *ids, int64_t n_ids, const float *grad,
-                               int64_t padding_idx, float *s1, float *s2, int64_t state_stride,
-                               const fe_opt *o, int n_threads, fe_opt_fault *fault);
-fe_status fe_opt_step_bf16_i64(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
-                               const int64_t *ids, int64_t n_ids, const float *grad,
-                               int64_t padding_idx, float *s1, float *s2, int64_t state_stride,
-                               const fe_opt *o, int n_threads, fe_opt_fault *fault);
-fe_status fe_opt_apply_f16_i64(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
-                               const int64_t *rows, int64_t n_touched, const float *values,
-                               float *s1, float *s2, int64_t state_stride, const fe_opt *o,
-                               int n_threads, fe_opt_fault *fault);
-fe_status fe_opt_apply_bf16_i64(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
-                                const int64_t *rows, int64_t n_touched, const float *values,
-                                float *s1, float *s2, int64_t state_stride, const fe_opt *o,
-                                int n_threads, fe_opt_fault *fault);
+/* Declares fe_opt_step_{f32,f64,f16,bf16}_{i32,i64} and fe_opt_apply_{f32,f64,f16,bf16}_i64
+ * (grad, values and state: AT, float for the half tables). */
+#define FE_DECL_OPT_STEP(v, VT, AT, i, IT)                                                    \
+    fe_status fe_opt_step_##v##_##i(char *table, int64_t n_rows, int64_t dim,                 \
+                                    int64_t row_stride, const IT *ids, int64_t n_ids,         \
+                                    const AT *grad, int64_t padding_idx, AT *s1, AT *s2,      \
+                                    int64_t state_stride, const fe_opt *o, int n_threads,     \
+                                    fe_opt_fault *fault);
+#define FE_DECL_OPT_APPLY(v, VT, AT)                                                          \
+    fe_status fe_opt_apply_##v##_i64(char *table, int64_t n_rows, int64_t dim,                \
+                                     int64_t row_stride, const int64_t *rows,                 \
+                                     int64_t n_touched, const AT *values, AT *s1, AT *s2,     \
+                                     int64_t state_stride, const fe_opt *o, int n_threads,    \
+                                     fe_opt_fault *fault);
+FE_FOR_VALUE_INDEX(FE_DECL_OPT_STEP)
+FE_FOR_VALUE(FE_DECL_OPT_APPLY)
 /* The first position of a NaN or infinity in x[0:n] (any thread count: the lowest), or -1;
  * in the same pass, *max_abs (if not NULL) = max |x[i]| (0 for n == 0; meaningful only when
  * -1 is returned). One read of x: the optimizers' finiteness check and the bound that
@@ -456,50 +392,19 @@ void fe_dropout_keep_i64(const int64_t *ids, int64_t n, uint64_t key, double rat
  * Threads:    distinct rows (fe_group_ids), rows or column blocks in contiguous chunks;
  *             each row or block one thread's: bit-identical for any count. */
 enum { FE_CONS_NONNEG = 0, FE_CONS_MAXNORM = 1, FE_CONS_UNITNORM = 2, FE_CONS_MINMAXNORM = 3 };
-fe_status fe_constrain_rows_f32_i32(char *table, int64_t n_rows, int64_t dim,
-                                    int64_t row_stride, const int32_t *ids, int64_t n_ids,
-                                    int kind, double a, double b, double rate, int n_threads,
-                                    int64_t *bad_pos);
-fe_status fe_constrain_rows_f32_i64(char *table, int64_t n_rows, int64_t dim,
-                                    int64_t row_stride, const int64_t *ids, int64_t n_ids,
-                                    int kind, double a, double b, double rate, int n_threads,
-                                    int64_t *bad_pos);
-fe_status fe_constrain_rows_f64_i32(char *table, int64_t n_rows, int64_t dim,
-                                    int64_t row_stride, const int32_t *ids, int64_t n_ids,
-                                    int kind, double a, double b, double rate, int n_threads,
-                                    int64_t *bad_pos);
-fe_status fe_constrain_rows_f64_i64(char *table, int64_t n_rows, int64_t dim,
-                                    int64_t row_stride, const int64_t *ids, int64_t n_ids,
-                                    int kind, double a, double b, double rate, int n_threads,
-                                    int64_t *bad_pos);
-fe_status fe_constrain_rows_f16_i32(char *table, int64_t n_rows, int64_t dim,
-                                    int64_t row_stride, const int32_t *ids, int64_t n_ids,
-                                    int kind, double a, double b, double rate, int n_threads,
-                                    int64_t *bad_pos);
-fe_status fe_constrain_rows_f16_i64(char *table, int64_t n_rows, int64_t dim,
-                                    int64_t row_stride, const int64_t *ids, int64_t n_ids,
-                                    int kind, double a, double b, double rate, int n_threads,
-                                    int64_t *bad_pos);
-fe_status fe_constrain_rows_bf16_i32(char *table, int64_t n_rows, int64_t dim,
-                                     int64_t row_stride, const int32_t *ids, int64_t n_ids,
-                                     int kind, double a, double b, double rate, int n_threads,
-                                     int64_t *bad_pos);
-fe_status fe_constrain_rows_bf16_i64(char *table, int64_t n_rows, int64_t dim,
-                                     int64_t row_stride, const int64_t *ids, int64_t n_ids,
-                                     int kind, double a, double b, double rate, int n_threads,
-                                     int64_t *bad_pos);
-fe_status fe_constrain_table_f32(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
-                                 int axis, int kind, double a, double b, double rate,
-                                 int n_threads);
-fe_status fe_constrain_table_f64(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
-                                 int axis, int kind, double a, double b, double rate,
-                                 int n_threads);
-fe_status fe_constrain_table_f16(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
-                                 int axis, int kind, double a, double b, double rate,
-                                 int n_threads);
-fe_status fe_constrain_table_bf16(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
-                                  int axis, int kind, double a, double b, double rate,
-                                  int n_threads);
+/* Declares fe_constrain_rows_{f32,f64,f16,bf16}_{i32,i64} and
+ * fe_constrain_table_{f32,f64,f16,bf16}. */
+#define FE_DECL_CONSTRAIN_ROWS(v, VT, AT, i, IT)                                              \
+    fe_status fe_constrain_rows_##v##_##i(char *table, int64_t n_rows, int64_t dim,           \
+                                          int64_t row_stride, const IT *ids, int64_t n_ids,   \
+                                          int kind, double a, double b, double rate,          \
+                                          int n_threads, int64_t *bad_pos);
+#define FE_DECL_CONSTRAIN_TABLE(v, VT, AT)                                                    \
+    fe_status fe_constrain_table_##v(char *table, int64_t n_rows, int64_t dim,                \
+                                     int64_t row_stride, int axis, int kind, double a,        \
+                                     double b, double rate, int n_threads);
+FE_FOR_VALUE_INDEX(FE_DECL_CONSTRAIN_ROWS)
+FE_FOR_VALUE(FE_DECL_CONSTRAIN_TABLE)
 
 /* fe_renorm: torch.embedding_renorm_ (the max_norm of an embedding lookup), in place:
  *   for r in sorted(set(ids)):
@@ -511,29 +416,12 @@ fe_status fe_constrain_table_bf16(char *table, int64_t n_rows, int64_t dim, int6
  *             Two-phase: every check happens before the first write.
  * Threads:    distinct rows (fe_group_ids) split in contiguous chunks; each row is one
  *             thread's, so results are the same for any count. */
-fe_status fe_renorm_f32_i32(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
-                            const int32_t *ids, int64_t n_ids, double max_norm,
-                            double norm_type, int n_threads, int64_t *bad_pos);
-fe_status fe_renorm_f32_i64(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
-                            const int64_t *ids, int64_t n_ids, double max_norm,
-                            double norm_type, int n_threads, int64_t *bad_pos);
-fe_status fe_renorm_f64_i32(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
-                            const int32_t *ids, int64_t n_ids, double max_norm,
-                            double norm_type, int n_threads, int64_t *bad_pos);
-fe_status fe_renorm_f64_i64(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
-                            const int64_t *ids, int64_t n_ids, double max_norm,
-                            double norm_type, int n_threads, int64_t *bad_pos);
-fe_status fe_renorm_f16_i32(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
-                            const int32_t *ids, int64_t n_ids, double max_norm,
-                            double norm_type, int n_threads, int64_t *bad_pos);
-fe_status fe_renorm_f16_i64(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
-                            const int64_t *ids, int64_t n_ids, double max_norm,
-                            double norm_type, int n_threads, int64_t *bad_pos);
-fe_status fe_renorm_bf16_i32(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
-                             const int32_t *ids, int64_t n_ids, double max_norm,
-                             double norm_type, int n_threads, int64_t *bad_pos);
-fe_status fe_renorm_bf16_i64(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
-                             const int64_t *ids, int64_t n_ids, double max_norm,
-                             double norm_type, int n_threads, int64_t *bad_pos);
+/* Declares fe_renorm_{f32,f64,f16,bf16}_{i32,i64}. */
+#define FE_DECL_RENORM(v, VT, AT, i, IT)                                                      \
+    fe_status fe_renorm_##v##_##i(char *table, int64_t n_rows, int64_t dim,                   \
+                                  int64_t row_stride, const IT *ids, int64_t n_ids,           \
+                                  double max_norm, double norm_type, int n_threads,           \
+                                  int64_t *bad_pos);
+FE_FOR_VALUE_INDEX(FE_DECL_RENORM)
 
 #endif /* FASTEMBED_H */

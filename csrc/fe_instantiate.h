@@ -24,7 +24,13 @@
  * the per-row helpers per value type, then the entry points per value and index type
  * (constraint.c). The body tells the passes apart by what is defined: FE_SIMD in a SIMD
  * pass, FE_IDX in a pass per index type, or a setting of the kernel's own (group.c's
- * FE_KEY). fe_instantiate_end.h follows the last pass. */
+ * FE_KEY). fe_instantiate_end.h follows the last pass.
+ *
+ * Declaring a family: fastembed.h gives its contract comment, then its prototype once as
+ * FE_DECL_<KERNEL>(v, VT, AT, i, IT) expanded by FE_FOR_VALUE_INDEX (or FE_DECL_<KERNEL>(v,
+ * VT, AT) by FE_FOR_VALUE), with a comment naming the symbols; fastembed/_kernels.pxd.in
+ * declares it at the same place in the header's order, in a Tempita loop over VALUE_INDEX
+ * (or VALUE); tests/test_kernel_declarations.py checks the two name the same functions. */
 #include "fe_half.h"
 
 #include <float.h>

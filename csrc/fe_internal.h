@@ -84,6 +84,25 @@ static inline fe_status fe_index_status(int64_t bad, int64_t *bad_pos)
     return FE_ERR_INDEX;
 }
 
+/* The end of an entry point's phase 1 (before anything is written): FE_ERR_OVERFLOW if
+ * `too_big` (its size products do not fit in int64_t), else FE_ERR_INDEX with *bad_pos the
+ * first position whose id is outside [0, n_rows) (the same for any thread count), else
+ * FE_OK. Bodies call FE_NAME(fe_check_ids, FE_ISUF). */
+static inline fe_status fe_check_ids_i32(int too_big, const int32_t *ids, int64_t n_ids,
+                                         int64_t n_rows, int n_threads, int64_t *bad_pos)
+{
+    if (too_big)
+        return FE_ERR_OVERFLOW;
+    return fe_index_status(fe_first_bad_id_i32(ids, n_ids, n_rows, n_threads), bad_pos);
+}
+static inline fe_status fe_check_ids_i64(int too_big, const int64_t *ids, int64_t n_ids,
+                                         int64_t n_rows, int n_threads, int64_t *bad_pos)
+{
+    if (too_big)
+        return FE_ERR_OVERFLOW;
+    return fe_index_status(fe_first_bad_id_i64(ids, n_ids, n_rows, n_threads), bad_pos);
+}
+
 /* Items per chunk of FE_PARALLEL_DYNAMIC for n items moving `work_bytes` in all over `nt`
  * threads: up to FE_CHUNKS_PER_THREAD chunks a thread, none under FE_CHUNK_MIN_BYTES of work
  * (a chunk costs one atomic add, and a gather chunk restarts its prefetch), rounded up to a
@@ -114,6 +133,29 @@ static inline int64_t fe_grain(int64_t n, int64_t work_bytes, int nt, int64_t al
 #else
 #define FE_PREFETCH(p) ((void)0)
 #endif
+
+#if defined(__GNUC__)
+#define FE_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define FE_ALWAYS_INLINE inline
+#endif
+
+/* The statements `...` with the int64_t variable `width` (a row width in items of `unit`
+ * bytes) redeclared as a compile-time constant when the row is one of the common sizes,
+ * 64 B to 1 KB (one to sixteen cache lines), else as it is: a loop body written once as a
+ * FE_ALWAYS_INLINE function of the width, called here, unrolls and vectorises for each.
+ *     FE_CONST_WIDTH(dim, sizeof(FE_VT), fe_sum_rows(grad, dim, ...));   */
+#define FE_CONST_WIDTH(width, unit, ...)                                                     \
+    do {                                                                                     \
+        switch (width) {                                                                     \
+        case 64 / (unit): { const int64_t width = 64 / (unit); __VA_ARGS__; } break;         \
+        case 128 / (unit): { const int64_t width = 128 / (unit); __VA_ARGS__; } break;       \
+        case 256 / (unit): { const int64_t width = 256 / (unit); __VA_ARGS__; } break;       \
+        case 512 / (unit): { const int64_t width = 512 / (unit); __VA_ARGS__; } break;       \
+        case 1024 / (unit): { const int64_t width = 1024 / (unit); __VA_ARGS__; } break;     \
+        default: __VA_ARGS__; break;                                                         \
+        }                                                                                    \
+    } while (0)
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #define FE_X86 1
@@ -163,32 +205,23 @@ fe_status fe_distinct_ids_i64(const int64_t *ids, int64_t n_ids, int64_t n_rows,
  * projection of one row in place. The optimizer step (opt_step.c) projects each row it
  * updated while the row is in cache. */
 int fe_cons_params_ok(int kind, double a, double b, double rate);
-void fe_cons_row_f32(float *row, int64_t dim, int kind, double a, double b, double rate);
-void fe_cons_row_f64(double *row, int64_t dim, int kind, double a, double b, double rate);
-void fe_cons_row_f16(uint16_t *row, int64_t dim, int kind, double a, double b, double rate);
-void fe_cons_row_bf16(uint16_t *row, int64_t dim, int kind, double a, double b, double rate);
+/* Declares fe_cons_row_{f32,f64,f16,bf16}. */
+#define FE_DECL_CONS_ROW(v, VT, AT) \
+    void fe_cons_row_##v(VT *row, int64_t dim, int kind, double a, double b, double rate);
+FE_FOR_VALUE(FE_DECL_CONS_ROW)
 
 /* The optimizer update of grouped rows (optim.c), phase 2 of fe_opt_step and fe_opt_apply:
  * rows[g] is group g's row (strictly increasing), group skip_group (< 0: none) is not
  * updated; touched row r's (skip_group left out) summed gradient is values row r. It checks
  * o, the constraint and rows (FE_ERR_INDEX, fault->pos = the first bad g) before its first
- * write. A half table's gradient and state are float. */
-fe_status fe_opt_update_f32(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
-                            const int64_t *rows, int64_t n_groups, int64_t skip_group,
-                            const float *values, float *s1, float *s2, int64_t state_stride,
-                            const fe_opt *o, int n_threads, fe_opt_fault *fault);
-fe_status fe_opt_update_f64(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
-                            const int64_t *rows, int64_t n_groups, int64_t skip_group,
-                            const double *values, double *s1, double *s2, int64_t state_stride,
-                            const fe_opt *o, int n_threads, fe_opt_fault *fault);
-fe_status fe_opt_update_f16(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
-                            const int64_t *rows, int64_t n_groups, int64_t skip_group,
-                            const float *values, float *s1, float *s2, int64_t state_stride,
-                            const fe_opt *o, int n_threads, fe_opt_fault *fault);
-fe_status fe_opt_update_bf16(char *table, int64_t n_rows, int64_t dim, int64_t row_stride,
-                             const int64_t *rows, int64_t n_groups, int64_t skip_group,
-                             const float *values, float *s1, float *s2, int64_t state_stride,
-                             const fe_opt *o, int n_threads, fe_opt_fault *fault);
+ * write. A half table's gradient and state are float.
+ * Declares fe_opt_update_{f32,f64,f16,bf16}. */
+#define FE_DECL_OPT_UPDATE(v, VT, AT)                                                         \
+    fe_status fe_opt_update_##v(char *table, int64_t n_rows, int64_t dim, int64_t row_stride, \
+                                const int64_t *rows, int64_t n_groups, int64_t skip_group,    \
+                                const AT *values, AT *s1, AT *s2, int64_t state_stride,       \
+                                const fe_opt *o, int n_threads, fe_opt_fault *fault);
+FE_FOR_VALUE(FE_DECL_OPT_UPDATE)
 
 /* SplitMix64, the counter-based generator of the random fills (init.c) and of the
  * optimizers' stochastic rounding (optim.c): fe_mix64 is its finalizer, fe_draw(key, c) draw

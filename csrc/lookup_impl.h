@@ -7,40 +7,36 @@
 /* Rows this far ahead are prefetched: enough to cover DRAM latency for rows of 64-512 B. */
 #define FE_PF_DIST 16
 
-/* Rows whose width is a compile-time constant copy with inlined vector moves. */
-#define FE_GATHER_ROWS(ROW_BYTES)                                                            \
-    for (int64_t i = lo; i < hi; i++) {                                                      \
-        if (i + FE_PF_DIST < hi) {                                                           \
-            uint64_t pf = (uint64_t)(int64_t)ids[i + FE_PF_DIST];                            \
-            if (pf < (uint64_t)n_rows) {                                                     \
-                const char *p = table + (int64_t)pf * row_stride;                            \
-                for (int64_t b = 0; b < (ROW_BYTES) && b < 512; b += 64)                     \
-                    FE_PREFETCH(p + b);                                                      \
-            }                                                                                \
-        }                                                                                    \
-        uint64_t id = (uint64_t)(int64_t)ids[i];                                             \
-        if (id >= (uint64_t)n_rows) /* unreachable after the check pass; memory safety */    \
-            continue;                                                                        \
-        const char *src = table + (int64_t)id * row_stride;                                  \
-        char *dst = out + i * (ROW_BYTES);                                                   \
-        memcpy(dst, src, (size_t)(ROW_BYTES));                                               \
+/* Copy the rows of ids[lo:hi] (written once: FE_CONST_WIDTH makes row_bytes a constant
+ * for the common widths, so their copies become inlined vector moves). */
+FE_TARGET static FE_ALWAYS_INLINE void FE_NAME3(fe_gather_rows, FE_ISUF, FE_SIMD)(
+    const char *table, int64_t n_rows, int64_t row_bytes, int64_t row_stride,
+    const FE_IDX *ids, int64_t lo, int64_t hi, char *out)
+{
+    for (int64_t i = lo; i < hi; i++) {
+        if (i + FE_PF_DIST < hi) {
+            uint64_t pf = (uint64_t)(int64_t)ids[i + FE_PF_DIST];
+            if (pf < (uint64_t)n_rows) {
+                const char *p = table + (int64_t)pf * row_stride;
+                for (int64_t b = 0; b < row_bytes && b < 512; b += 64)
+                    FE_PREFETCH(p + b);
+            }
+        }
+        uint64_t id = (uint64_t)(int64_t)ids[i];
+        if (id >= (uint64_t)n_rows) /* unreachable after the check pass; memory safety */
+            continue;
+        memcpy(out + i * row_bytes, table + (int64_t)id * row_stride, (size_t)row_bytes);
     }
+}
 
 FE_TARGET static void FE_NAME3(fe_gather_chunk, FE_ISUF, FE_SIMD)(
     const char *table, int64_t n_rows, int64_t row_bytes, int64_t row_stride,
     const FE_IDX *ids, int64_t lo, int64_t hi, char *out)
 {
-    switch (row_bytes) {
-    case 64: FE_GATHER_ROWS(64) break;
-    case 128: FE_GATHER_ROWS(128) break;
-    case 256: FE_GATHER_ROWS(256) break;
-    case 512: FE_GATHER_ROWS(512) break;
-    case 1024: FE_GATHER_ROWS(1024) break;
-    default: FE_GATHER_ROWS(row_bytes) break;
-    }
+    FE_CONST_WIDTH(row_bytes, 1, FE_NAME3(fe_gather_rows, FE_ISUF, FE_SIMD)(
+                                     table, n_rows, row_bytes, row_stride, ids, lo, hi, out));
 }
 
-#undef FE_GATHER_ROWS
 #undef FE_PF_DIST
 
 #else /* the entry point: every id checked, then a parallel gather over chunks of ids */
@@ -51,14 +47,10 @@ fe_status FE_NAME(fe_lookup, FE_ISUF)(const char *table, int64_t n_rows, int64_t
 {
     if (n_rows < 0 || row_bytes < 0 || n_ids < 0)
         return FE_ERR_VALUE;
-    if (row_bytes > 0 && n_ids > INT64_MAX / row_bytes)
-        return FE_ERR_OVERFLOW;
-    fe_status st = fe_index_status(FE_NAME(fe_first_bad_id, FE_ISUF)(ids, n_ids, n_rows, n_threads),
-                                   bad_pos);
-    if (st != FE_OK)
+    fe_status st = FE_NAME(fe_check_ids, FE_ISUF)(row_bytes > 0 && n_ids > INT64_MAX / row_bytes,
+                                                  ids, n_ids, n_rows, n_threads, bad_pos);
+    if (st != FE_OK || n_ids == 0 || row_bytes == 0)
         return st;
-    if (n_ids == 0 || row_bytes == 0)
-        return FE_OK;
     int level = fe_simd_level();
     int nt = fe_plan_threads(n_threads, n_ids * row_bytes);
     int64_t grain = fe_grain(n_ids, 2 * n_ids * row_bytes, nt, 1);

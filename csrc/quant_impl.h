@@ -281,16 +281,12 @@ fe_status FE_NAME(fe_qlookup, FE_ISUF)(const uint8_t *packed, int64_t n_rows, in
     int64_t row_bytes = fe_qrow_bytes(dim, bits);
     if (n_rows < 0 || n_ids < 0 || row_bytes < 0 || (n_rows > 0 && stride < row_bytes))
         return FE_ERR_VALUE;
-    if (dim > 0 && n_ids > INT64_MAX / dim / 4)
-        return FE_ERR_OVERFLOW;
-    fe_status st = fe_index_status(FE_NAME(fe_first_bad_id, FE_ISUF)(ids, n_ids, n_rows, n_threads),
-                                   bad_pos);
-    if (st != FE_OK)
+    fe_status st = FE_NAME(fe_check_ids, FE_ISUF)(dim > 0 && n_ids > INT64_MAX / dim / 4, ids,
+                                                  n_ids, n_rows, n_threads, bad_pos);
+    if (st != FE_OK || n_ids == 0 || dim == 0)
         return st;
-    if (n_ids == 0 || dim == 0)
-        return FE_OK;
-    int level = fe_simd_level();
     int nt = fe_plan_threads(n_threads, n_ids * (dim * 4 + row_bytes));
+    int level = fe_simd_level();
     FE_PARALLEL_CHUNKS(nt, n_ids, {
         FE_SIMD_DISPATCH(FE_NAME(fe_qgather_chunk, FE_ISUF),
                          (packed, n_rows, stride, dim, bits, ids, lo, hi, out));
@@ -317,8 +313,8 @@ fe_status FE_NAME(fe_qlookup_bag, FE_ISUF)(const uint8_t *packed, int64_t n_rows
                                bad_pos);
     if (n_bags == 0) /* then no ids either (bounds end at n_ids) */
         return FE_OK;
-    int level = fe_simd_level();
     int nt = fe_plan_threads(n_threads, n_ids * row_bytes + n_bags * dim * 4);
+    int level = fe_simd_level();
     if (n_ids == 0)
         nt = 1; /* only empty bags: zeros */
     /* each thread's first bad position (its bags, so its ids, ascend); the least is the
