@@ -181,32 +181,24 @@ FE_TARGET static void FE_NAME3(fe_qbag_block, FE_ISUF, FE_SIMD)(
     FE_NAME3(fe_qbag_sum, FE_ISUF, FE_SIMD)(packed, n_rows, stride, dim, BITS, ids, n_ids,    \
                                             bounds, b_lo, b_hi, mode, psw, padding_idx, out,  \
                                             c_lo, W, PSW, first_bad)
-    /* the common widths compiled with their accumulators in registers, with and without
-     * weights */
+    /* the common widths compiled with their accumulators in registers, for each bits and
+     * with and without weights (16 instantiations); any other width as a run-time loop */
     const int PSW = psw != NULL;
-    switch (bits * 10000 + width * 10 + PSW) {
-    case 80160: FE_QSUM(8, 16, 0); break;
-    case 80320: FE_QSUM(8, 32, 0); break;
-    case 80640: FE_QSUM(8, 64, 0); break;
-    case 81280: FE_QSUM(8, 128, 0); break;
-    case 40160: FE_QSUM(4, 16, 0); break;
-    case 40320: FE_QSUM(4, 32, 0); break;
-    case 40640: FE_QSUM(4, 64, 0); break;
-    case 41280: FE_QSUM(4, 128, 0); break;
-    case 80161: FE_QSUM(8, 16, 1); break;
-    case 80321: FE_QSUM(8, 32, 1); break;
-    case 80641: FE_QSUM(8, 64, 1); break;
-    case 81281: FE_QSUM(8, 128, 1); break;
-    case 40161: FE_QSUM(4, 16, 1); break;
-    case 40321: FE_QSUM(4, 32, 1); break;
-    case 40641: FE_QSUM(4, 64, 1); break;
-    case 41281: FE_QSUM(4, 128, 1); break;
+#define FE_QSUM_CONST(W)                                                                      \
+    (bits == 8 ? (PSW ? FE_QSUM(8, W, 1) : FE_QSUM(8, W, 0))                                  \
+               : (PSW ? FE_QSUM(4, W, 1) : FE_QSUM(4, W, 0)))
+    switch (width) {
+    case 16: FE_QSUM_CONST(16); break;
+    case 32: FE_QSUM_CONST(32); break;
+    case 64: FE_QSUM_CONST(64); break;
+    case 128: FE_QSUM_CONST(128); break;
     default:
         if (bits == 8)
             FE_QSUM(8, width, PSW);
         else
             FE_QSUM(4, width, PSW);
     }
+#undef FE_QSUM_CONST
 #undef FE_QSUM
 }
 
