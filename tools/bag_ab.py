@@ -21,7 +21,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from tools.bag_probe import CASES, DIM  # noqa: E402
+from tools.bag_probe import CASES, DIM, interleaved  # noqa: E402
 from fastembed.bench.core import make_ids  # noqa: E402
 from fastembed.bench.lookup_bag import bag_lengths  # noqa: E402
 
@@ -91,21 +91,12 @@ def main():
                                 torch.nn.functional.embedding_bag(it, wt, ot, mode=mode,
                                                                   per_sample_weights=pt))
         for threads in threads_list:
-            wall = {k: [] for k in v}
-            cpu = {k: [] for k in v}
             for f in v.values():
                 f(threads)
             for k in range(1, len(libs)):
                 assert np.array_equal(outs[0].view(np.uint8), outs[k].view(np.uint8)), \
                     f"{name}: build {k} differs"
-            for _ in range(rounds):
-                for k, f in v.items():
-                    c0, t0 = time.process_time(), time.perf_counter()
-                    f(threads)
-                    wall[k].append(time.perf_counter() - t0)
-                    cpu[k].append(time.process_time() - c0)
-            mw = {k: np.median(x) * 1e3 for k, x in wall.items()}
-            mc = {k: np.median(x) * 1e3 / threads for k, x in cpu.items()}
+            mw, mc = interleaved(v, threads, rounds)
             line = "  ".join(f"{k} {mw[k]:.1f}/{mc[k]:.1f}" for k in v)
             last = list(v)[len(libs) - 1]
             rs = "  ".join(f"{k}/{last} {mw[k] / mw[last]:.2f}/{mc[k] / mc[last]:.2f}"

@@ -100,6 +100,21 @@ def variants(name):
     return v, [("torch", "fastembed(out=)"), ("torch", "fastembed")]
 
 
+
+def interleaved(calls, threads, rounds):
+    """Medians (ms) of wall and on-CPU time (process CPU / threads) of each call in `calls`,
+    timed in interleaved rounds (each round calls every one once, in turn)."""
+    wall = {k: [] for k in calls}
+    cpu = {k: [] for k in calls}
+    for _ in range(rounds):
+        for k, f in calls.items():
+            c0, t0 = time.process_time(), time.perf_counter()
+            f(threads)
+            wall[k].append(time.perf_counter() - t0)
+            cpu[k].append(time.process_time() - c0)
+    return ({k: np.median(x) * 1e3 for k, x in wall.items()},
+            {k: np.median(x) * 1e3 / threads for k, x in cpu.items()})
+
 def main():
     args = sys.argv[1:]
     rounds = int(args.pop(0)) if args and args[0].isdigit() else 7
@@ -108,18 +123,9 @@ def main():
     for name in names:
         v, ratios = variants(name)
         for threads in threads_list:
-            wall = {k: [] for k in v}
-            cpu = {k: [] for k in v}
             for f in v.values():
                 f(threads)
-            for _ in range(rounds):
-                for k, f in v.items():
-                    c0, t0 = time.process_time(), time.perf_counter()
-                    f(threads)
-                    wall[k].append(time.perf_counter() - t0)
-                    cpu[k].append(time.process_time() - c0)
-            mw = {k: np.median(x) * 1e3 for k, x in wall.items()}
-            mc = {k: np.median(x) * 1e3 / threads for k, x in cpu.items()}
+            mw, mc = interleaved(v, threads, rounds)
             line = "  ".join(f"{k} {mw[k]:.1f}/{mc[k]:.1f}" for k in v)
             rs = "  ".join(f"time {a} / {b}: wall {mw[a] / mw[b]:.2f}x cpu {mc[a] / mc[b]:.2f}x"
                            for a, b in ratios)
