@@ -21,9 +21,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from tools.bag_probe import CASES, DIM, interleaved  # noqa: E402
-from fastembed.bench.core import make_ids  # noqa: E402
-from fastembed.bench.lookup_bag import bag_lengths  # noqa: E402
+from tools.bag_probe import CASES, DIM, case_inputs, interleaved  # noqa: E402
 
 MODES = {"sum": 0, "mean": 1, "max": 2, "sqrtn": 3}
 
@@ -44,14 +42,9 @@ def main():
     threads_list = [int(x) for x in os.environ.get("PROBE_THREADS", "1,2").split(",")]
     for name in names:
         n_rows, n_bags, mean_len, dist, mode, weighted, kind = CASES[name]
-        rng = np.random.default_rng(0)
-        w = rng.random((n_rows, DIM), dtype=np.float32)
-        lengths = bag_lengths(rng, n_bags, mean_len)
-        offsets = np.zeros(n_bags, np.int64)
-        np.cumsum(lengths[:-1], out=offsets[1:])
-        ids = make_ids(rng, dist, int(lengths.sum()), n_rows).astype(np.int64)
+        w, offsets, ids, psw, _ = case_inputs(name)
+        ids = ids.astype(np.int64)
         bounds = np.append(offsets, ids.size).astype(np.int64)
-        psw = rng.random(ids.size, dtype=np.float32) if weighted else None
         vsuf, tdt = "f32", None
         if kind == "f16":
             w, vsuf, tdt = w.astype(np.float16), "f16", torch.float16

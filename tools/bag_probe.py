@@ -44,7 +44,9 @@ CASES = {  # name: (n_rows, n_bags, mean_len, dist, mode, weighted, dtype)
 DIM = 64
 
 
-def variants(name):
+def case_inputs(name):
+    """The case's float32 table, bag offsets, ids and weights (None unless weighted), and
+    the generator for any further draws."""
     n_rows, n_bags, mean_len, dist, mode, weighted, kind = CASES[name]
     rng = np.random.default_rng(0)
     w = rng.random((n_rows, DIM), dtype=np.float32)
@@ -53,6 +55,12 @@ def variants(name):
     np.cumsum(lengths[:-1], out=offsets[1:])
     ids = make_ids(rng, dist, int(lengths.sum()), n_rows)
     psw = rng.random(ids.size, dtype=np.float32) if weighted else None
+    return w, offsets, ids, psw, rng
+
+
+def variants(name):
+    n_rows, n_bags, mean_len, dist, mode, weighted, kind = CASES[name]
+    w, offsets, ids, psw, rng = case_inputs(name)
     out = np.zeros((n_bags, DIM), np.float32)
     wt, it, ot = torch.from_numpy(w), torch.from_numpy(ids), torch.from_numpy(offsets)
     pt = torch.from_numpy(psw) if weighted else None
